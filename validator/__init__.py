@@ -1,0 +1,48 @@
+"""audio-stream-validator: did the audio survive the trip through the RTP network or device?
+
+The package is a pipeline, one folder per stage::
+
+    signals/    reference test signals (tones, marker, sweep) and the shipped set
+    io/         audio input: block-reading sources at the native sample rate
+    align/      delay, clock drift and splices (cross-correlation), DTW on MFCCs
+    detectors/  frame features, then dropout, glitch, level, clipping, silence, metrics
+    verdict.py  profiles (TOML limits) and the verdict, one pure function
+    report/     renderers: terminal, JSON (only render)
+    pipeline.py validate(): the stages above in order
+    cli.py      the command line, a thin main(argv) -> int
+    impair/     fault injection with ground truth, for tests and benchmarks
+
+Python API::
+
+    from validator import validate
+    result = validate("received.wav", "reference.wav")
+    assert result.passed, result.verdict
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "validate": ("validator.pipeline", "validate"),
+    "Profile": ("validator.verdict", "Profile"),
+    "load_profile": ("validator.verdict", "load_profile"),
+    "ValidationResult": ("validator.result", "ValidationResult"),
+    "Event": ("validator.result", "Event"),
+    "ValidatorError": ("validator.errors", "ValidatorError"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public API on first use, so ``import validator`` stays cheap."""
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'validator' has no attribute {name!r}")
+
+
+__all__ = ["__version__", *_LAZY]

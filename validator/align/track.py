@@ -1,0 +1,380 @@
+"""Local delay track, clock drift and piecewise alignment.
+
+After the global delay, the delay is measured again every ``hop`` seconds of
+the reference with a short normalised cross-correlation around the predicted
+lag. A straight line through these local delays gives the clock drift; a
+jump in them is a place where the receiver skipped (or inserted) audio, and
+splits the alignment into segments that share the drift but not the offset.
+
+For periodic references the local correlation repeats every period, so each
+local delay is taken at the peak nearest the prediction: the track stays
+continuous under drift, and a skip shows as a jump of the skipped length
+modulo the period (see :class:`AlignmentModel`).
+
+References
+----------
+.. [1] IEEE 1057-2017 ("Standard for Digitizing Waveform Recorders"), the
+   least-squares fit used for gain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from validator.align.delay import mono
+from validator.align.interp import interpolate
+from validator.align.xcorr import ncc, pick_peak
+from validator.io.audio import AudioSource
+
+#: NCC below which a local window is not trusted for the delay track.
+MIN_SCORE = 0.6
+
+
+@dataclass(frozen=True)
+class LagPoint:
+    """One local delay measurement.
+
+    Attributes
+    ----------
+    ref_pos : int
+        Reference sample at the start of the analysis window.
+    lag : float
+        Delay in samples at that point (received minus reference position).
+    score : float
+        NCC at the chosen lag.
+    """
+
+    ref_pos: int
+    lag: float
+    score: float
+
+
+@dataclass(frozen=True)
+class AlignmentModel:
+    """Piecewise-linear map from received samples to reference positions.
+
+    Received sample ``n`` with ``breaks[i-1] <= n < breaks[i]`` belongs to
+    segment ``i`` and carries the reference at
+    ``(n - offsets[i]) / (1 + drift_ppm * 1e-6)``.
+
+    Attributes
+    ----------
+    offsets : tuple of float
+        Offset of each segment in samples; ``offsets[0]`` is the delay.
+    breaks : tuple of int
+        Received samples where a new segment starts (``len(offsets) - 1``).
+    drift_ppm : float
+        Clock drift; positive when the received content lasts longer.
+    gains : tuple of float
+        Least-squares gain of each channel (received / reference amplitude).
+    points : tuple of LagPoint
+        The local delay track, for reports.
+    ambiguous_breaks : tuple of bool
+        Per break: True when the reference is periodic, so the skipped length
+        is known only modulo a period.
+    period_samples : float or None
+    """
+
+    offsets: tuple[float, ...]
+    breaks: tuple[int, ...]
+    drift_ppm: float
+    gains: tuple[float, ...]
+    points: tuple[LagPoint, ...] = field(default=(), repr=False)
+    ambiguous_breaks: tuple[bool, ...] = ()
+    period_samples: float | None = None
+
+    def ref_positions(self, start: int, stop: int) -> np.ndarray:
+        """Reference positions of received samples ``start .. stop-1``.
+
+        Returns
+        -------
+        np.ndarray, shape=(stop - start,), float64
+        """
+        n = np.arange(start, stop, dtype=np.float64)
+        seg = np.searchsorted(np.asarray(self.breaks, dtype=np.float64), n, side="right")
+        off = np.asarray(self.offsets)[seg]
+        return (n - off) / (1.0 + self.drift_ppm * 1e-6)
+
+    def received_position(self, ref_pos: float) -> float:
+        """Received sample where reference position ``ref_pos`` lands (first segment holding it)."""
+        scale = 1.0 + self.drift_ppm * 1e-6
+        for i, off in enumerate(self.offsets):
+            q = ref_pos * scale + off
+            lo = self.breaks[i - 1] if i > 0 else -np.inf
+            hi = self.breaks[i] if i < len(self.breaks) else np.inf
+            if lo <= q < hi:
+                return float(q)
+        return float(ref_pos * scale + self.offsets[-1])
+
+
+def track_lags(ref: AudioSource, rec: AudioSource, initial_lag: float, *, hop_s: float,
+               window_s: float = 0.1, narrow_s: float = 0.004, wide_s: float = 0.5,
+               period_samples: float | None = None) -> list[LagPoint]:
+    """Measure the local delay every ``hop_s`` seconds of the reference.
+
+    Parameters
+    ----------
+    ref, rec : AudioSource
+    initial_lag : float
+        Global delay in samples.
+    hop_s, window_s : float
+        Spacing and length of the analysis windows, in seconds.
+    narrow_s, wide_s : float
+        Search half-ranges in seconds: narrow around the prediction first,
+        wide when the narrow search finds no good match (a skip or insert).
+    period_samples : float, optional
+        Period of a periodic reference: local peaks are chosen nearest the
+        prediction instead of highest.
+
+    Returns
+    -------
+    list of LagPoint
+        Only windows with a trustworthy match (NCC >= ``MIN_SCORE``).
+    """
+    fs = ref.sample_rate_hz
+    win = max(int(window_s * fs), 64)
+    hop = max(int(hop_s * fs), 1)
+    sn, sw = max(int(narrow_s * fs), 8), max(int(wide_s * fs), 16)
+    points: list[LagPoint] = []
+    pred = float(initial_lag)
+    slope = 0.0
+    last_pos = 0
+    for p in range(0, max(ref.frames - win, 0) + 1, hop):
+        r = mono(ref.read(p, win))
+        if float(np.dot(r, r)) < win * 1e-8:
+            continue  # silent reference: nothing to align on
+        guess = pred + slope * (p - last_pos)
+        q0 = int(round(guess))
+        if q0 + p + win <= 0 or q0 + p >= rec.frames:
+            continue
+        y = mono(rec.read(p + q0 - sn, win + 2 * sn))
+        c = ncc(r, y)
+        pk = pick_peak(c, predicted=sn + (guess - q0)) if period_samples else pick_peak(c)
+        lag, score = q0 - sn + pk.position, pk.value
+        if score < 0.9:
+            yw = mono(rec.read(p + q0 - sw, win + 2 * sw))
+            cw = ncc(r, yw)
+            pw = pick_peak(cw)
+            if pw.value > score + 0.05 and pw.ambiguity < 0.95:
+                lag, score = q0 - sw + pw.position, pw.value
+        if score < MIN_SCORE:
+            continue
+        points.append(LagPoint(p, float(lag), float(score)))
+        if len(points) >= 3:
+            # drift so far: median slope of recent pairs (a jump is an outlier)
+            recent = points[-21:]
+            inst = [(b.lag - a.lag) / (b.ref_pos - a.ref_pos)
+                    for a, b in zip(recent, recent[1:], strict=False)]
+            slope = float(np.clip(np.median(inst), -1e-3, 1e-3))
+        pred, last_pos = float(lag), p
+    return points
+
+
+def fit_model(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
+              initial_lag: float, period_samples: float | None = None,
+              jump_tol: float = 0.5) -> AlignmentModel:
+    """Fit drift and segments to a delay track, and locate each splice.
+
+    Parameters
+    ----------
+    points : list of LagPoint
+        From :func:`track_lags`.
+    ref, rec : AudioSource
+    initial_lag : float
+        Global delay in samples (used when the track is empty).
+    period_samples : float, optional
+        Period of a periodic reference (marks breaks as ambiguous).
+    jump_tol : float
+        Smallest jump of the detrended track that splits segments, in samples.
+
+    Returns
+    -------
+    AlignmentModel
+
+    Notes
+    -----
+    The drift is the common slope of a least-squares fit with one intercept per
+    segment; splices are placed to the sample by the change point that
+    minimises the squared residual of the two adjacent alignments.
+    """
+    nch = rec.channels
+    if len(points) < 2:
+        gains = _gains(ref, rec, [LagPoint(0, initial_lag, 1.0)], 0.0)
+        return AlignmentModel((float(initial_lag),), (), 0.0, gains, tuple(points), (),
+                              period_samples)
+    p = np.array([pt.ref_pos for pt in points], dtype=np.float64)
+    lag = np.array([pt.lag for pt in points])
+    dp = np.diff(p)
+    dl = np.diff(lag)
+    inst = dl / dp
+    small = np.abs(dl) < max(jump_tol, 1e-3 * float(np.median(dp)))
+    slope0 = float(np.median(inst[small])) if np.any(small) else 0.0
+    det = lag - slope0 * p
+    dd = np.diff(det)
+    if period_samples:
+        # a periodic reference gives each local delay modulo one period: unwrap
+        # the track so that a slip of a whole period is not taken for a splice
+        dd = (dd + period_samples / 2) % period_samples - period_samples / 2
+        lag = np.concatenate(([lag[0]], lag[0] + np.cumsum(dd + slope0 * dp)))
+        points = [LagPoint(pt.ref_pos, float(v), pt.score) for pt, v in zip(points, lag,
+                                                                            strict=True)]
+    mad = float(np.median(np.abs(dd - np.median(dd)))) if len(dd) else 0.0
+    tol = max(jump_tol, 8 * 1.4826 * mad)
+    cuts = list(np.flatnonzero(np.abs(dd) > tol) + 1)
+    cuts = _drop_excursions(cuts, det if not period_samples else lag - slope0 * p, p, tol,
+                            min_len=ref.sample_rate_hz // 2)
+    cuts = np.array(cuts, dtype=int)
+    # drop one-point segments caused by a single bad estimate
+    seg_id = np.zeros(len(p), dtype=int)
+    for c in cuts:
+        seg_id[c:] += 1
+    sizes = np.bincount(seg_id)
+    scores = np.array([pt.score for pt in points])
+    keep = sizes[seg_id] >= 2 if len(sizes) > 1 else np.ones(len(p), bool)
+    # a trailing one-point segment is kept when its match is excellent
+    if len(sizes) > 1 and sizes[-1] == 1 and scores[-1] >= 0.95:
+        keep[-1] = True
+    if not np.all(keep):
+        return fit_model([pt for pt, k in zip(points, keep, strict=True) if k], ref, rec,
+                         initial_lag=initial_lag, period_samples=period_samples,
+                         jump_tol=jump_tol)
+    nseg = int(seg_id.max()) + 1
+    a = np.zeros((len(p), nseg + 1))
+    a[np.arange(len(p)), seg_id] = 1.0
+    a[:, nseg] = p
+    coef, *_ = np.linalg.lstsq(a, lag, rcond=None)
+    resid = lag - a @ coef
+    inl = np.abs(resid) <= max(tol, 4 * 1.4826 * float(np.median(np.abs(resid))))
+    if np.sum(inl) >= nseg + 1 and np.all(np.bincount(seg_id[inl], minlength=nseg) > 0):
+        coef, *_ = np.linalg.lstsq(a[inl], lag[inl], rcond=None)  # without outliers
+    slope = float(coef[nseg])
+    intercepts = [float(c) for c in coef[:nseg]]
+    if len(p) < 4 or (p[-1] - p[0]) < 2 * ref.sample_rate_hz:
+        # too short a baseline for a meaningful drift figure
+        slope = 0.0
+        intercepts = [float(np.median(lag[seg_id == s])) for s in range(nseg)]
+    scale = 1.0 + slope
+    # model: q = p*scale + c  <=>  offset c
+    breaks: list[int] = []
+    for s in range(1, nseg):
+        i_last = int(np.flatnonzero(seg_id == s - 1)[-1])
+        i_first = int(np.flatnonzero(seg_id == s)[0])
+        breaks.append(_locate_splice(ref, rec, p[i_last], p[i_first], intercepts[s - 1],
+                                     intercepts[s], scale))
+    gains = _gains(ref, rec, points, slope, nch=nch)
+    amb = tuple(bool(period_samples) for _ in breaks)
+    return AlignmentModel(tuple(intercepts), tuple(breaks), slope * 1e6, gains, tuple(points),
+                          amb, period_samples)
+
+
+def _drop_excursions(cuts: list[int], det: np.ndarray, p: np.ndarray, tol: float, *,
+                     min_len: int) -> list[int]:
+    """Remove pairs of cuts that bound a short excursion which returns to the same offset.
+
+    Concealment (PLC) can pull the local delay aside for a packet or two and
+    back; that is a glitch, not a splice, and the detectors report it.
+    """
+    changed = True
+    while changed and len(cuts) >= 2:
+        changed = False
+        for i in range(len(cuts) - 1):
+            a, b = cuts[i], cuts[i + 1]
+            before = float(np.median(det[max(a - 3, 0):a]))
+            after = float(np.median(det[b:b + 3]))
+            if p[b] - p[a] < min_len and abs(after - before) <= tol:
+                cuts = cuts[:i] + cuts[i + 2:]
+                changed = True
+                break
+    return cuts
+
+
+def _locate_splice(ref: AudioSource, rec: AudioSource, p_a: float, p_b: float, c_a: float,
+                   c_b: float, scale: float) -> int:
+    """Received sample where alignment A gives way to alignment B (least squares change point)."""
+    fs = ref.sample_rate_hz
+    win = int(0.1 * fs)
+    q_lo = int(np.floor(min(p_a * scale + c_a, p_b * scale + c_b))) - win // 4
+    q_hi = int(np.ceil(max(p_a * scale + c_a, p_b * scale + c_b))) + win
+    q_lo = max(q_lo, 0)
+    q_hi = min(q_hi, rec.frames)
+    if q_hi - q_lo < 4:
+        return int(q_lo)
+    y = mono(rec.read(q_lo, q_hi - q_lo))
+    n = np.arange(q_lo, q_hi, dtype=np.float64)
+    span_lo = int(min((q_lo - c_a) / scale, (q_lo - c_b) / scale)) - 64
+    span_hi = int(max((q_hi - c_a) / scale, (q_hi - c_b) / scale)) + 64
+    r = mono(ref.read(span_lo, span_hi - span_lo))[:, None]
+    ra = interpolate(r, (n - c_a) / scale, origin=span_lo)[:, 0]
+    rb = interpolate(r, (n - c_b) / scale, origin=span_lo)[:, 0]
+    g = _ls_gain(y, ra)
+    ea = (y - g * ra) ** 2
+    eb = (y - g * rb) ** 2
+    cost = np.concatenate(([0.0], np.cumsum(ea))) + (eb.sum() - np.concatenate(([0.0],
+                                                                                 np.cumsum(eb))))
+    return int(q_lo + int(np.argmin(cost)))
+
+
+def _ls_gain(y: np.ndarray, r: np.ndarray) -> float:
+    den = float(np.dot(r, r))
+    return float(np.dot(y, r) / den) if den > 1e-20 else 0.0
+
+
+def _gains(ref: AudioSource, rec: AudioSource, points: list[LagPoint], slope: float, *,
+           nch: int | None = None, window_s: float = 0.1,
+           max_points: int = 60) -> tuple[float, ...]:
+    """Median over analysis windows of each channel's least-squares gain."""
+    fs = ref.sample_rate_hz
+    nch = nch or rec.channels
+    win = int(window_s * fs)
+    if len(points) > max_points:
+        idx = np.linspace(0, len(points) - 1, max_points).round().astype(int)
+        points = [points[i] for i in idx]
+    per: list[list[float]] = [[] for _ in range(nch)]
+    for pt in points:
+        q0 = int(np.floor(pt.ref_pos + pt.lag))
+        n = np.arange(q0, q0 + win, dtype=np.float64)
+        pos = (n - (pt.lag - slope * pt.ref_pos)) / (1 + slope)
+        r = interpolate(_ref_cols(ref.read(pt.ref_pos - 64, win + 128), nch), pos,
+                        origin=pt.ref_pos - 64)
+        y = rec.read(q0, win)
+        for ch in range(nch):
+            g = robust_gain(y[:, ch], r[:, ch], frame=max(int(fs / 1000), 4))
+            if g is not None:
+                per[ch].append(g)
+    return tuple(float(np.median(v)) if v else 0.0 for v in per)
+
+
+def robust_gain(y: np.ndarray, r: np.ndarray, *, frame: int) -> float | None:
+    """Least-squares gain of ``y`` on ``r``, refitted without outlier frames.
+
+    Frames (``frame`` samples) whose residual power exceeds 10 times the
+    median are left out of the second fit, so that a dropout or glitch in the
+    window does not bias the gain.
+
+    Returns
+    -------
+    float or None
+        None when ``r`` is silent.
+    """
+    den = float(np.dot(r, r))
+    if den <= len(r) * 1e-8:
+        return None
+    g = float(np.dot(y, r) / den)
+    nf = len(r) // frame
+    if nf < 4:
+        return g
+    e = (y[:nf * frame] - g * r[:nf * frame]).reshape(nf, frame)
+    pe = (e * e).mean(axis=1)
+    keep = np.repeat(pe <= 10 * np.median(pe) + 1e-20, frame)
+    rk, yk = r[:nf * frame][keep], y[:nf * frame][keep]
+    den = float(np.dot(rk, rk))
+    return float(np.dot(yk, rk) / den) if den > 1e-20 else g
+
+
+def _ref_cols(r: np.ndarray, nch: int) -> np.ndarray:
+    """Broadcast a mono reference to ``nch`` channels."""
+    if r.shape[1] == nch:
+        return r
+    return np.repeat(r[:, :1], nch, axis=1)

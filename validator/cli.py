@@ -1,0 +1,188 @@
+"""Command line: ``audio-validator validate | generate``.
+
+A thin layer: parse arguments, call the library, render, and map the one
+exception root (:class:`validator.errors.ValidatorError`) to a one-line
+message and exit code 2. Exit codes: 0 pass, 1 fail, 2 could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from validator import __version__
+from validator.errors import ValidatorError
+from validator.verdict import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
+
+DEFAULT_OUTPUT_DIR = "reports"
+#: Defaults shared with :func:`validator.pipeline.validate` (a test keeps them equal).
+DEFAULT_MAX_DELAY_S = 10.0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with code 2 and one line, as every usage error should."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    p = _Parser(prog="audio-validator",
+                description="Validate audio that crossed an RTP network or device against its "
+                            "reference. Exit codes: 0 pass, 1 fail, 2 could not run.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    v = sub.add_parser("validate", help="compare a received capture with its reference",
+                       description="Compare RECEIVED with its reference; print a summary and "
+                                   "write a JSON report.")
+    v.add_argument("received", help="received audio (wav, flac, ogg, mp3; m4a via ffmpeg)")
+    v.add_argument("--reference", "-r", required=True,
+                   help="reference audio file, or a tone spec such as sine:997 "
+                        "(sine:997,1499 for one tone per channel)")
+    v.add_argument("--profile", help="TOML profile of limits and detector settings")
+    v.add_argument("--json", dest="json_path", help="JSON report path "
+                   "(default: OUTPUT_DIR/<received stem>.json)")
+    v.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR,
+                   help=f"folder for reports (default: {DEFAULT_OUTPUT_DIR}/)")
+    v.add_argument("--no-json", action="store_true", help="write no JSON report")
+    v.add_argument("--max-delay", type=float, default=DEFAULT_MAX_DELAY_S, metavar="S",
+                   help=f"largest delay searched, s (default {DEFAULT_MAX_DELAY_S:g})")
+    v.add_argument("--max-events", type=int, default=20,
+                   help="events listed in the terminal summary (default 20)")
+    v.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
+    v.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+    g = sub.add_parser("generate", help="write a reference test signal",
+                       description="Write a reference signal (AES17 dBFS levels; 997 Hz default).")
+    g.add_argument("kind", choices=["tone", "multitone", "sweep", "standard-set"])
+    g.add_argument("output", help="output WAV path (a folder for standard-set)")
+    g.add_argument("--freq", type=float, action="append", metavar="HZ",
+                   help="tone frequency; repeat for one tone per channel (tone) or for the "
+                        "components (multitone). Default 997")
+    g.add_argument("--rate", type=int, default=48000, help="sample rate, Hz (default 48000)")
+    g.add_argument("--duration", type=float, default=5.0, help="duration, s (default 5)")
+    g.add_argument("--level", type=float, default=-10.0, help="level, dBFS (default -10)")
+    g.add_argument("--bits", type=int, default=16, choices=[16, 24, 32],
+                   help="bit depth; 32 is float (default 16)")
+    g.add_argument("--channels", type=int, default=1, help="channels (multitone, sweep)")
+    g.add_argument("--marker", choices=["chirp", "mls"], help="sync marker before the tone")
+    g.add_argument("--ramp", type=float, default=0.005, help="onset/end ramp, s (default 0.005)")
+    g.add_argument("--start", type=float, default=20.0, help="sweep start, Hz")
+    g.add_argument("--stop", type=float, default=20000.0, help="sweep stop, Hz")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 pass, 1 fail, 2 could not run (bad input or usage).
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help / --version exit 0, usage errors 2
+        return int(exc.code or 0)
+    try:
+        if args.command == "validate":
+            return _validate(args)
+        return _generate(args)
+    except ValidatorError as exc:
+        print(f"audio-validator: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        name = exc.filename or ""
+        print(f"audio-validator: error: {name}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("audio-validator: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from validator.pipeline import validate
+    from validator.report.json_report import write_json
+    from validator.report.terminal import render_terminal
+    from validator.verdict import load_profile
+
+    profile = load_profile(args.profile) if args.profile else None
+    bar = _ProgressBar() if (not args.no_progress and not args.quiet and sys.stderr.isatty()) \
+        else None
+    result = validate(args.received, args.reference, profile=profile, max_delay_s=args.max_delay,
+                      progress=bar)
+    if bar:
+        bar.close()
+    paths = []
+    if not args.no_json:
+        path = Path(args.json_path) if args.json_path else \
+            Path(args.output_dir) / f"{Path(args.received).stem}.json"
+        paths.append(write_json(result, path))
+    if args.quiet:
+        print(result.verdict.upper())
+    else:
+        sys.stdout.write(render_terminal(result, max_events=args.max_events, report_paths=paths))
+    return EXIT_PASS if result.passed else EXIT_FAIL
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from validator import signals
+
+    if args.kind == "standard-set":
+        signals.build_standard_set(args.output)
+        print(f"standard set written to {args.output}")
+        return EXIT_PASS
+    freqs = args.freq or [signals.DEFAULT_TONE_HZ]
+    if args.kind == "tone":
+        y = signals.tone(freqs if len(freqs) > 1 else freqs[0], sample_rate_hz=args.rate,
+                         duration_s=args.duration, level_dbfs=args.level, ramp_s=args.ramp,
+                         marker=args.marker)
+    elif args.kind == "multitone":
+        y = signals.multitone(freqs, sample_rate_hz=args.rate, duration_s=args.duration,
+                              level_dbfs=args.level, ramp_s=args.ramp, channels=args.channels)
+    else:
+        y = signals.log_sweep(start_hz=args.start, stop_hz=args.stop, sample_rate_hz=args.rate,
+                              duration_s=args.duration, level_dbfs=args.level, ramp_s=args.ramp,
+                              channels=args.channels)
+    path = signals.write_wav(args.output, y, args.rate, bit_depth=args.bits)
+    print(f"{path}: {y.shape[0]} samples x {y.shape[1]} ch at {args.rate} Hz, {args.bits}-bit")
+    return EXIT_PASS
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr, shown only after the first 2 s."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.shown = False
+
+    def __call__(self, fraction: float) -> None:
+        el = time.monotonic() - self.t0
+        if el < 2.0 and not self.shown:
+            return
+        self.shown = True
+        n = int(fraction * 30)
+        eta = el / fraction - el if fraction > 0 else 0.0
+        sys.stderr.write(f"\r  [{'#' * n}{'.' * (30 - n)}] {fraction * 100:5.1f} %  "
+                         f"ETA {eta:5.1f} s")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+            sys.stderr.flush()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

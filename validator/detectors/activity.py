@@ -1,0 +1,53 @@
+"""Where the expected signal is present, and how loud the background is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from validator.detectors.common import dbfs_power
+from validator.detectors.features import ChannelFeatures
+from validator.detectors.settings import DetectorSettings
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Activity of one channel.
+
+    Attributes
+    ----------
+    active : np.ndarray, shape=(n_frames,), bool
+        Frames where the expected (aligned, gain-matched reference) signal is
+        at least ``active_margin_db`` above the silence threshold and above the
+        received noise floor. Detectors judge only these frames, so pauses in
+        speech and the quiet ends of syllables raise nothing.
+    noise_power : float
+        Received background level (mean square) where the reference is silent;
+        0 when the reference is never silent.
+    threshold_power : float
+        Mean square above which the expected signal counts as active.
+    """
+
+    active: np.ndarray
+    noise_power: float
+    threshold_power: float
+
+
+def measure_activity(cf: ChannelFeatures, settings: DetectorSettings) -> Activity:
+    """Classify frames as active and measure the noise floor.
+
+    Parameters
+    ----------
+    cf : ChannelFeatures
+    settings : DetectorSettings
+
+    Returns
+    -------
+    Activity
+    """
+    silent_ref = cf.p_x < 1e-12
+    noise = float(np.median(cf.p_y[silent_ref])) if np.count_nonzero(silent_ref) >= 50 else 0.0
+    margin = 10.0 ** (settings.active_margin_db / 10.0)
+    thr = max(dbfs_power(settings.silence_threshold_dbfs) * margin, noise * margin)
+    return Activity(cf.p_x >= thr, noise, thr)

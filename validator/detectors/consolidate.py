@@ -1,0 +1,65 @@
+"""One fault, one event: fold the side effects of a fault into its main event.
+
+A concealed or attenuated loss often leaves a little residual on either side
+of the dropout, and a level dip a little waveform error at its edges. Those
+are the same fault seen by two detectors. Per channel, a glitch or level
+event within ``gap_s`` of a dropout or silence is folded into it, and a
+glitch within ``gap_s`` of a level event is folded into that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from validator.result import Event
+
+#: Which event types absorb which, strongest first.
+ABSORBS = {
+    "silence": ("dropout", "level", "glitch"),
+    "dropout": ("level", "glitch"),
+    "level": ("glitch",),
+}
+
+
+def consolidate(events: list[Event], *, gap_s: float = 0.010) -> list[Event]:
+    """Fold secondary events into the main event of the same fault.
+
+    Parameters
+    ----------
+    events : list of Event
+    gap_s : float
+        Events closer than this (s) belong to the same fault.
+
+    Returns
+    -------
+    list of Event
+        Sorted by start time; absorbed events are gone and the main event's
+        description says how many it absorbed.
+    """
+    out = list(events)
+    for main_type, weaker in ABSORBS.items():
+        mains = [e for e in out if e.type == main_type]
+        if not mains:
+            continue
+        keep: list[Event] = []
+        absorbed: dict[int, int] = {}
+        for e in out:
+            host = None
+            if e.type in weaker:
+                for i, m in enumerate(mains):
+                    if (m.channel == e.channel and e.start_s <= m.end_s + gap_s
+                            and e.end_s >= m.start_s - gap_s):
+                        host = i
+                        break
+            if host is None:
+                keep.append(e)
+            else:
+                absorbed[host] = absorbed.get(host, 0) + 1
+        for i, k in absorbed.items():
+            m = mains[i]
+            idx = keep.index(m)
+            keep[idx] = replace(m, description=f"{m.description}; with {k} side effect"
+                                               f"{'s' if k > 1 else ''} of the same fault")
+        out = keep
+    out.sort(key=lambda e: (e.start_s, e.channel, e.type))
+    return out

@@ -1,0 +1,75 @@
+"""Dropouts: spans where the expected signal is present but the received is not.
+
+Two sources, merged: runs of digital zeros (a receiver's zero-fill, located to
+the sample) and frames that fall at least ``dropout_depth_db`` below the
+expected level (attenuated or noise-filled loss). In the spirit of the
+Frontline AES definition: an RMS fall from above a measurement threshold to
+below a silence threshold and back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from validator.detectors.activity import Activity
+from validator.detectors.common import Frames, merge_spans, packet_note, ratio_db, runs
+from validator.detectors.features import ChannelFeatures
+from validator.detectors.settings import DetectorSettings
+from validator.result import Event
+
+#: Attenuated spans closer than this are one dropout, s.
+MERGE_S = 0.005
+
+
+def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
+                    settings: DetectorSettings) -> list[Event]:
+    """Find dropouts on one channel.
+
+    Parameters
+    ----------
+    cf : ChannelFeatures
+    act : Activity
+    fr : Frames
+    settings : DetectorSettings
+        Uses ``min_dropout_ms`` and ``dropout_depth_db``.
+
+    Returns
+    -------
+    list of Event
+        ``type="dropout"``; ``level_db`` is the received level relative to the
+        expected level over the span (-120 for digital zeros).
+    """
+    fs, flen = fr.sample_rate_hz, fr.frame_len
+    n_frames = len(cf.p_y)
+    min_len = max(int(np.ceil(settings.min_dropout_ms * fs / 1000.0)), 1)
+    zero_spans: list[tuple[int, int]] = []
+    for s, e in cf.zero_runs:
+        if e - s < min_len:
+            continue
+        a, b = s // flen, min(-(-e // flen), n_frames)
+        # trim ends where the reference itself is quiet (speech edges decode to zeros)
+        while a < b and not act.active[a]:
+            a += 1
+        while b > a and not act.active[b - 1]:
+            b -= 1
+        s2, e2 = max(s, a * flen), min(e, b * flen)
+        if e2 - s2 >= min_len and act.active[a:b].mean() >= 0.5:
+            zero_spans.append((s2, e2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        deep = act.active & (cf.p_y < cf.p_x * 10.0 ** (-settings.dropout_depth_db / 10.0))
+    for s, e in zero_spans:  # frames wholly inside a zero run are already exact
+        deep[-(-s // flen):e // flen] = False
+    deep_spans = [(a * flen, b * flen) for a, b in runs(deep)]
+    # frame-based (attenuated) spans a few ms apart are one event; zero runs are exact
+    deep_spans = merge_spans(deep_spans, gap=int(MERGE_S * fs))
+    spans = [sp for sp in deep_spans if sp[1] - sp[0] >= min_len]
+    events = []
+    for s, e in merge_spans(zero_spans + spans, gap=0):
+        a, b = s // flen, -(-e // flen)
+        lvl = ratio_db(float(cf.p_y[a:b].sum()), float(cf.p_x[a:b].sum()))
+        zero = any(zs <= s and ze >= e for zs, ze in zero_spans)
+        d = (e - s) / fs
+        what = "digital zeros" if zero else f"signal {lvl:.1f} dB below expected"
+        events.append(fr.event("dropout", s, e, -120.0 if zero else lvl,
+                               f"{d * 1000:.1f} ms dropout, {what}{packet_note(d)}"))
+    return events

@@ -1,0 +1,74 @@
+"""Level events: a local step or dip of the level against the expected level.
+
+The received and expected levels are compared over 10 ms windows; a change
+of at least ``level_step_db`` that lasts ``level_min_ms`` is an event. A
+whole-file gain error is not an event: it goes in the channel metrics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from validator.detectors.activity import Activity
+from validator.detectors.common import Frames, ratio_db, runs
+from validator.detectors.features import ChannelFeatures
+from validator.detectors.settings import DetectorSettings
+from validator.result import Event
+
+WINDOW_MS = 10.0
+
+
+def _moving_sum(x: np.ndarray, w: int) -> np.ndarray:
+    c = np.concatenate(([0.0], np.cumsum(x, dtype=np.float64)))
+    out = np.zeros(len(x))
+    h = w // 2
+    idx = np.arange(len(x))
+    lo = np.clip(idx - h, 0, len(x))
+    hi = np.clip(idx - h + w, 0, len(x))
+    out[:] = c[hi] - c[lo]
+    return out
+
+
+def detect_level_changes(cf: ChannelFeatures, act: Activity, fr: Frames,
+                         settings: DetectorSettings, exclude: np.ndarray) -> list[Event]:
+    """Find level dips and rises on one channel.
+
+    Parameters
+    ----------
+    cf : ChannelFeatures
+    act : Activity
+    fr : Frames
+    settings : DetectorSettings
+        Uses ``level_step_db`` and ``level_min_ms``.
+    exclude : np.ndarray, shape=(n_frames,), bool
+        Frames already explained (dropouts, silence).
+
+    Returns
+    -------
+    list of Event
+        ``type="level"``; ``level_db`` is the median level change in dB
+        (negative for a dip).
+    """
+    fs, flen = fr.sample_rate_hz, fr.frame_len
+    w = max(int(round(WINDOW_MS * fs / 1000 / flen)), 1)
+    sy = _moving_sum(cf.p_y, w)
+    sx = _moving_sum(cf.p_x, w)
+    ok = _moving_sum(act.active.astype(np.float64), w) >= w - 0.5
+    ok &= _moving_sum(exclude.astype(np.float64), w) < 0.5
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = 10 * np.log10(np.maximum(sy, 1e-30) / np.maximum(sx, 1e-30))
+    min_frames = max(int(np.ceil(settings.level_min_ms * fs / 1000 / flen)), 1)
+    events = []
+    for sign, mask in ((-1, ok & (d <= -settings.level_step_db)),
+                       (1, ok & (d >= settings.level_step_db))):
+        for a, b in runs(mask):
+            if b - a < min_frames:
+                continue
+            lvl = ratio_db(float(cf.p_y[a:b].sum()), float(cf.p_x[a:b].sum()))
+            med = float(np.median(d[a:b]))
+            what = "dip" if sign < 0 else "rise"
+            events.append(fr.event("level", a * flen, b * flen, med,
+                                   f"level {what} of {med:+.1f} dB for "
+                                   f"{(b - a) * flen / fs * 1000:.0f} ms "
+                                   f"(mean {lvl:+.1f} dB)"))
+    return events

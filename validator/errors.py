@@ -1,0 +1,36 @@
+"""The one exception root of the validator, and its subclasses.
+
+Every error the user can cause (a bad file, a bad option, a bad profile) is a
+:class:`ValidatorError`. The CLI maps it to a one-line message and exit code 2;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class ValidatorError(Exception):
+    """Root of every error the validator raises on purpose."""
+
+
+class AudioFormatError(ValidatorError, ValueError):
+    """An audio file or array cannot be used: unreadable, empty, NaN, wrong shape."""
+
+
+class InputMismatchError(ValidatorError, ValueError):
+    """Received and reference audio cannot be compared (sample rate, channels, length)."""
+
+
+class ProfileError(ValidatorError, ValueError):
+    """A profile (TOML limits file) is malformed or names an unknown check."""
+
+
+class SignalSpecError(ValidatorError, ValueError):
+    """A reference signal specification (e.g. ``sine:997``) is malformed."""
+
+
+class MissingDependencyError(ValidatorError, ImportError):
+    """An optional dependency is needed for this input; the message names the extra."""
+
+
+class AlignmentError(ValidatorError, ValueError):
+    """The received audio could not be aligned to the reference at all."""

@@ -1,0 +1,336 @@
+"""Audio input: random-access sources that read blocks at the native rate.
+
+Every source gives float64 samples of shape ``(n_frames, n_channels)`` in
+[-1, 1), at the file's own sample rate: nothing is resampled on the way in
+(unlike ``librosa.load``, whose default is 22.05 kHz). Integer PCM is scaled
+by ``2**(bits-1)`` as libsndfile does, so a 16-bit sample of 16384 reads 0.5.
+
+Sources are read in blocks, so memory does not grow with the file's length.
+Reads outside ``[0, frames)`` return zeros, which keeps alignment code free of
+edge cases.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from validator.errors import AudioFormatError, MissingDependencyError, SignalSpecError
+
+#: Extensions read by libsndfile directly (soundfile).
+SOUNDFILE_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".w64", ".rf64",
+                        ".mp3", ".caf"}
+#: Extensions decoded through ffmpeg (optional; Debian package ``ffmpeg``).
+FFMPEG_EXTENSIONS = {".m4a", ".mp4", ".aac", ".opus", ".wma", ".webm", ".mka"}
+
+
+def valid_audio(y: np.ndarray, *, name: str = "audio") -> np.ndarray:
+    """Check that an array is usable audio and return it as 2-D float64.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape=(n_samples,) or (n_samples, n_channels), floating point
+        Samples in full-scale units.
+    name : str
+        What to call the array in error messages (usually a file name).
+
+    Returns
+    -------
+    np.ndarray, shape=(n_samples, n_channels), float64
+
+    Raises
+    ------
+    AudioFormatError
+        If ``y`` is not a floating-point ndarray, has more than 2 dimensions,
+        holds no samples, or holds NaN or infinite values.
+
+    Notes
+    -----
+    The single input gate for arrays, after ``librosa.util.valid_audio``.
+    """
+    if not isinstance(y, np.ndarray):
+        raise AudioFormatError(f"{name}: expected a numpy array, got {type(y).__name__}")
+    if not np.issubdtype(y.dtype, np.floating):
+        raise AudioFormatError(f"{name}: expected floating-point samples, got dtype {y.dtype!s}")
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2:
+        raise AudioFormatError(f"{name}: expected shape (n_samples, n_channels), got {y.shape!r}")
+    if y.shape[0] == 0 or y.shape[1] == 0:
+        raise AudioFormatError(f"{name}: holds no samples (shape {y.shape!r})")
+    if not np.all(np.isfinite(y)):
+        bad = int(np.argmax(~np.isfinite(y).all(axis=1)))
+        raise AudioFormatError(f"{name}: holds NaN or infinite samples (first at sample {bad})")
+    return np.asarray(y, dtype=np.float64)
+
+
+class AudioSource:
+    """A random-access audio source: the interface the pipeline reads through.
+
+    Attributes
+    ----------
+    name : str
+        File path or a description, for messages and reports.
+    sample_rate_hz : int
+    channels : int
+    frames : int
+        Length in samples (per channel).
+    """
+
+    name: str
+    sample_rate_hz: int
+    channels: int
+    frames: int
+
+    @property
+    def duration_s(self) -> float:
+        """Length in seconds."""
+        return self.frames / self.sample_rate_hz
+
+    def read(self, start: int, frames: int) -> np.ndarray:
+        """Read ``frames`` samples from sample ``start``, zero outside the source.
+
+        Parameters
+        ----------
+        start : int
+            First sample (may be negative).
+        frames : int
+            Number of samples (>= 0).
+
+        Returns
+        -------
+        np.ndarray, shape=(frames, channels), float64
+
+        Raises
+        ------
+        AudioFormatError
+            If the samples read hold NaN or infinite values.
+        """
+        out = np.zeros((max(frames, 0), self.channels))
+        lo, hi = max(start, 0), min(start + frames, self.frames)
+        if hi > lo:
+            block = self._read(lo, hi - lo)
+            if not np.all(np.isfinite(block)):
+                bad = lo + int(np.argmax(~np.isfinite(block).all(axis=1)))
+                raise AudioFormatError(f"{self.name}: NaN or infinite sample at sample {bad}")
+            out[lo - start: lo - start + block.shape[0]] = block
+        return out
+
+    def _read(self, start: int, frames: int) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release any file handle."""
+
+    def __enter__(self) -> AudioSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ArraySource(AudioSource):
+    """An in-memory array as a source.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape=(n_samples,) or (n_samples, n_channels), floating point
+    sample_rate_hz : int
+    name : str
+    """
+
+    def __init__(self, y: np.ndarray, sample_rate_hz: int, *, name: str = "<array>") -> None:
+        self.y = valid_audio(y, name=name)
+        if not sample_rate_hz or sample_rate_hz <= 0:
+            raise AudioFormatError(f"{name}: sample rate must be > 0 Hz, got {sample_rate_hz!r}")
+        self.name = name
+        self.sample_rate_hz = int(sample_rate_hz)
+        self.channels = self.y.shape[1]
+        self.frames = self.y.shape[0]
+
+    def _read(self, start: int, frames: int) -> np.ndarray:
+        return self.y[start:start + frames]
+
+
+class FileSource(AudioSource):
+    """An audio file read in blocks through soundfile (libsndfile).
+
+    Parameters
+    ----------
+    path : str or Path
+        A WAV, FLAC, OGG, MP3 or other libsndfile format.
+
+    Raises
+    ------
+    AudioFormatError
+        If the file is missing, empty, or not audio that libsndfile reads.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, name: str | None = None) -> None:
+        import soundfile as sf
+
+        self.path = Path(path)
+        self.name = name or str(path)
+        if not self.path.exists():
+            raise AudioFormatError(f"{self.name}: no such file")
+        if self.path.is_dir():
+            raise AudioFormatError(f"{self.name}: is a directory, expected an audio file")
+        if self.path.stat().st_size == 0:
+            raise AudioFormatError(f"{self.name}: file is empty")
+        try:
+            self._sf = sf.SoundFile(str(self.path), mode="r")
+        except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+            raise AudioFormatError(f"{self.name}: not a readable audio file ({exc})") from exc
+        self.sample_rate_hz = int(self._sf.samplerate)
+        self.channels = int(self._sf.channels)
+        self.frames = int(self._sf.frames)
+        self.subtype = str(self._sf.subtype)
+        if self.frames <= 0:
+            self._sf.close()
+            raise AudioFormatError(f"{self.name}: holds no audio samples")
+        self._is_float = self.subtype in ("FLOAT", "DOUBLE")
+
+    def _read(self, start: int, frames: int) -> np.ndarray:
+        import soundfile as sf
+
+        try:
+            self._sf.seek(start)
+            block = self._sf.read(frames, dtype="float64", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise AudioFormatError(f"{self.name}: read failed at sample {start} ({exc})") from exc
+        if block.shape[0] < frames:
+            raise AudioFormatError(
+                f"{self.name}: truncated: header promises {self.frames} frames, "
+                f"data ends at {start + block.shape[0]}")
+        return block
+
+    def close(self) -> None:
+        self._sf.close()
+
+
+class ToneSource(AudioSource):
+    """An ideal sine per channel, computed on demand: the reference for ``sine:F``.
+
+    Parameters
+    ----------
+    frequencies_hz : sequence of float
+        One frequency per channel, in Hz.
+    sample_rate_hz : int
+    frames : int
+        Length in samples.
+    amplitude : float
+        Peak amplitude in full-scale units (the level is not judged for tones).
+    start, stop : int, optional
+        The tone is present on samples ``start .. stop-1`` only (where the
+        received audio is active), zero elsewhere.
+    """
+
+    def __init__(self, frequencies_hz: Sequence[float], sample_rate_hz: int, frames: int, *,
+                 amplitude: float = 0.5, start: int = 0, stop: int | None = None) -> None:
+        self.start = int(start)
+        self.stop = int(frames if stop is None else stop)
+        self.frequencies_hz = tuple(float(f) for f in frequencies_hz)
+        self.name = "sine:" + ",".join(f"{f:g}" for f in self.frequencies_hz)
+        self.sample_rate_hz = int(sample_rate_hz)
+        self.channels = len(self.frequencies_hz)
+        self.frames = int(frames)
+        self.amplitude = float(amplitude)
+
+    def _read(self, start: int, frames: int) -> np.ndarray:
+        n = np.arange(start, start + frames, dtype=np.float64)
+        on = ((n >= self.start) & (n < self.stop)).astype(np.float64)
+        cols = [on * self.amplitude * np.sin(2 * np.pi * ((f * n / self.sample_rate_hz) % 1.0))
+                for f in self.frequencies_hz]
+        return np.stack(cols, axis=1)
+
+
+def parse_tone_spec(spec: str) -> tuple[float, ...] | None:
+    """Parse a tone reference spec such as ``sine:997`` or ``sine:997,1499``.
+
+    Parameters
+    ----------
+    spec : str
+
+    Returns
+    -------
+    tuple of float or None
+        Frequencies in Hz, one per channel; None if ``spec`` is not a tone spec.
+
+    Raises
+    ------
+    SignalSpecError
+        If it starts with ``sine:`` but the frequencies are not positive numbers.
+    """
+    if not spec.lower().startswith("sine:"):
+        return None
+    body = spec.split(":", 1)[1]
+    try:
+        freqs = tuple(float(f) for f in body.split(",") if f.strip())
+    except ValueError as exc:
+        raise SignalSpecError(f"{spec!r}: expected sine:FREQ[,FREQ...] in Hz") from exc
+    if not freqs or any(not np.isfinite(f) or f <= 0 for f in freqs):
+        raise SignalSpecError(f"{spec!r}: expected sine:FREQ[,FREQ...] with FREQ > 0 Hz")
+    return freqs
+
+
+def open_audio(path: str | os.PathLike[str]) -> FileSource:
+    """Open an audio file for block reading, decoding compressed formats if needed.
+
+    Parameters
+    ----------
+    path : str or Path
+        wav/flac/ogg/mp3 (libsndfile), or m4a/aac/opus and other formats that
+        ffmpeg decodes (decoded once to a temporary 32-bit float WAV).
+
+    Returns
+    -------
+    FileSource
+
+    Raises
+    ------
+    AudioFormatError
+        If the file is missing, empty, truncated or not audio.
+    MissingDependencyError
+        If the format needs ffmpeg and it is not installed.
+    """
+    p = Path(path)
+    if p.suffix.lower() in FFMPEG_EXTENSIONS:
+        return _decode_with_ffmpeg(p)
+    return FileSource(p)
+
+
+class _DecodedSource(FileSource):
+    """A FileSource over a temporary WAV decoded by ffmpeg; deletes it on close."""
+
+    def __init__(self, tmp: Path, name: str) -> None:
+        super().__init__(tmp, name=name)
+        self._tmp = tmp
+
+    def close(self) -> None:
+        super().close()
+        self._tmp.unlink(missing_ok=True)
+
+
+def _decode_with_ffmpeg(path: Path) -> FileSource:
+    if not path.exists():
+        raise AudioFormatError(f"{path}: no such file")
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise MissingDependencyError(
+            f"{path}: decoding {path.suffix} needs ffmpeg (Debian/Ubuntu: apt-get install ffmpeg)")
+    fd, tmp = tempfile.mkstemp(suffix=".wav", prefix="validator-decode-")
+    os.close(fd)
+    cmd = [exe, "-nostdin", "-v", "error", "-y", "-i", str(path), "-c:a", "pcm_f32le", "-f", "wav",
+           tmp]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        Path(tmp).unlink(missing_ok=True)
+        msg = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+        raise AudioFormatError(f"{path}: ffmpeg could not decode it ({msg})")
+    return _DecodedSource(Path(tmp), name=str(path))

@@ -1,0 +1,367 @@
+"""The validation pipeline: io -> align -> detectors -> verdict.
+
+:func:`validate` is the whole main job as one function; the CLI and the
+Python API both call it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+
+from validator.align.delay import DelayEstimate, estimate_delay, mono, onset_index
+from validator.align.track import AlignmentModel, fit_model, track_lags
+from validator.detectors.activity import measure_activity
+from validator.detectors.clipping import detect_clipping
+from validator.detectors.common import Frames, power_dbfs, span_mask
+from validator.detectors.consolidate import consolidate
+from validator.detectors.dropout import detect_dropouts
+from validator.detectors.features import Features, extract_features
+from validator.detectors.glitch import detect_glitches
+from validator.detectors.level import detect_level_changes
+from validator.detectors.metrics import dominant_frequency, measure_tone
+from validator.detectors.settings import DetectorSettings
+from validator.detectors.silence import detect_silence
+from validator.errors import AudioFormatError, InputMismatchError
+from validator.io.audio import ArraySource, AudioSource, ToneSource, open_audio, parse_tone_spec
+from validator.result import (
+    Alignment,
+    ChannelMetrics,
+    Event,
+    InputInfo,
+    Segment,
+    Trace,
+    ValidationResult,
+)
+from validator.verdict import Profile, judge
+
+AudioInput = str | os.PathLike[str] | np.ndarray
+#: Shortest received audio that can be validated, in seconds.
+MIN_DURATION_S = 0.05
+#: Tonality (share of power in the spectral peak) above which a channel is a steady tone.
+TONAL = 0.9
+
+
+def validate(received: AudioInput, reference: AudioInput | str, *, profile: Profile | None = None,
+             sample_rate_hz: int | None = None, max_delay_s: float = 10.0,
+             progress: Callable[[float], None] | None = None) -> ValidationResult:
+    """Validate received audio against its reference.
+
+    Parameters
+    ----------
+    received : str, path or np.ndarray, shape=(n_samples,) or (n_samples, n_channels)
+        The audio that came out of the device or network. Arrays are float in
+        [-1, 1) and need ``sample_rate_hz``.
+    reference : str, path or np.ndarray
+        The exact signal that went in, or a tone spec such as ``"sine:997"``
+        (``"sine:997,1499"`` for one tone per channel) to validate a capture of
+        a known tone by sine fitting alone.
+    profile : Profile, optional
+        Limits and detector settings; :func:`validator.verdict.default_profile`
+        when omitted.
+    sample_rate_hz : int, optional
+        Sample rate of array inputs, Hz.
+    max_delay_s : float
+        Largest delay searched, in seconds.
+    progress : callable, optional
+        Called with the fraction done (0..1) during the detection pass.
+
+    Returns
+    -------
+    ValidationResult
+        Events on the received timeline, metrics, alignment, checks and verdict.
+
+    Raises
+    ------
+    AudioFormatError
+        A file is missing, empty, truncated, not audio or holds NaN.
+    InputMismatchError
+        Sample rates or channel counts cannot be compared.
+    SignalSpecError
+        A malformed tone spec.
+    """
+    t0 = time.perf_counter()
+    profile = profile or Profile()
+    settings = profile.detectors
+    with ExitStack() as stack:
+        rec = stack.enter_context(_source(received, sample_rate_hz, "received"))
+        tone = parse_tone_spec(reference) if isinstance(reference, str) else None
+        if tone is not None:
+            ref: AudioSource = _tone_reference(tone, rec)
+        else:
+            ref = stack.enter_context(_source(reference, sample_rate_hz, "reference"))
+        _check_compatible(rec, ref)
+        notes: list[str] = []
+        fs = rec.sample_rate_hz
+
+        # 1. alignment
+        period = None
+        if tone is not None:
+            period = fs / tone[0]
+            est = DelayEstimate(0.0, 0.0, True, "tone", period,
+                                "no reference file: delay is not measurable from a tone")
+        else:
+            est = estimate_delay(ref, rec, max_delay_s=max_delay_s)
+            period = est.period_samples if est.method != "xcorr" else None
+        if est.note:
+            notes.append(est.note)
+        hop_s = max(0.05, min(1.0, ref.duration_s / 2000))
+        points = track_lags(ref, rec, est.lag_samples, hop_s=hop_s, period_samples=period)
+        model = fit_model(points, ref, rec, initial_lag=est.lag_samples, period_samples=period)
+        if not points:
+            notes.append("no stretch of the received audio matches the reference: alignment "
+                          "falls back to the global delay")
+
+        # 2. one streaming pass for frame features
+        min_zero = max(int(np.ceil(settings.min_dropout_ms * fs / 1000)), 1)
+        feats = extract_features(rec, ref, model, min_zero_run=min_zero,
+                                 min_clip_run=settings.clip_min_samples, progress=progress,
+                                 n_excerpts=16, excerpt_s=0.5)
+
+        # 3. detectors, per channel
+        events: list[Event] = []
+        for ch, cf in enumerate(feats.channels):
+            events.extend(_detect_channel(cf, feats, ch, settings))
+        events = consolidate(events)
+        events.extend(_splice_events(model, feats, events, period))
+        events.sort(key=lambda e: (e.start_s, e.channel, e.type))
+
+        # 4. metrics
+        tonal = _tonal_frequencies(ref, tone)
+        channels = tuple(_channel_metrics(feats, ch, model, tonal[ch], events,
+                                          reference_known=tone is None)
+                         for ch in range(rec.channels))
+        truncation_s = _truncation_s(model, ref, rec) if tone is None else None
+        if truncation_s:
+            notes.append(f"the received audio lacks {truncation_s:.3f} s of the reference at its "
+                         "start or end")
+        alignment = _alignment(est, model, fs, tone is not None)
+        result = ValidationResult(
+            input=InputInfo(received=_name(received, "received"),
+                            reference=_name(reference, "reference"), sample_rate_hz=fs,
+                            channels=rec.channels, duration_s=rec.duration_s,
+                            reference_duration_s=ref.duration_s),
+            alignment=alignment, channels=channels, events=tuple(events), notes=tuple(notes),
+            traces=tuple(_trace(feats, ch) for ch in range(rec.channels)),
+            truncation_s=truncation_s)
+        checks, verdict = judge(result, profile)
+        from dataclasses import replace
+
+        return replace(result, checks=checks, verdict=verdict,
+                       elapsed_s=round(time.perf_counter() - t0, 3))
+
+
+def _source(x: AudioInput, sample_rate_hz: int | None, what: str) -> AudioSource:
+    if isinstance(x, np.ndarray):
+        if sample_rate_hz is None:
+            raise AudioFormatError(f"{what}: an array input needs sample_rate_hz")
+        return ArraySource(x, sample_rate_hz, name=f"<{what} array>")
+    return open_audio(x)
+
+
+def _name(x: object, what: str) -> str:
+    return f"<{what} array>" if isinstance(x, np.ndarray) else str(x)
+
+
+def _tone_reference(freqs: tuple[float, ...], rec: AudioSource) -> ToneSource:
+    if len(freqs) == 1:
+        freqs = freqs * rec.channels
+    if len(freqs) != rec.channels:
+        raise InputMismatchError(f"{rec.name}: has {rec.channels} channels but the tone spec gives "
+                                 f"{len(freqs)} frequencies")
+    for f in freqs:
+        if f >= rec.sample_rate_hz / 2:
+            raise InputMismatchError(f"{rec.name}: tone {f:g} Hz is not below Nyquist "
+                                     f"({rec.sample_rate_hz / 2:g} Hz)")
+    y = mono(rec.read(0, rec.frames)) if rec.frames <= 60 * rec.sample_rate_hz else None
+    start, stop = 0, rec.frames
+    if y is not None:
+        on = onset_index(y)
+        off = onset_index(y[::-1])
+        if on is not None and off is not None:
+            start, stop = on, rec.frames - off
+    return ToneSource(freqs, rec.sample_rate_hz, rec.frames, start=start, stop=stop)
+
+
+def _check_compatible(rec: AudioSource, ref: AudioSource) -> None:
+    if rec.sample_rate_hz != ref.sample_rate_hz:
+        raise InputMismatchError(
+            f"{rec.name}: sample rate {rec.sample_rate_hz} Hz differs from the reference "
+            f"{ref.name} ({ref.sample_rate_hz} Hz); resample one of them first, e.g. "
+            f"'sox IN -r {rec.sample_rate_hz} OUT'")
+    if ref.channels not in (1, rec.channels):
+        raise InputMismatchError(
+            f"{rec.name}: has {rec.channels} channel(s) but the reference {ref.name} has "
+            f"{ref.channels}; expected the same count, or a mono reference")
+    if rec.duration_s < MIN_DURATION_S:
+        raise AudioFormatError(f"{rec.name}: only {rec.frames} samples; at least "
+                               f"{MIN_DURATION_S * 1000:.0f} ms are needed")
+    if ref.duration_s < MIN_DURATION_S:
+        raise AudioFormatError(f"{ref.name}: only {ref.frames} samples; at least "
+                               f"{MIN_DURATION_S * 1000:.0f} ms are needed")
+
+
+def _detect_channel(cf, feats: Features, ch: int, settings: DetectorSettings) -> list[Event]:
+    fr = Frames(feats.sample_rate_hz, feats.frame_len, ch)
+    n_frames, flen = feats.n_frames, feats.frame_len
+    act = measure_activity(cf, settings)
+    silence = detect_silence(cf, act, fr, settings)
+    sil_mask = span_mask([(e.start_sample, e.end_sample) for e in silence], n_frames, flen)
+    dropouts = [e for e in detect_dropouts(cf, act, fr, settings)
+                if not sil_mask[e.start_sample // flen:-(-e.end_sample // flen)].any()]
+    spans = [(e.start_sample, e.end_sample) for e in silence + dropouts]
+    excl = span_mask(spans, n_frames, flen, pad_frames=2)
+    level = detect_level_changes(cf, act, fr, settings, excl)
+    spans += [(e.start_sample, e.end_sample) for e in level]
+    excl = span_mask(spans, n_frames, flen, pad_frames=2)
+    glitches = detect_glitches(cf, act, fr, settings, excl | ~feats.covered)
+    clipping = detect_clipping(cf, fr, settings)
+    return silence + dropouts + level + glitches + clipping
+
+
+def _splice_events(model: AlignmentModel, feats: Features, events: list[Event],
+                   period: float | None) -> list[Event]:
+    """Dropouts where the receiver skipped audio; glitches where it inserted some."""
+    out = []
+    fs = feats.sample_rate_hz
+    for i, b in enumerate(model.breaks):
+        jump = model.offsets[i] - model.offsets[i + 1]  # > 0: reference audio skipped
+        near = [e for e in events if e.type in ("dropout", "silence")
+                and e.start_sample - 2 * feats.frame_len <= b <= e.end_sample + 2 * feats.frame_len]
+        if near or abs(jump) < 0.5:
+            continue  # a fill of slightly wrong length: the dropout already says it
+        amb = ""
+        if period:
+            amb = (f"; the reference is a steady tone, so the length is known only modulo "
+                   f"its period ({period:.2f} samples)")
+        for ch in range(len(feats.channels)):
+            if jump > 0:
+                out.append(Event("dropout", ch, b / fs, b / fs, -120.0,
+                                 f"receiver skipped {jump:.1f} samples ({jump / fs * 1000:.2f} ms)"
+                                 f" of audio here: the timeline shrinks{amb}", b, b))
+            else:
+                out.append(Event("glitch", ch, b / fs, (b - jump) / fs, 0.0,
+                                 f"receiver inserted {-jump:.1f} samples "
+                                 f"({-jump / fs * 1000:.2f} ms) here: the timeline grows{amb}",
+                                 b, int(b - jump)))
+    return out
+
+
+def _tonal_frequencies(ref: AudioSource, tone: tuple[float, ...] | None) -> list[float | None]:
+    if tone is not None:
+        return list(tone) if len(tone) == ref.channels else [tone[0]] * ref.channels
+    fs = ref.sample_rate_hz
+    n = min(ref.frames, 4 * fs)
+    start = max(0, (ref.frames - n) // 2)
+    y = ref.read(start, n)
+    out: list[float | None] = []
+    for ch in range(y.shape[1]):
+        f, share = dominant_frequency(y[:, ch], fs)
+        out.append(f if share >= TONAL and f > 0 else None)
+    return out
+
+
+def _channel_metrics(feats: Features, ch: int, model: AlignmentModel, f_ref: float | None,
+                     events: list[Event], *, reference_known: bool) -> ChannelMetrics:
+    cf = feats.channels[ch if ch < len(feats.channels) else 0]
+    n = feats.n_samples
+    rms = np.sqrt(cf.sum_y2 / n)
+    gain = model.gains[ch] if ch < len(model.gains) else 0.0
+    ev = [e for e in events if e.channel == ch]
+    frame_mask = span_mask([(e.start_sample, e.end_sample) for e in ev], feats.n_frames,
+                           feats.frame_len, pad_frames=5)
+    px = cf.p_x.astype(np.float64)
+    ref_rms_dbfs = None
+    if reference_known and gain > 0 and np.any(px > 0):
+        act = px > 1e-10
+        ref_rms_dbfs = float(power_dbfs(px[act].mean() / gain ** 2))
+    freq = ferr = snr = thdn = None
+    if f_ref is not None:
+        meas = []
+        pad = feats.sample_rate_hz // 1000
+        for start, y in feats.excerpts:
+            mask = np.ones(len(y), dtype=bool)
+            for e in ev:
+                a, b = e.start_sample - start - pad, e.end_sample - start + pad
+                if b > 0 and a < len(y):
+                    mask[max(a, 0):max(min(b, len(y)), 0)] = False
+            fa = start // feats.frame_len
+            steady = px[fa:fa + len(y) // feats.frame_len]
+            if len(steady) == 0 or steady.min() < 0.5 * steady.max():
+                continue  # not inside the steady tone (marker, gap, onset or end)
+            m = measure_tone(y[:, ch], feats.sample_rate_hz, f_ref, mask=mask)
+            if m is not None and m.amplitude > 1e-4:
+                meas.append(m)
+        if meas:
+            freq = float(np.median([m.frequency_hz for m in meas]))
+            ferr = freq - f_ref
+            snr = float(np.median([m.snr_db for m in meas]))
+            thdn = float(np.median([m.thd_n_db for m in meas]))
+    elif reference_known:
+        use = (px > 1e-10) & ~frame_mask
+        if np.any(use):
+            pe = float(cf.p_e[use].astype(np.float64).sum())
+            snr = float(min(10 * np.log10(px[use].sum() / max(pe, 1e-30)), 200.0))
+    return ChannelMetrics(
+        index=ch, rms_dbfs=round(float(power_dbfs(rms ** 2)), 3),
+        peak_dbfs=round(float(20 * np.log10(max(cf.peak, 1e-6))), 3),
+        reference_rms_dbfs=None if ref_rms_dbfs is None else round(ref_rms_dbfs, 3),
+        gain_error_db=(round(float(20 * np.log10(gain)), 3) if reference_known and gain > 0
+                       else None),
+        frequency_hz=None if freq is None else round(freq, 4),
+        frequency_error_hz=None if ferr is None else round(ferr, 4),
+        snr_db=None if snr is None else round(snr, 2),
+        thd_n_db=None if thdn is None else round(thdn, 2),
+        dc_offset=round(cf.sum_y / n, 6))
+
+
+def _alignment(est: DelayEstimate, model: AlignmentModel, fs: int, is_tone: bool) -> Alignment:
+    delay = None if (est.ambiguous or is_tone) else model.offsets[0]
+    bounds = [0, *model.breaks]
+    ends = [*model.breaks, None]
+    segs = tuple(Segment(int(a), int(b) if b is not None else -1, round(float(o), 3))
+                 for a, b, o in zip(bounds, ends, model.offsets, strict=True))
+    return Alignment(
+        delay_s=None if delay is None else round(delay / fs, 7),
+        delay_samples=None if delay is None else round(float(delay), 3),
+        delay_confidence=round(float(est.confidence), 3),
+        delay_ambiguous=bool(est.ambiguous or is_tone),
+        method=est.method,
+        drift_ppm=round(float(model.drift_ppm), 3),
+        segments=segs)
+
+
+def _truncation_s(model: AlignmentModel, ref: AudioSource, rec: AudioSource) -> float:
+    fs = ref.sample_rate_hz
+    first = float(model.ref_positions(0, 1)[0])
+    last = float(model.ref_positions(rec.frames - 1, rec.frames)[0])
+    head = max(first, 0.0)
+    tail = max(ref.frames - 1 - last, 0.0)
+    return round((head + tail) / fs, 4)
+
+
+def _trace(feats: Features, ch: int, *, max_points: int = 4000) -> Trace:
+    """10 ms (or coarser) RMS levels for plots, decimated to at most ``max_points``."""
+    cf = feats.channels[ch]
+    per = max(10, -(-feats.n_frames // max_points))
+    n = feats.n_frames // per * per
+    if n == 0:
+        return Trace(ch, per * feats.frame_s, (), (), ())
+
+    def agg(p: np.ndarray) -> tuple[float, ...]:
+        v = power_dbfs(p[:n].astype(np.float64).reshape(-1, per).mean(axis=1))
+        return tuple(round(float(x), 2) for x in v)
+
+    return Trace(ch, per * feats.frame_s, agg(cf.p_y), agg(cf.p_x), agg(cf.p_e))
+
+
+def default_report_path(received: AudioInput, output_dir: str | os.PathLike[str],
+                        suffix: str) -> Path:
+    """``<output_dir>/<received stem><suffix>``."""
+    stem = Path(str(received)).stem if not isinstance(received, np.ndarray) else "array"
+    return Path(output_dir) / f"{stem}{suffix}"

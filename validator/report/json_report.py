@@ -1,0 +1,95 @@
+"""JSON report: the fixed contract of a validation result.
+
+Schema (``schema_version`` 1): ``schema_version``, ``tool {name, version}``,
+``generated_at`` (UTC, ISO 8601), ``input {received, reference,
+sample_rate_hz, channels, duration_s, reference_duration_s}``, ``verdict``
+(``"pass" | "fail"``), ``alignment {delay_s, delay_samples,
+delay_confidence, delay_ambiguous, method, drift_ppm, dtw_distance,
+segments[]}``, ``channels[] {index, rms_dbfs, peak_dbfs, reference_rms_dbfs,
+gain_error_db, frequency_hz, frequency_error_hz, snr_db, thd_n_db,
+dc_offset}``, ``events[] {type, channel, start_s, end_s, duration_s,
+level_db, description, start_sample, end_sample}``, ``checks[] {name, passed,
+measured, limit, unit, description}``, ``notes[]``, ``truncation_s``,
+``elapsed_s`` and ``traces[]`` (decimated level traces for plots).
+Times are seconds on the received file's timeline. The renderer computes
+nothing: it only lays out the result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from validator import __version__
+from validator.report.atomic import write_text_atomic
+from validator.result import ValidationResult
+
+SCHEMA_VERSION = 1
+TOOL_NAME = "audio-stream-validator"
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    return x
+
+
+def to_dict(result: ValidationResult, *, generated_at: str | None = None,
+            include_traces: bool = True) -> dict[str, Any]:
+    """The JSON document of a result, as plain Python objects.
+
+    Parameters
+    ----------
+    result : ValidationResult
+    generated_at : str, optional
+        Timestamp to record (default: now, UTC).
+    include_traces : bool
+        Include the decimated level traces.
+
+    Returns
+    -------
+    dict
+    """
+    events = []
+    for e in result.events:
+        d = asdict(e)
+        d["duration_s"] = e.duration_s
+        events.append({k: d[k] for k in ("type", "channel", "start_s", "end_s", "duration_s",
+                                         "level_db", "description", "start_sample",
+                                         "end_sample")})
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": TOOL_NAME, "version": __version__},
+        "generated_at": generated_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "input": asdict(result.input),
+        "verdict": result.verdict,
+        "alignment": asdict(result.alignment),
+        "channels": [asdict(c) for c in result.channels],
+        "events": events,
+        "checks": [asdict(c) for c in result.checks],
+        "notes": list(result.notes),
+        "truncation_s": result.truncation_s,
+        "elapsed_s": result.elapsed_s,
+    }
+    if include_traces:
+        doc["traces"] = [asdict(t) for t in result.traces]
+    return _clean(doc)
+
+
+def render_json(result: ValidationResult, **kwargs: Any) -> str:
+    """The JSON report as text (indented, trailing newline)."""
+    return json.dumps(to_dict(result, **kwargs), indent=2, allow_nan=False) + "\n"
+
+
+def write_json(result: ValidationResult, path: str | os.PathLike[str]) -> Path:
+    """Write the JSON report atomically; returns the path."""
+    return write_text_atomic(path, render_json(result))

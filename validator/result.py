@@ -1,0 +1,217 @@
+"""The result model: plain, frozen dataclasses that measurement returns.
+
+Renderers (terminal, JSON, and later HTML and JUnit) take a
+:class:`ValidationResult` and only render it. Times are in seconds on the
+*received* file's timeline unless a name says otherwise; levels carry their
+unit in the name (``_dbfs``, ``_db``).
+
+dB conventions used throughout
+------------------------------
+dBFS follows AES17: the RMS level of a full-scale sine is 0 dBFS (so a
+full-scale square wave reads +3.01 dBFS). Power ratios use ``10*log10``,
+amplitude ratios ``20*log10``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+EventType = Literal["dropout", "glitch", "level", "clipping", "silence", "warp"]
+EVENT_TYPES: tuple[str, ...] = ("dropout", "glitch", "level", "clipping", "silence", "warp")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One fault found in the received audio.
+
+    Attributes
+    ----------
+    type : str
+        ``"dropout" | "glitch" | "level" | "clipping" | "silence" | "warp"``.
+    channel : int
+        Zero-based channel index in the received file.
+    start_s, end_s : float
+        Span on the received timeline, in seconds. ``end_s >= start_s``.
+    level_db : float
+        Depth or level of the fault in dB. For a dropout: received level
+        relative to the expected level (e.g. ``-inf`` is clamped to -120 for
+        digital zeros); for a glitch: residual level relative to the expected
+        signal; for a level step: the level change; for clipping: the peak in
+        dBFS; for silence: the received level in dBFS.
+    description : str
+        One short human sentence.
+    start_sample : int
+        First affected sample of the received file (inclusive).
+    end_sample : int
+        One past the last affected sample (exclusive).
+    """
+
+    type: str
+    channel: int
+    start_s: float
+    end_s: float
+    level_db: float
+    description: str
+    start_sample: int = 0
+    end_sample: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        """Duration of the event in seconds."""
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of received audio aligned to the reference by one line.
+
+    Received sample ``n`` (``start_sample <= n < end_sample``) carries the
+    reference at the fractional position
+    ``ref_pos(n) = (n - offset_samples) / (1 + drift_ppm * 1e-6)``, where
+    ``drift_ppm`` is the alignment's common drift. ``offset_samples`` of the
+    first segment is the delay in samples.
+    """
+
+    start_sample: int
+    end_sample: int
+    offset_samples: float
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """How the received audio maps onto the reference.
+
+    Attributes
+    ----------
+    delay_s : float or None
+        Where the reference's first sample lands in the received file, in
+        seconds. Positive: the received audio lags the reference. ``None``
+        when the delay is ambiguous (a steady tone with no onset or marker).
+    delay_samples : float or None
+        The same delay in samples (fractional).
+    delay_confidence : float
+        0..1, the normalised cross-correlation at the chosen lag, reduced when
+        a competing lag scores almost as high.
+    delay_ambiguous : bool
+        True when the delay is only known modulo a period of the signal.
+    method : str
+        ``"xcorr"`` (unique waveform correlation peak), ``"onset"`` (envelope
+        onset, refined by correlation), or ``"tone"`` (no reference file).
+    drift_ppm : float
+        Clock drift in parts per million; positive when the received content
+        lasts longer than the reference.
+    segments : tuple of Segment
+        Piecewise alignment; more than one when the receiver skipped audio.
+    dtw_distance : float or None
+        Normalised DTW distance on MFCCs (speech/music only).
+    """
+
+    delay_s: float | None
+    delay_samples: float | None
+    delay_confidence: float
+    delay_ambiguous: bool
+    method: str
+    drift_ppm: float
+    segments: tuple[Segment, ...] = ()
+    dtw_distance: float | None = None
+
+
+@dataclass(frozen=True)
+class ChannelMetrics:
+    """Per-channel measurements of the received audio.
+
+    Attributes
+    ----------
+    index : int
+        Zero-based channel index.
+    rms_dbfs, peak_dbfs : float
+        Level of the received channel (AES17 dBFS; peak is ``20*log10(max|x|)``).
+    reference_rms_dbfs : float or None
+        Level of the reference channel over the same span.
+    gain_error_db : float or None
+        Received minus reference level, from a least-squares gain fit.
+    frequency_hz : float or None
+        Frequency of the dominant tone (sine fit), None for non-tonal audio.
+    frequency_error_hz : float or None
+        ``frequency_hz`` minus the reference tone's frequency.
+    snr_db : float or None
+        Signal to noise ratio in dB (see :mod:`validator.detectors.metrics`).
+    thd_n_db : float or None
+        THD+N relative to the fundamental in dB (negative; tonal audio only).
+    dc_offset : float
+        Mean sample value, in full-scale units.
+    """
+
+    index: int
+    rms_dbfs: float
+    peak_dbfs: float
+    reference_rms_dbfs: float | None
+    gain_error_db: float | None
+    frequency_hz: float | None
+    frequency_error_hz: float | None
+    snr_db: float | None
+    thd_n_db: float | None
+    dc_offset: float
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the verdict: a measured value against its limit."""
+
+    name: str
+    passed: bool
+    measured: float | int | None
+    limit: float | int | None
+    unit: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """What was compared."""
+
+    received: str
+    reference: str
+    sample_rate_hz: int
+    channels: int
+    duration_s: float
+    reference_duration_s: float
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A decimated level trace for plots: 10 ms RMS in dBFS, per channel.
+
+    ``received_dbfs`` and ``expected_dbfs`` have shape ``(n_frames,)``;
+    ``hop_s`` is the frame hop in seconds on the received timeline.
+    """
+
+    channel: int
+    hop_s: float
+    received_dbfs: tuple[float, ...]
+    expected_dbfs: tuple[float, ...]
+    residual_db: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Everything one validation measured, and the verdict on it."""
+
+    input: InputInfo
+    alignment: Alignment
+    channels: tuple[ChannelMetrics, ...]
+    events: tuple[Event, ...]
+    checks: tuple[Check, ...] = ()
+    verdict: str = "pass"
+    # truncation_s: reference audio missing at the received file's start or
+    # end, in seconds (None for a tone spec).
+    notes: tuple[str, ...] = ()
+    traces: tuple[Trace, ...] = field(default=(), repr=False)
+    truncation_s: float | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        """True when every check passed."""
+        return self.verdict == "pass"

@@ -1,0 +1,198 @@
+"""Profiles (limits in TOML) and the verdict: one pure function of result and profile.
+
+Exit codes of the command-line tool are named here: :data:`EXIT_PASS` (0),
+:data:`EXIT_FAIL` (1) and :data:`EXIT_ERROR` (2, could not run).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from validator.detectors.settings import DetectorSettings
+from validator.errors import ProfileError
+from validator.result import Check, ValidationResult
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_ERROR = 2
+
+#: Event type -> name of its count limit.
+EVENT_LIMITS = {
+    "dropout": "max_dropouts",
+    "glitch": "max_glitches",
+    "level": "max_level_events",
+    "clipping": "max_clipping",
+    "silence": "max_silence",
+    "warp": "max_warps",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Pass/fail limits. ``None`` means "report, do not judge".
+
+    Attributes
+    ----------
+    max_dropouts, max_glitches, max_level_events, max_clipping, max_silence, max_warps : int or None
+        Largest number of events of each type that still passes (per file, all channels).
+    max_abs_gain_error_db : float or None
+        Largest |received - reference level| per channel, dB.
+    max_truncation_s : float or None
+        Largest amount of reference audio missing at the received file's start and end, s.
+    max_abs_drift_ppm : float or None
+        Largest |clock drift|, ppm (not judged by default).
+    min_snr_db : float or None
+        Smallest SNR per channel, dB.
+    max_thd_n_db : float or None
+        Largest THD+N per channel, dB.
+    max_delay_s : float or None
+        Largest delay (latency), s.
+    """
+
+    max_dropouts: int | None = 0
+    max_glitches: int | None = 0
+    max_level_events: int | None = 0
+    max_clipping: int | None = 0
+    max_silence: int | None = 0
+    max_warps: int | None = None
+    max_abs_gain_error_db: float | None = 1.0
+    max_truncation_s: float | None = 0.05
+    max_abs_drift_ppm: float | None = None
+    min_snr_db: float | None = None
+    max_thd_n_db: float | None = None
+    max_delay_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A validation profile: limits plus detector settings."""
+
+    limits: Limits = field(default_factory=Limits)
+    detectors: DetectorSettings = field(default_factory=DetectorSettings)
+    name: str = "default"
+
+
+def default_profile() -> Profile:
+    """The built-in profile (same values as ``validator/profiles/default.toml``)."""
+    return Profile()
+
+
+def load_profile(path: str | os.PathLike[str]) -> Profile:
+    """Read a TOML profile.
+
+    Parameters
+    ----------
+    path : str or Path
+        A TOML file with optional ``[limits]`` and ``[detectors]`` tables. Keys
+        left out keep their defaults; a key set to ``false`` disables a limit.
+
+    Returns
+    -------
+    Profile
+
+    Raises
+    ------
+    ProfileError
+        If the file cannot be read, is not TOML, or names an unknown key or a
+        value of the wrong type.
+    """
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read profile ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{path}: not valid TOML ({exc})") from exc
+    unknown = set(data) - {"limits", "detectors", "name"}
+    if unknown:
+        raise ProfileError(f"{path}: unknown table(s) {sorted(unknown)!r}; expected "
+                           "[limits] and [detectors]")
+    limits = _build(Limits, data.get("limits", {}), path, "limits")
+    detectors = _build(DetectorSettings, data.get("detectors", {}), path, "detectors")
+    return Profile(limits, detectors, str(data.get("name", os.path.basename(str(path)))))
+
+
+def _build(cls: Any, table: dict[str, Any], path: object, what: str) -> Any:
+    names = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in names:
+            raise ProfileError(f"{path}: unknown key {key!r} in [{what}]; known: "
+                               f"{', '.join(sorted(names))}")
+        if value is False:
+            if what != "limits":
+                raise ProfileError(f"{path}: [{what}] {key} cannot be disabled")
+            kwargs[key] = None
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ProfileError(f"{path}: [{what}] {key} = {value!r}; expected a number")
+        default = getattr(cls(), key)
+        kwargs[key] = int(value) if isinstance(default, int) and float(value).is_integer() \
+            else float(value)
+    return cls(**kwargs)
+
+
+def judge(result: ValidationResult, profile: Profile) -> tuple[tuple[Check, ...], str]:
+    """The verdict: every check against its limit. A pure function.
+
+    Parameters
+    ----------
+    result : ValidationResult
+        Measurements (its own ``checks`` and ``verdict`` are ignored).
+    profile : Profile
+
+    Returns
+    -------
+    checks : tuple of Check
+        One per judged quantity, with measured value, limit and unit; checks
+        whose limit is ``None`` are listed with ``limit=None`` and pass.
+    verdict : str
+        ``"pass"`` when every check passed, else ``"fail"``.
+    """
+    lim = profile.limits
+    checks: list[Check] = []
+    for kind, key in EVENT_LIMITS.items():
+        n = sum(1 for e in result.events if e.type == kind)
+        limit = getattr(lim, key)
+        if limit is None and n == 0:
+            continue
+        checks.append(Check(f"{kind}_events", limit is None or n <= limit, n, limit, "events",
+                            f"number of {kind} events"))
+    for ch in result.channels:
+        if ch.gain_error_db is not None:
+            lv = lim.max_abs_gain_error_db
+            checks.append(Check(f"gain_error_ch{ch.index}",
+                                lv is None or abs(ch.gain_error_db) <= lv,
+                                ch.gain_error_db, lv, "dB",
+                                "received minus reference level (limit on the magnitude)"))
+        if lim.min_snr_db is not None:
+            ok = ch.snr_db is not None and ch.snr_db >= lim.min_snr_db
+            checks.append(Check(f"snr_ch{ch.index}", ok, ch.snr_db, lim.min_snr_db, "dB",
+                                "signal-to-noise ratio (lower limit)"))
+        if lim.max_thd_n_db is not None:
+            ok = ch.thd_n_db is not None and ch.thd_n_db <= lim.max_thd_n_db
+            checks.append(Check(f"thd_n_ch{ch.index}", ok, ch.thd_n_db, lim.max_thd_n_db, "dB",
+                                "THD+N relative to the fundamental"))
+    al = result.alignment
+    checks.append(Check("drift", lim.max_abs_drift_ppm is None
+                        or abs(al.drift_ppm) <= lim.max_abs_drift_ppm,
+                        al.drift_ppm, lim.max_abs_drift_ppm, "ppm",
+                        "clock drift (limit on the magnitude)"))
+    if lim.max_delay_s is not None:
+        ok = al.delay_s is not None and al.delay_s <= lim.max_delay_s
+        checks.append(Check("delay", ok, al.delay_s, lim.max_delay_s, "s", "delay (latency)"))
+    if result.truncation_s is not None:
+        lv = lim.max_truncation_s
+        checks.append(Check("truncation", lv is None or result.truncation_s <= lv,
+                            result.truncation_s, lv, "s",
+                            "reference audio missing at the received file's start or end"))
+    verdict = "pass" if all(c.passed for c in checks) else "fail"
+    return tuple(checks), verdict
