@@ -43,6 +43,10 @@ from validator.verdict import Profile, judge
 AudioInput = str | os.PathLike[str] | np.ndarray
 #: Shortest received audio that can be validated, in seconds.
 MIN_DURATION_S = 0.05
+#: A splice this close to a dropout is the dropout's fill of the wrong length, s.
+SPLICE_NEAR_S = 0.010
+#: Without a reference file, the first and last part of the tone are not judged, s.
+TONE_EDGE_GUARD_S = 0.02
 #: Tonality (share of power in the spectral peak) above which a channel is a steady tone.
 TONAL = 0.9
 
@@ -122,17 +126,21 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         feats = extract_features(rec, ref, model, min_zero_run=min_zero,
                                  min_clip_run=settings.clip_min_samples, progress=progress,
                                  n_excerpts=16, excerpt_s=0.5)
+        if isinstance(ref, ToneSource):
+            # the received tone's own onset and end ramps are unknown: judge inside them
+            guard = int(TONE_EDGE_GUARD_S * fs) // feats.frame_len
+            feats.covered[:ref.start // feats.frame_len + guard] = False
+            feats.covered[max(ref.stop // feats.frame_len - guard, 0):] = False
 
         # 3. detectors, per channel
         events: list[Event] = []
         for ch, cf in enumerate(feats.channels):
             events.extend(_detect_channel(cf, feats, ch, settings))
-        events = consolidate(events)
         events.extend(_splice_events(model, feats, events, period))
-        events.sort(key=lambda e: (e.start_s, e.channel, e.type))
+        events = consolidate(events)
 
         # 4. metrics
-        tonal = _tonal_frequencies(ref, tone)
+        tonal = _tonal_frequencies(ref, tone, rec.channels)
         channels = tuple(_channel_metrics(feats, ch, model, tonal[ch], events,
                                           reference_known=tone is None)
                          for ch in range(rec.channels))
@@ -209,7 +217,7 @@ def _check_compatible(rec: AudioSource, ref: AudioSource) -> None:
 def _detect_channel(cf, feats: Features, ch: int, settings: DetectorSettings) -> list[Event]:
     fr = Frames(feats.sample_rate_hz, feats.frame_len, ch)
     n_frames, flen = feats.n_frames, feats.frame_len
-    act = measure_activity(cf, settings)
+    act = measure_activity(cf, settings, feats.covered)
     silence = detect_silence(cf, act, fr, settings)
     sil_mask = span_mask([(e.start_sample, e.end_sample) for e in silence], n_frames, flen)
     dropouts = [e for e in detect_dropouts(cf, act, fr, settings)
@@ -231,12 +239,13 @@ def _splice_events(model: AlignmentModel, feats: Features, events: list[Event],
     fs = feats.sample_rate_hz
     for i, b in enumerate(model.breaks):
         jump = model.offsets[i] - model.offsets[i + 1]  # > 0: reference audio skipped
+        tol = int(SPLICE_NEAR_S * fs)
         near = [e for e in events if e.type in ("dropout", "silence")
-                and e.start_sample - 2 * feats.frame_len <= b <= e.end_sample + 2 * feats.frame_len]
+                and e.start_sample - tol <= b <= e.end_sample + tol]
         if near or abs(jump) < 0.5:
             continue  # a fill of slightly wrong length: the dropout already says it
         amb = ""
-        if period:
+        if model.ambiguous_breaks[i]:
             amb = (f"; the reference is a steady tone, so the length is known only modulo "
                    f"its period ({period:.2f} samples)")
         for ch in range(len(feats.channels)):
@@ -252,9 +261,11 @@ def _splice_events(model: AlignmentModel, feats: Features, events: list[Event],
     return out
 
 
-def _tonal_frequencies(ref: AudioSource, tone: tuple[float, ...] | None) -> list[float | None]:
+def _tonal_frequencies(ref: AudioSource, tone: tuple[float, ...] | None,
+                       channels: int) -> list[float | None]:
+    """Frequency of each received channel's reference tone, None where not a steady tone."""
     if tone is not None:
-        return list(tone) if len(tone) == ref.channels else [tone[0]] * ref.channels
+        return list(tone) if len(tone) == channels else [tone[0]] * channels
     fs = ref.sample_rate_hz
     n = min(ref.frames, 4 * fs)
     start = max(0, (ref.frames - n) // 2)
@@ -263,7 +274,7 @@ def _tonal_frequencies(ref: AudioSource, tone: tuple[float, ...] | None) -> list
     for ch in range(y.shape[1]):
         f, share = dominant_frequency(y[:, ch], fs)
         out.append(f if share >= TONAL and f > 0 else None)
-    return out
+    return out * channels if len(out) == 1 else out
 
 
 def _channel_metrics(feats: Features, ch: int, model: AlignmentModel, f_ref: float | None,

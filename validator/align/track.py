@@ -39,7 +39,8 @@ class LagPoint:
     Attributes
     ----------
     ref_pos : int
-        Reference sample at the start of the analysis window.
+        Reference sample at the centre of the analysis window (a delay
+        measured over a window belongs to its centre when it drifts).
     lag : float
         Delay in samples at that point (received minus reference position).
     score : float
@@ -161,11 +162,11 @@ def track_lags(ref: AudioSource, rec: AudioSource, initial_lag: float, *, hop_s:
                 lag, score = q0 - sw + pw.position, pw.value
         if score < MIN_SCORE:
             continue
-        points.append(LagPoint(p, float(lag), float(score)))
+        points.append(LagPoint(p + win // 2, float(lag), float(score)))
         if len(points) >= 3:
             # drift so far: median slope of recent pairs (a jump is an outlier)
             recent = points[-21:]
-            inst = [(b.lag - a.lag) / (b.ref_pos - a.ref_pos)
+            inst = [(b.lag - a.lag) / max(b.ref_pos - a.ref_pos, 1)
                     for a, b in zip(recent, recent[1:], strict=False)]
             slope = float(np.clip(np.median(inst), -1e-3, 1e-3))
         pred, last_pos = float(lag), p
@@ -255,6 +256,18 @@ def fit_model(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
         # too short a baseline for a meaningful drift figure
         slope = 0.0
         intercepts = [float(np.median(lag[seg_id == s])) for s in range(nseg)]
+    # Digital paths with no resampling delay by whole samples: when the track is
+    # consistent with that (no drift, integer offsets), snap to it, since the
+    # fitted fraction is then only estimation noise.
+    snapped = np.array([np.round(np.median(lag[seg_id == s])) for s in range(nseg)])
+    dev = np.abs(lag - snapped[seg_id])
+    if float(np.median(dev)) < 0.03 and float(np.percentile(dev, 90)) < 0.1:
+        slope = 0.0
+        intercepts = [float(v) for v in snapped]
+    last_resolved = False
+    if period_samples and nseg > 1:
+        intercepts[-1], last_resolved = _end_edge_offset(ref, rec, intercepts[-1], 1.0 + slope,
+                                                         period_samples)
     scale = 1.0 + slope
     # model: q = p*scale + c  <=>  offset c
     breaks: list[int] = []
@@ -264,9 +277,47 @@ def fit_model(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
         breaks.append(_locate_splice(ref, rec, p[i_last], p[i_first], intercepts[s - 1],
                                      intercepts[s], scale))
     gains = _gains(ref, rec, points, slope, nch=nch)
-    amb = tuple(bool(period_samples) for _ in breaks)
+    amb = tuple(bool(period_samples) and not (last_resolved and i == len(breaks) - 1)
+                for i in range(len(breaks)))
     return AlignmentModel(tuple(intercepts), tuple(breaks), slope * 1e6, gains, tuple(points),
                           amb, period_samples)
+
+
+def end_edge(x: np.ndarray) -> int | None:
+    """Index of the last sample above 10 % of the peak, if the signal ends by decaying.
+
+    Returns None when the signal is still at full level in its last samples
+    (the file was cut, so its end says nothing about timing).
+    """
+    a = np.abs(x)
+    if len(a) < 16:
+        return None
+    peak = float(np.percentile(a, 99.9))
+    if peak <= 1e-6 or float(a[-8:].max()) > 0.1 * peak:
+        return None
+    hit = np.flatnonzero(a > 0.1 * peak)
+    return int(hit[-1]) if len(hit) else None
+
+
+def _end_edge_offset(ref: AudioSource, rec: AudioSource, offset: float, scale: float,
+                     period: float) -> tuple[float, bool]:
+    """Resolve the last segment's whole-period ambiguity from the end edges, if both have one.
+
+    After a skip in a steady tone the local delay is known modulo a period;
+    where the reference and the received audio both end with a decay (a fade
+    or ramp), the two ends give the offset to within a sample.
+    """
+    fs = ref.sample_rate_hz
+    tail = min(ref.frames, rec.frames, 2 * fs)
+    er = end_edge(mono(ref.read(ref.frames - tail, tail)))
+    ey = end_edge(mono(rec.read(rec.frames - tail, tail)))
+    if er is None or ey is None:
+        return offset, False
+    pos_r = ref.frames - tail + er
+    pos_y = rec.frames - tail + ey
+    coarse = pos_y - pos_r * scale
+    k = round((coarse - offset) / period)
+    return offset + k * period, True
 
 
 def _drop_excursions(cuts: list[int], det: np.ndarray, p: np.ndarray, tol: float, *,
@@ -313,7 +364,10 @@ def _locate_splice(ref: AudioSource, rec: AudioSource, p_a: float, p_b: float, c
     eb = (y - g * rb) ** 2
     cost = np.concatenate(([0.0], np.cumsum(ea))) + (eb.sum() - np.concatenate(([0.0],
                                                                                  np.cumsum(eb))))
-    return int(q_lo + int(np.argmin(cost)))
+    # where both alignments fit equally (silence), take the middle of the tie
+    best = float(cost.min())
+    tie = np.flatnonzero(cost <= best + 1e-9 * max(float(cost.max()), 1e-30))
+    return int(q_lo + int(tie[len(tie) // 2]))
 
 
 def _ls_gain(y: np.ndarray, r: np.ndarray) -> float:
@@ -333,11 +387,11 @@ def _gains(ref: AudioSource, rec: AudioSource, points: list[LagPoint], slope: fl
         points = [points[i] for i in idx]
     per: list[list[float]] = [[] for _ in range(nch)]
     for pt in points:
-        q0 = int(np.floor(pt.ref_pos + pt.lag))
+        start = pt.ref_pos - win // 2
+        q0 = int(np.floor(start + pt.lag))
         n = np.arange(q0, q0 + win, dtype=np.float64)
         pos = (n - (pt.lag - slope * pt.ref_pos)) / (1 + slope)
-        r = interpolate(_ref_cols(ref.read(pt.ref_pos - 64, win + 128), nch), pos,
-                        origin=pt.ref_pos - 64)
+        r = interpolate(_ref_cols(ref.read(start - 64, win + 128), nch), pos, origin=start - 64)
         y = rec.read(q0, win)
         for ch in range(nch):
             g = robust_gain(y[:, ch], r[:, ch], frame=max(int(fs / 1000), 4))

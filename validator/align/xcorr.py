@@ -49,7 +49,11 @@ def ncc(template: np.ndarray, signal: np.ndarray) -> np.ndarray:
 
 
 def parabolic_peak(values: np.ndarray, index: int) -> tuple[float, float]:
-    """Sub-sample position and height of a peak by parabolic interpolation.
+    """Sub-sample position and height of a correlation peak.
+
+    Fits ``A cos(w (l - d))`` through the peak and its two neighbours, which is
+    exact for the correlation of a sinusoid and close for any band-limited
+    signal; falls back to a parabola where the cosine fit is undefined.
 
     Parameters
     ----------
@@ -63,10 +67,23 @@ def parabolic_peak(values: np.ndarray, index: int) -> tuple[float, float]:
         Fractional index of the vertex, within ``index +- 0.5``.
     height : float
         Value at the vertex.
+
+    References
+    ----------
+    .. [1] L. Svilainis, "Review of high resolution time of flight estimation
+       techniques for ultrasonic signals", NDT 2013 (cosine interpolation).
     """
     if index <= 0 or index >= len(values) - 1:
         return float(index), float(values[index])
     a, b, c = float(values[index - 1]), float(values[index]), float(values[index + 1])
+    if b > 0:
+        ratio = (a + c) / (2 * b)
+        if -1.0 < ratio < 1.0:
+            w = float(np.arccos(ratio))
+            if w > 1e-3:
+                off = float(np.arctan((c - a) / (2 * b * np.sin(w)))) / w
+                if abs(off) <= 0.5:
+                    return index + off, b / float(np.cos(w * off))
     den = a - 2 * b + c
     if den >= 0:
         return float(index), b

@@ -18,7 +18,7 @@ class Activity:
     Attributes
     ----------
     active : np.ndarray, shape=(n_frames,), bool
-        Frames where the expected (aligned, gain-matched reference) signal is
+        Frames where the aligned reference signal (before the gain) is
         at least ``active_margin_db`` above the silence threshold and above the
         received noise floor. Detectors judge only these frames, so pauses in
         speech and the quiet ends of syllables raise nothing.
@@ -34,20 +34,26 @@ class Activity:
     threshold_power: float
 
 
-def measure_activity(cf: ChannelFeatures, settings: DetectorSettings) -> Activity:
+def measure_activity(cf: ChannelFeatures, settings: DetectorSettings,
+                     covered: np.ndarray | None = None) -> Activity:
     """Classify frames as active and measure the noise floor.
 
     Parameters
     ----------
     cf : ChannelFeatures
     settings : DetectorSettings
+    covered : np.ndarray, shape=(n_frames,), bool, optional
+        Frames that map inside the reference; others are never active.
 
     Returns
     -------
     Activity
     """
-    silent_ref = cf.p_x < 1e-12
+    silent_ref = cf.p_r < 1e-12
     noise = float(np.median(cf.p_y[silent_ref])) if np.count_nonzero(silent_ref) >= 50 else 0.0
     margin = 10.0 ** (settings.active_margin_db / 10.0)
     thr = max(dbfs_power(settings.silence_threshold_dbfs) * margin, noise * margin)
-    return Activity(cf.p_x >= thr, noise, thr)
+    active = cf.p_r >= thr
+    if covered is not None:
+        active &= covered
+    return Activity(active, noise, thr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from validator.detectors.common import packet_note
 from validator.result import Event
 
 #: Which event types absorb which, strongest first.
@@ -33,8 +34,8 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010) -> list[Event]:
     Returns
     -------
     list of Event
-        Sorted by start time; absorbed events are gone and the main event's
-        description says how many it absorbed.
+        Sorted by start time; absorbed events are gone, the main event spans
+        them all and its description says how many it absorbed.
     """
     out = list(events)
     for main_type, weaker in ABSORBS.items():
@@ -42,7 +43,7 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010) -> list[Event]:
         if not mains:
             continue
         keep: list[Event] = []
-        absorbed: dict[int, int] = {}
+        absorbed: dict[int, list[Event]] = {}
         for e in out:
             host = None
             if e.type in weaker:
@@ -54,12 +55,18 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010) -> list[Event]:
             if host is None:
                 keep.append(e)
             else:
-                absorbed[host] = absorbed.get(host, 0) + 1
-        for i, k in absorbed.items():
+                absorbed.setdefault(host, []).append(e)
+        for i, side in absorbed.items():
             m = mains[i]
-            idx = keep.index(m)
-            keep[idx] = replace(m, description=f"{m.description}; with {k} side effect"
-                                               f"{'s' if k > 1 else ''} of the same fault")
+            start = min([m.start_sample] + [e.start_sample for e in side])
+            end = max([m.end_sample] + [e.end_sample for e in side])
+            fs = m.end_sample / m.end_s if m.end_s > 0 else 1.0
+            d = (end - start) / fs
+            k = len(side)
+            text = (f"{m.description}; with {k} side effect{'s' if k > 1 else ''} of the same "
+                    f"fault, {d * 1000:.1f} ms in all{packet_note(d)}")
+            keep[keep.index(m)] = replace(m, start_sample=start, end_sample=end,
+                                          start_s=start / fs, end_s=end / fs, description=text)
         out = keep
     out.sort(key=lambda e: (e.start_s, e.channel, e.type))
     return out

@@ -43,6 +43,10 @@ class ChannelFeatures:
     p_y, p_x, p_e : np.ndarray, shape=(n_frames,), float32
         Mean square of received, expected and residual per frame
         (full-scale units squared).
+    p_r : np.ndarray, shape=(n_frames,), float32
+        Mean square of the aligned reference before the gain (``p_x / gain**2``).
+    gain : float
+        The channel's least-squares gain.
     zero_runs : list of (int, int)
         ``[start, end)`` received samples of digital zeros, at least
         ``min_run`` long.
@@ -55,6 +59,8 @@ class ChannelFeatures:
     p_y: np.ndarray
     p_x: np.ndarray
     p_e: np.ndarray
+    p_r: np.ndarray
+    gain: float = 1.0
     zero_runs: list[tuple[int, int]] = field(default_factory=list)
     clip_runs: list[tuple[int, int]] = field(default_factory=list)
     sum_y: float = 0.0
@@ -182,8 +188,8 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
     flen = max(int(round(fs / 1000)), 4)
     n = rec.frames
     n_frames = -(-n // flen)
-    chans = [ChannelFeatures(np.zeros(n_frames, np.float32), np.zeros(n_frames, np.float32),
-                             np.zeros(n_frames, np.float32)) for _ in range(nch)]
+    chans = [ChannelFeatures(*(np.zeros(n_frames, np.float32) for _ in range(4)),
+                             gain=float(model.gains[ch])) for ch in range(nch)]
     zeros = [_RunTracker(min_zero_run) for _ in range(nch)]
     clips = [_RunTracker(min_clip_run) for _ in range(nch)]
     gains = np.asarray(model.gains, dtype=np.float64)
@@ -204,7 +210,8 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
                                 for i in range(0, m, flen)])
         else:
             x = interpolate(_ref_cols(ref.read(lo, hi - lo), nch), pos, origin=lo)
-        x *= gains[None, :]
+        xr = x
+        x = x * gains[None, :]
         e = y - x
         nf = -(-m // flen)
         pad = nf * flen - m
@@ -213,7 +220,8 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
         covered[f0:f0 + nf] = (fpos >= 0) & (fpos < ref.frames)
         for ch in range(nch):
             c = chans[ch]
-            for arr, dst in ((y[:, ch], c.p_y), (x[:, ch], c.p_x), (e[:, ch], c.p_e)):
+            for arr, dst in ((y[:, ch], c.p_y), (x[:, ch], c.p_x), (e[:, ch], c.p_e),
+                             (xr[:, ch], c.p_r)):
                 sq = arr * arr
                 if pad:
                     sq = np.concatenate([sq, np.zeros(pad)])

@@ -6,13 +6,14 @@ the received audio and the aligned, gain-matched reference. For a steady tone
 this is a least-squares sine fit in the spirit of IEEE 1057, since the
 reference is the sine.
 
-The threshold adapts to the channel: the residual floor is modelled as
-``a * p_x + b`` (a part that follows the signal, such as codec or quantisation
-noise, plus an additive noise floor), and a frame is a glitch when its
+The threshold adapts to the channel: the residual floor is measured as a
+function of the expected level (see :func:`residual_floor`), and a frame is a
+glitch when its
 residual exceeds that floor by the chi-square quantile for the frame's degrees
 of freedom at ``glitch_false_alarm`` (at least 6 dB, widened by the spread the
 floor actually shows), and is no lower than ``glitch_min_db`` below the
-expected signal.
+expected signal. This is tested on 1, 4 and 16 ms frames, so that a click
+and a concealed 20 ms packet in noise are both seen at their best scale.
 """
 
 from __future__ import annotations
@@ -36,23 +37,52 @@ from validator.result import Event
 
 #: Glitch frames closer than this are one event, s.
 MERGE_S = 0.015
+#: Frame lengths searched, in 1 ms frames (a click, a packet, a burst).
+SCALES = (1, 4, 16)
+#: Smallest threshold above the residual floor, dB.
+MIN_MARGIN_DB = 6.0
 
 
-def residual_floor(cf: ChannelFeatures, act: Activity, exclude: np.ndarray) -> tuple[float, float]:
-    """Model the residual floor as ``a * p_x + b``.
+def residual_floor(cf: ChannelFeatures, act: Activity, exclude: np.ndarray, *,
+                   bin_db: float = 3.0, min_frames: int = 20) -> np.ndarray:
+    """Residual floor of every frame, as a function of the expected level.
+
+    The ratio of residual to expected power is binned by the expected level
+    (``bin_db`` wide bins over the active frames outside events) and its
+    median taken per bin; each frame's floor is that median at its level,
+    interpolated between bins. This follows codecs whose error is relative at
+    high levels and absolute at low ones (G.711, Opus) as well as additive
+    noise, whose ratio grows as the signal falls.
 
     Returns
     -------
-    a : float
-        Median residual-to-expected power ratio on active frames.
-    b : float
-        Median residual power where the reference is silent (0 if it never is).
+    np.ndarray, shape=(n_frames,), float64
+        Floor power per frame; 0 where nothing could be estimated.
     """
-    use = act.active & ~exclude
-    a = float(np.median(cf.p_e[use] / cf.p_x[use])) if np.any(use) else 0.0
-    quiet = cf.p_x < 1e-12
-    b = float(np.median(cf.p_e[quiet])) if np.count_nonzero(quiet) >= 50 else 0.0
-    return a, b
+    px = cf.p_x.astype(np.float64)
+    pe = cf.p_e.astype(np.float64)
+    use = act.active & ~exclude & (px > 0)
+    if np.count_nonzero(use) < min_frames:
+        return np.zeros(len(px))
+    lvl = 10 * np.log10(px[use])
+    ratio = 10 * np.log10(np.maximum(pe[use], 1e-30) / px[use])
+    edges = np.arange(np.floor(lvl.min()), lvl.max() + bin_db, bin_db)
+    which = np.digitize(lvl, edges)
+    centres, meds = [], []
+    for k in np.unique(which):
+        sel = which == k
+        if np.count_nonzero(sel) >= min_frames:
+            centres.append(float(np.median(lvl[sel])))
+            meds.append(float(np.median(ratio[sel])))
+    if not centres:
+        centres, meds = [float(np.median(lvl))], [float(np.median(ratio))]
+    all_lvl = 10 * np.log10(np.maximum(px, 1e-30))
+    floor_db = np.interp(all_lvl, centres, meds)
+    # below the quietest bin the floor stays at that bin's absolute level (additive noise)
+    below = all_lvl < centres[0]
+    floor_db[below] = meds[0] + centres[0] - all_lvl[below]
+    floor = np.where(px > 0, px * 10 ** (floor_db / 10), 0.0)
+    return np.maximum(floor, act.noise_power)
 
 
 def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: DetectorSettings,
@@ -76,18 +106,41 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
         expected signal over the span.
     """
     flen, fs = fr.frame_len, fr.sample_rate_hz
-    a, b = residual_floor(cf, act, exclude)
-    floor = a * cf.p_x.astype(np.float64) + b
-    k = float(chi2.isf(settings.glitch_false_alarm, flen) / flen)
-    use = act.active & ~exclude & (floor > 0)
-    spread_db = 0.0
-    if np.count_nonzero(use) > 20:
-        r = 10 * np.log10(np.maximum(cf.p_e[use], 1e-30) / floor[use])
-        spread_db = 5 * 1.4826 * float(np.median(np.abs(r - np.median(r))))
-    k_db = max(10 * np.log10(k), 6.0, spread_db)
-    thr = np.maximum(floor * 10 ** (k_db / 10), cf.p_x * 10 ** (settings.glitch_min_db / 10))
-    thr = np.maximum(thr, dbfs_power(settings.silence_threshold_dbfs))
-    hit = (cf.p_e > thr) & ~exclude & (act.active | (cf.p_e > 10 * thr))
+    floor = residual_floor(cf, act, exclude)
+    pe = cf.p_e.astype(np.float64)
+    px = cf.p_x.astype(np.float64)
+    base = act.active & ~exclude & (floor > 0)
+    abs_floor = dbfs_power(settings.silence_threshold_dbfs)
+    hit = np.zeros(len(pe), dtype=bool)
+    for w in SCALES:
+        # frames of w * 1 ms: longer frames see weaker, longer faults through more noise
+        k_w = np.ones(w)
+        pe_w = np.convolve(pe, k_w, mode="same") / w
+        px_w = np.convolve(px, k_w, mode="same") / w
+        fl_w = np.convolve(floor, k_w, mode="same") / w
+        ok_w = np.convolve(base.astype(np.float64), k_w, mode="same") >= w - 0.5
+        dof = flen * w
+        k = float(chi2.isf(settings.glitch_false_alarm, dof) / dof)
+        spread_db = 0.0
+        if np.count_nonzero(ok_w) > 20:
+            r = 10 * np.log10(np.maximum(pe_w[ok_w], 1e-30) / fl_w[ok_w])
+            spread_db = 5 * 1.4826 * float(np.median(np.abs(r - np.median(r))))
+        k_db = max(10 * np.log10(k), MIN_MARGIN_DB, spread_db)
+        thr = np.maximum(fl_w * 10 ** (k_db / 10), px_w * 10 ** (settings.glitch_min_db / 10))
+        thr = np.maximum(thr, abs_floor)
+        if w == 1:
+            # sound where none is expected, well above the background
+            quiet_thr = np.maximum(10 * thr, act.noise_power * 10 ** (k_db / 10))
+            quiet = (~act.active) & ~exclude & (pe_w > quiet_thr)
+            hit |= quiet
+        over = ok_w & (pe_w > thr)
+        if w == 1:
+            hit |= over
+            continue
+        # a long frame over threshold marks its own 1 ms frames that stand out
+        spread = np.convolve(over.astype(np.float64), k_w, mode="same") > 0
+        hit |= spread & (pe > floor * 10 ** (MIN_MARGIN_DB / 10)) & (pe > abs_floor)
+    hit &= ~exclude
     events = []
     spans = merge_spans([(s * flen, e * flen) for s, e in runs(hit)], gap=int(MERGE_S * fs))
     for s, e in spans:

@@ -29,6 +29,11 @@ from scipy.signal.windows import blackmanharris
 LOBE_BINS = 4
 
 
+def _lsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least squares through the normal equations (the designs here are well conditioned)."""
+    return np.linalg.solve(a.T @ a, a.T @ b)
+
+
 @dataclass(frozen=True)
 class ToneMeasurement:
     """Tone analysis of one excerpt of one channel."""
@@ -39,14 +44,16 @@ class ToneMeasurement:
     thd_n_db: float
 
 
-def fit_sine(x: np.ndarray, sample_rate_hz: int, frequency_hz: float, *,
-             iterations: int = 6) -> tuple[float, float, np.ndarray]:
-    """Four-parameter least-squares sine fit (IEEE 1057).
+def fit_sine(x: np.ndarray, t_s: np.ndarray, frequency_hz: float, *,
+             iterations: int = 8) -> tuple[float, np.ndarray]:
+    """Four-parameter least-squares sine fit (IEEE 1057-2017, 4.1.3.3).
 
     Parameters
     ----------
     x : np.ndarray, shape=(n,), float
-    sample_rate_hz : int
+        Samples, possibly a subset of an excerpt.
+    t_s : np.ndarray, shape=(n,), float
+        Time of each sample, s (gaps allowed).
     frequency_hz : float
         Starting frequency (e.g. from an FFT peak), Hz.
     iterations : int
@@ -54,30 +61,22 @@ def fit_sine(x: np.ndarray, sample_rate_hz: int, frequency_hz: float, *,
     Returns
     -------
     frequency_hz : float
-        Fitted frequency in Hz.
-    amplitude : float
-        Fitted peak amplitude in full-scale units.
-    residual : np.ndarray, shape=(n,)
-        ``x`` minus the fitted sine and offset.
+        Fitted frequency, Hz.
+    coef : np.ndarray, shape=(3,)
+        ``(a, b, c)`` of ``a cos(2 pi f t) + b sin(2 pi f t) + c``.
     """
-    t = np.arange(len(x)) / sample_rate_hz
     w = 2 * np.pi * frequency_hz
-    coef = np.zeros(4)
+    one = np.ones_like(t_s)
+    coef = _lsq(np.stack([np.cos(w * t_s), np.sin(w * t_s), one], axis=1), x)
     for _ in range(iterations):
-        c, s = np.cos(w * t), np.sin(w * t)
-        if coef[0] == 0 and coef[1] == 0:
-            a3 = np.stack([c, s, np.ones_like(t)], axis=1)
-            c3, *_ = np.linalg.lstsq(a3, x, rcond=None)
-            coef[:3] = c3
-        a4 = np.stack([c, s, np.ones_like(t), t * (-coef[0] * s + coef[1] * c)], axis=1)
-        c4, *_ = np.linalg.lstsq(a4, x, rcond=None)
-        coef[:3] = c4[:3]
+        c, s = np.cos(w * t_s), np.sin(w * t_s)
+        a4 = np.stack([c, s, one, t_s * (-coef[0] * s + coef[1] * c)], axis=1)
+        c4 = _lsq(a4, x)
+        coef = c4[:3]
         w += c4[3]
-        if abs(c4[3]) < 1e-9 * w:
+        if abs(c4[3]) < 1e-10 * w:
             break
-    c, s = np.cos(w * t), np.sin(w * t)
-    fitted = coef[0] * c + coef[1] * s + coef[2]
-    return float(w / (2 * np.pi)), float(np.hypot(coef[0], coef[1])), x - fitted
+    return float(w / (2 * np.pi)), coef
 
 
 def dominant_frequency(x: np.ndarray, sample_rate_hz: int) -> tuple[float, float]:
@@ -153,19 +152,11 @@ def measure_tone(x: np.ndarray, sample_rate_hz: int, frequency_hz: float, *,
     if not np.any(xs):
         return None
     t = np.flatnonzero(m) / fs
-    f = frequency_hz
+    f0, _ = dominant_frequency(x, fs)  # start near the received tone (drift, wrong clock)
+    if not abs(f0 - frequency_hz) <= 0.05 * frequency_hz:
+        f0 = frequency_hz
+    f, _ = fit_sine(xs, t, f0)
     w = 2 * np.pi * f
-    coef = np.linalg.lstsq(np.stack([np.cos(w * t), np.sin(w * t), np.ones_like(t)], 1), xs,
-                           rcond=None)[0]
-    for _ in range(8):
-        c, s_ = np.cos(w * t), np.sin(w * t)
-        a4 = np.stack([c, s_, np.ones_like(t), t * (-coef[0] * s_ + coef[1] * c)], axis=1)
-        c4 = np.linalg.lstsq(a4, xs, rcond=None)[0]
-        coef = c4[:3]
-        w += c4[3]
-        if abs(c4[3]) < 1e-10 * w:
-            break
-    f = w / (2 * np.pi)
     if not 0 < f < fs / 2:
         return None
     cols = [np.ones_like(t)]
@@ -174,7 +165,7 @@ def measure_tone(x: np.ndarray, sample_rate_hz: int, frequency_hz: float, *,
             break
         cols += [np.cos(h * w * t), np.sin(h * w * t)]
     a = np.stack(cols, axis=1)
-    c = np.linalg.lstsq(a, xs, rcond=None)[0]
+    c = _lsq(a, xs)
     p_fund = 0.5 * float(c[1] ** 2 + c[2] ** 2)
     fund = a[:, :3] @ c[:3]
     allfit = a @ c
