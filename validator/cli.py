@@ -26,7 +26,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that exits with code 2 and one line, as every usage error should."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+        where = self.prog.split(" ", 1)
+        extra = f" ({where[1]})" if len(where) > 1 else ""
+        self.exit(EXIT_ERROR, f"audio-validator: error: {message}{extra}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

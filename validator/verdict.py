@@ -115,6 +115,10 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     if unknown:
         raise ProfileError(f"{path}: unknown table(s) {sorted(unknown)!r}; expected "
                            "[limits] and [detectors]")
+    for table in ("limits", "detectors"):
+        if not isinstance(data.get(table, {}), dict):
+            raise ProfileError(f"{path}: {table!r} must be a table ([{table}]), "
+                               f"got {data[table]!r}")
     limits = _build(Limits, data.get("limits", {}), path, "limits")
     detectors = _build(DetectorSettings, data.get("detectors", {}), path, "detectors")
     return Profile(limits, detectors, str(data.get("name", os.path.basename(str(path)))))
@@ -134,9 +138,13 @@ def _build(cls: Any, table: dict[str, Any], path: object, what: str) -> Any:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ProfileError(f"{path}: [{what}] {key} = {value!r}; expected a number")
-        default = getattr(cls(), key)
-        kwargs[key] = int(value) if isinstance(default, int) and float(value).is_integer() \
-            else float(value)
+        if "int" in str(names[key].type):
+            if not float(value).is_integer() or value < 0:
+                raise ProfileError(f"{path}: [{what}] {key} = {value!r}; expected a whole "
+                                   "number >= 0")
+            kwargs[key] = int(value)
+        else:
+            kwargs[key] = float(value)
     return cls(**kwargs)
 
 

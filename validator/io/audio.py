@@ -13,6 +13,7 @@ edge cases.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -26,6 +27,8 @@ from validator.errors import AudioFormatError, MissingDependencyError, SignalSpe
 #: Extensions read by libsndfile directly (soundfile).
 SOUNDFILE_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".w64", ".rf64",
                         ".mp3", ".caf"}
+#: libsndfile's log line for a data chunk longer than the file ("data : N (should be M)").
+_TRUNCATED = re.compile(r"data\s*:\s*(\d+)\s*\(should be (\d+)\)")
 #: Extensions decoded through ffmpeg (optional; Debian package ``ffmpeg``).
 FFMPEG_EXTENSIONS = {".m4a", ".mp4", ".aac", ".opus", ".wma", ".webm", ".mka"}
 
@@ -187,6 +190,12 @@ class FileSource(AudioSource):
             self._sf = sf.SoundFile(str(self.path), mode="r")
         except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
             raise AudioFormatError(f"{self.name}: not a readable audio file ({exc})") from exc
+        short = _TRUNCATED.search(str(getattr(self._sf, "extra_info", "")))
+        if short and int(short.group(1)) > int(short.group(2)):
+            self._sf.close()
+            raise AudioFormatError(
+                f"{self.name}: truncated: the header promises {short.group(1)} bytes of audio "
+                f"but the file holds {short.group(2)}")
         self.sample_rate_hz = int(self._sf.samplerate)
         self.channels = int(self._sf.channels)
         self.frames = int(self._sf.frames)

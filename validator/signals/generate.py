@@ -719,6 +719,7 @@ def write_wav(
         subtype = "FLOAT"
 
     target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "w+b") as handle:
