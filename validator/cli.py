@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-json", action="store_true", help="write no JSON report")
     v.add_argument("--max-delay", type=float, default=DEFAULT_MAX_DELAY_S, metavar="S",
                    help=f"largest delay searched, s (default {DEFAULT_MAX_DELAY_S:g})")
+    v.add_argument("--dtw", action="store_true",
+                   help="also run DTW on MFCCs (speech/music) and report time warps")
     v.add_argument("--max-events", type=int, default=20,
                    help="events listed in the terminal summary (default 20)")
     v.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
@@ -123,7 +125,7 @@ def _validate(args: argparse.Namespace) -> int:
     bar = _ProgressBar() if (not args.no_progress and not args.quiet and sys.stderr.isatty()) \
         else None
     result = validate(args.received, args.reference, profile=profile, max_delay_s=args.max_delay,
-                      progress=bar)
+                      dtw=args.dtw, progress=bar)
     if bar:
         bar.close()
     paths = []

@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ TONAL = 0.9
 
 
 def validate(received: AudioInput, reference: AudioInput | str, *, profile: Profile | None = None,
-             sample_rate_hz: int | None = None, max_delay_s: float = 10.0,
+             sample_rate_hz: int | None = None, max_delay_s: float = 10.0, dtw: bool = False,
              progress: Callable[[float], None] | None = None) -> ValidationResult:
     """Validate received audio against its reference.
 
@@ -72,6 +73,11 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         Sample rate of array inputs, Hz.
     max_delay_s : float
         Largest delay searched, in seconds.
+    dtw : bool
+        Also run DTW on MFCCs around the cross-correlation path (speech and
+        music references; skipped for steady tones), reporting its distance
+        and ``warp`` events where the timing bends. Imports librosa (slow the
+        first time).
     progress : callable, optional
         Called with the fraction done (0..1) during the detection pass.
 
@@ -141,6 +147,18 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
 
         # 4. metrics
         tonal = _tonal_frequencies(ref, tone, rec.channels)
+        dtw_distance = None
+        if dtw:
+            if all(f is not None for f in tonal):
+                notes.append("DTW skipped: the reference is a steady tone, whose MFCC frames are "
+                             "all alike, so DTW has no unique path")
+            else:
+                from validator.align.dtw import dtw_align
+
+                res = dtw_align(rec, ref, model)
+                dtw_distance = round(res.distance, 4)
+                events.extend(_warp_events(res, fs, rec.channels))
+                events.sort(key=lambda e: (e.start_s, e.channel, e.type))
         channels = tuple(_channel_metrics(feats, ch, model, tonal[ch], events,
                                           reference_known=tone is None)
                          for ch in range(rec.channels))
@@ -148,7 +166,8 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         if truncation_s:
             notes.append(f"the received audio lacks {truncation_s:.3f} s of the reference at its "
                          "start or end")
-        alignment = _alignment(est, model, fs, tone is not None)
+        alignment = replace(_alignment(est, model, fs, tone is not None),
+                            dtw_distance=dtw_distance)
         result = ValidationResult(
             input=InputInfo(received=_name(received, "received"),
                             reference=_name(reference, "reference"), sample_rate_hz=fs,
@@ -158,8 +177,6 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
             traces=tuple(_trace(feats, ch) for ch in range(rec.channels)),
             truncation_s=truncation_s)
         checks, verdict = judge(result, profile)
-        from dataclasses import replace
-
         return replace(result, checks=checks, verdict=verdict,
                        elapsed_s=round(time.perf_counter() - t0, 3))
 
@@ -258,6 +275,20 @@ def _splice_events(model: AlignmentModel, feats: Features, events: list[Event],
                                  f"receiver inserted {-jump:.1f} samples "
                                  f"({-jump / fs * 1000:.2f} ms) here: the timeline grows{amb}",
                                  b, int(b - jump)))
+    return out
+
+
+def _warp_events(res, fs: int, channels: int) -> list[Event]:
+    """``warp`` events from DTW (the timing is shared by all channels: reported on channel 0)."""
+    out = []
+    for w in res.warps:
+        kind = "expanded (runs late)" if w.max_offset_s > 0 else "accelerated (runs early)"
+        out.append(Event("warp", 0, float(w.start_s), float(w.end_s),
+                         round(float(20 * np.log10(max(abs(w.max_offset_s) * 1000, 1e-3))), 2),
+                         f"time warp for {(w.end_s - w.start_s) * 1000:.0f} ms: the audio is "
+                         f"{kind} by up to {abs(w.max_offset_s) * 1000:.0f} ms against the "
+                         "cross-correlation alignment (DTW on MFCCs)",
+                         int(w.start_s * fs), int(w.end_s * fs)))
     return out
 
 

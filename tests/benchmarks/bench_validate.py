@@ -899,8 +899,9 @@ def run_speed(sizes: Sequence[float], keep: bool, log: Callable[[str], None]) ->
                          _fmt(ff.wall_s, 2) if ff else "n/a",
                          _fmt(ff.rss_mb, 0) if ff else "n/a", ratio,
                          str(ffmpeg_silences(ff.stderr)) if ff else "n/a", found])
-            for p in (ref, rec):
-                p.unlink()
+            if not keep:  # free the disk before the next size
+                ref.unlink()
+                rec.unlink()
     finally:
         if keep:
             log(f"B: kept {tmp}")
