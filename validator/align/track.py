@@ -223,10 +223,10 @@ def fit_model(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
                                                                             strict=True)]
     mad = float(np.median(np.abs(dd - np.median(dd)))) if len(dd) else 0.0
     tol = max(jump_tol, 8 * 1.4826 * mad)
-    cuts = list(np.flatnonzero(np.abs(dd) > tol) + 1)
-    cuts = _drop_excursions(cuts, det if not period_samples else lag - slope0 * p, p, tol,
-                            min_len=ref.sample_rate_hz // 2)
-    cuts = np.array(cuts, dtype=int)
+    cut_list = [int(c) for c in np.flatnonzero(np.abs(dd) > tol) + 1]
+    cut_list = _drop_excursions(cut_list, det if not period_samples else lag - slope0 * p, p,
+                                tol, min_len=ref.sample_rate_hz // 2)
+    cuts = np.array(cut_list, dtype=int)
     # drop one-point segments caused by a single bad estimate
     seg_id = np.zeros(len(p), dtype=int)
     for c in cuts:

@@ -188,8 +188,11 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
     flen = max(int(round(fs / 1000)), 4)
     n = rec.frames
     n_frames = -(-n // flen)
-    chans = [ChannelFeatures(*(np.zeros(n_frames, np.float32) for _ in range(4)),
-                             gain=float(model.gains[ch])) for ch in range(nch)]
+    chans = [ChannelFeatures(p_y=np.zeros(n_frames, np.float32),
+                             p_x=np.zeros(n_frames, np.float32),
+                             p_e=np.zeros(n_frames, np.float32),
+                             p_r=np.zeros(n_frames, np.float32), gain=float(model.gains[ch]))
+             for ch in range(nch)]
     zeros = [_RunTracker(min_zero_run) for _ in range(nch)]
     clips = [_RunTracker(min_clip_run) for _ in range(nch)]
     gains = np.asarray(model.gains, dtype=np.float64)

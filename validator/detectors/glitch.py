@@ -146,13 +146,13 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
     for s, e in spans:
         fa, fb = s // flen, e // flen
         d = (e - s) / fs
-        pe, px = float(cf.p_e[fa:fb].sum()), float(cf.p_x[fa:fb].sum())
-        if px <= (fb - fa) * act.threshold_power * 0.1:
-            lvl = float(power_dbfs(pe / max(fb - fa, 1)))
+        e_sum, x_sum = float(cf.p_e[fa:fb].sum()), float(cf.p_x[fa:fb].sum())
+        if x_sum <= (fb - fa) * act.threshold_power * 0.1:
+            lvl = float(power_dbfs(e_sum / max(fb - fa, 1)))
             text = (f"{d * 1000:.0f} ms of unexpected sound at {lvl:.1f} dBFS where the "
                     "reference is silent")
         else:
-            lvl = ratio_db(pe, px)
+            lvl = ratio_db(e_sum, x_sum)
             text = (f"waveform departs from the reference for {d * 1000:.0f} ms, "
                     f"residual {lvl:.1f} dB re signal{packet_note(d)}")
         events.append(fr.event("glitch", s, e, lvl, text))

@@ -55,9 +55,9 @@ def render_terminal(result: ValidationResult, *, max_events: int = 20,
                      f"{_fmt(c.snr_db, '.1f'):>6s} {_fmt(c.thd_n_db, '.1f'):>9s}")
     lines.append("")
     lines.append("  check                 measured      limit  unit    result")
-    for c in r.checks:
-        lines.append(f"  {c.name:<20s} {_fmt(c.measured, '.3f'):>10s} {_fmt(c.limit, 'g'):>10s}"
-                     f"  {c.unit:<7s} {'ok' if c.passed else 'FAIL'}")
+    for k in r.checks:
+        lines.append(f"  {k.name:<20s} {_fmt(k.measured, '.3f'):>10s} {_fmt(k.limit, 'g'):>10s}"
+                     f"  {k.unit:<7s} {'ok' if k.passed else 'FAIL'}")
     if r.events:
         lines.append("")
         lines.append("  time s      dur ms  ch  type      dB      description")
