@@ -8,6 +8,7 @@ message and exit code 2. Exit codes: 0 pass, 1 fail, 2 could not run.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -94,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         0 pass, 1 fail, 2 could not run (bad input or usage).
     """
+    # One BLAS thread: the few small least-squares solves gain nothing from more, and
+    # several threads fighting other jobs on a busy machine cost seconds.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

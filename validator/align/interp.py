@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import lfilter
 
 HALF_TAPS = 16
 PHASES = 1024
@@ -83,8 +82,8 @@ def interpolate(x: np.ndarray, positions: np.ndarray, *, origin: int = 0) -> np.
         taps = h[ph[0]][::-1]
         start = base[0] - HALF_TAPS + 1
         seg = xp[start:start + m + 2 * HALF_TAPS - 1]
-        y = lfilter(taps, [1.0], seg, axis=0)[2 * HALF_TAPS - 1:2 * HALF_TAPS - 1 + m]
-        out[:] = y
+        for ch in range(nch):
+            out[:, ch] = np.convolve(seg[:, ch], taps, mode="valid")[:m]
     else:
         for j, k in enumerate(range(-HALF_TAPS + 1, HALF_TAPS + 1)):
             out += xp[base + k] * h[ph, j][:, None]

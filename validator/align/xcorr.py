@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import fftconvolve
+from scipy import fft as sp_fft
 
 _EPS = 1e-20
 
@@ -39,7 +39,10 @@ def ncc(template: np.ndarray, signal: np.ndarray) -> np.ndarray:
     t = np.asarray(template, dtype=np.float64)
     s = np.asarray(signal, dtype=np.float64)
     n = t.shape[0]
-    c = fftconvolve(s, t[::-1], mode="valid")
+    m = s.shape[0]
+    nfft = sp_fft.next_fast_len(m + n - 1, real=True)
+    full = sp_fft.irfft(sp_fft.rfft(s, nfft) * np.conj(sp_fft.rfft(t, nfft)), nfft)
+    c = full[:m - n + 1]  # c[l] = sum_k t[k] s[l + k]
     cs = np.concatenate(([0.0], np.cumsum(s * s)))
     es = cs[n:] - cs[:-n]
     et = float(np.dot(t, t))

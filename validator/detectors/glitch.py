@@ -19,7 +19,7 @@ and a concealed 20 ms packet in noise are both seen at their best scale.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import chi2
+from scipy.special import chdtri
 
 from validator.detectors.activity import Activity
 from validator.detectors.common import (
@@ -41,31 +41,43 @@ MERGE_S = 0.015
 SCALES = (1, 4, 16)
 #: Smallest threshold above the residual floor, dB.
 MIN_MARGIN_DB = 6.0
+#: Frames handled at once (about 17 minutes of 1 ms frames).
+CHUNK_FRAMES = 1 << 20
+
+
+def _chunks(n: int, margin: int):
+    """``(lo, hi, a, b)``: core ``[lo, hi)`` of each chunk, read as ``[a, b)`` with a margin."""
+    for lo in range(0, n, CHUNK_FRAMES):
+        hi = min(lo + CHUNK_FRAMES, n)
+        yield lo, hi, max(lo - margin, 0), min(hi + margin, n)
 
 
 def residual_floor(cf: ChannelFeatures, act: Activity, exclude: np.ndarray, *,
-                   bin_db: float = 3.0, min_frames: int = 20) -> np.ndarray:
+                   bin_db: float = 3.0, min_frames: int = 20,
+                   max_samples: int = 400_000) -> np.ndarray:
     """Residual floor of every frame, as a function of the expected level.
 
     The ratio of residual to expected power is binned by the expected level
-    (``bin_db`` wide bins over the active frames outside events) and its
-    median taken per bin; each frame's floor is that median at its level,
-    interpolated between bins. This follows codecs whose error is relative at
-    high levels and absolute at low ones (G.711, Opus) as well as additive
-    noise, whose ratio grows as the signal falls.
+    (``bin_db`` wide bins over the active frames outside events, at most
+    ``max_samples`` of them, evenly strided) and its median taken per bin;
+    each frame's floor is that median at its level, interpolated between
+    bins. This follows codecs whose error is relative at high levels and
+    absolute at low ones (G.711, Opus) as well as additive noise, whose ratio
+    grows as the signal falls.
 
     Returns
     -------
-    np.ndarray, shape=(n_frames,), float64
+    np.ndarray, shape=(n_frames,), float32
         Floor power per frame; 0 where nothing could be estimated.
     """
-    px = cf.p_x.astype(np.float64)
-    pe = cf.p_e.astype(np.float64)
-    use = act.active & ~exclude & (px > 0)
-    if np.count_nonzero(use) < min_frames:
-        return np.zeros(len(px))
-    lvl = 10 * np.log10(px[use])
-    ratio = 10 * np.log10(np.maximum(pe[use], 1e-30) / px[use])
+    px = cf.p_x
+    use = np.flatnonzero(act.active & ~exclude & (px > 0))
+    if len(use) < min_frames:
+        return np.zeros(len(px), dtype=np.float32)
+    use = use[::max(1, len(use) // max_samples)]
+    lvl = 10 * np.log10(px[use].astype(np.float64))
+    ratio = 10 * np.log10(np.maximum(cf.p_e[use].astype(np.float64), 1e-30)
+                          / px[use].astype(np.float64))
     edges = np.arange(np.floor(lvl.min()), lvl.max() + bin_db, bin_db)
     which = np.digitize(lvl, edges)
     centres, meds = [], []
@@ -76,13 +88,24 @@ def residual_floor(cf: ChannelFeatures, act: Activity, exclude: np.ndarray, *,
             meds.append(float(np.median(ratio[sel])))
     if not centres:
         centres, meds = [float(np.median(lvl))], [float(np.median(ratio))]
-    all_lvl = 10 * np.log10(np.maximum(px, 1e-30))
-    floor_db = np.interp(all_lvl, centres, meds)
-    # below the quietest bin the floor stays at that bin's absolute level (additive noise)
-    below = all_lvl < centres[0]
-    floor_db[below] = meds[0] + centres[0] - all_lvl[below]
-    floor = np.where(px > 0, px * 10 ** (floor_db / 10), 0.0)
-    return np.maximum(floor, act.noise_power)
+    floor = np.zeros(len(px), dtype=np.float32)
+    for lo in range(0, len(px), CHUNK_FRAMES):
+        p = px[lo:lo + CHUNK_FRAMES].astype(np.float64)
+        lv = 10 * np.log10(np.maximum(p, 1e-30))
+        fdb = np.interp(lv, centres, meds)
+        # below the quietest bin the floor stays at that bin's absolute level (additive noise)
+        below = lv < centres[0]
+        fdb[below] = meds[0] + centres[0] - lv[below]
+        floor[lo:lo + CHUNK_FRAMES] = np.maximum(np.where(p > 0, p * 10 ** (fdb / 10), 0.0),
+                                                 act.noise_power)
+    return floor
+
+
+def _box(x: np.ndarray, w: int) -> np.ndarray:
+    """Mean over ``w`` frames centred on each frame (float32)."""
+    if w == 1:
+        return x.astype(np.float32, copy=False)
+    return (np.convolve(x, np.ones(w, dtype=np.float32), mode="same") / w).astype(np.float32)
 
 
 def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: DetectorSettings,
@@ -104,42 +127,59 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
     list of Event
         ``type="glitch"``; ``level_db`` is the residual level relative to the
         expected signal over the span.
+
+    Notes
+    -----
+    Frames are processed in chunks of ``CHUNK_FRAMES`` (with a margin), so the
+    memory this needs does not grow with the capture's length.
     """
     flen, fs = fr.frame_len, fr.sample_rate_hz
+    n = len(cf.p_e)
     floor = residual_floor(cf, act, exclude)
-    pe = cf.p_e.astype(np.float64)
-    px = cf.p_x.astype(np.float64)
     base = act.active & ~exclude & (floor > 0)
-    abs_floor = dbfs_power(settings.silence_threshold_dbfs)
-    hit = np.zeros(len(pe), dtype=bool)
+    # pass 1: the spread of the residual about its floor, per scale, on a strided sample
+    k_db = {}
+    stride = max(1, n // 400_000)
     for w in SCALES:
-        # frames of w * 1 ms: longer frames see weaker, longer faults through more noise
-        k_w = np.ones(w)
-        pe_w = np.convolve(pe, k_w, mode="same") / w
-        px_w = np.convolve(px, k_w, mode="same") / w
-        fl_w = np.convolve(floor, k_w, mode="same") / w
-        ok_w = np.convolve(base.astype(np.float64), k_w, mode="same") >= w - 0.5
         dof = flen * w
-        k = float(chi2.isf(settings.glitch_false_alarm, dof) / dof)
+        k = float(chdtri(dof, settings.glitch_false_alarm) / dof)  # chi-square upper quantile
+        r_all = []
+        for lo, hi, a, b in _chunks(n, w):
+            ok = _box(base[a:b].astype(np.float32), w)[lo - a:hi - a] >= 1 - 0.5 / w
+            pe_w = _box(cf.p_e[a:b], w)[lo - a:hi - a]
+            fl_w = _box(floor[a:b], w)[lo - a:hi - a]
+            idx = np.flatnonzero(ok)[::stride]
+            if len(idx):
+                r_all.append(10 * np.log10(np.maximum(pe_w[idx], 1e-30) / fl_w[idx]))
         spread_db = 0.0
-        if np.count_nonzero(ok_w) > 20:
-            r = 10 * np.log10(np.maximum(pe_w[ok_w], 1e-30) / fl_w[ok_w])
-            spread_db = 5 * 1.4826 * float(np.median(np.abs(r - np.median(r))))
-        k_db = max(10 * np.log10(k), MIN_MARGIN_DB, spread_db)
-        thr = np.maximum(fl_w * 10 ** (k_db / 10), px_w * 10 ** (settings.glitch_min_db / 10))
-        thr = np.maximum(thr, abs_floor)
-        if w == 1:
-            # sound where none is expected, well above the background
-            quiet_thr = np.maximum(10 * thr, act.noise_power * 10 ** (k_db / 10))
-            quiet = (~act.active) & ~exclude & (pe_w > quiet_thr)
-            hit |= quiet
-        over = ok_w & (pe_w > thr)
-        if w == 1:
-            hit |= over
-            continue
-        # a long frame over threshold marks its own 1 ms frames that stand out
-        spread = np.convolve(over.astype(np.float64), k_w, mode="same") > 0
-        hit |= spread & (pe > floor * 10 ** (MIN_MARGIN_DB / 10)) & (pe > abs_floor)
+        if r_all:
+            r = np.concatenate(r_all)
+            if len(r) > 20:
+                spread_db = 5 * 1.4826 * float(np.median(np.abs(r - np.median(r))))
+        k_db[w] = max(10 * np.log10(k), MIN_MARGIN_DB, spread_db)
+    # pass 2: thresholds, chunk by chunk
+    abs_floor = dbfs_power(settings.silence_threshold_dbfs)
+    min_ratio = 10 ** (settings.glitch_min_db / 10)
+    hit = np.zeros(n, dtype=bool)
+    for lo, hi, a, b in _chunks(n, max(SCALES)):
+        pe, px, fl = cf.p_e[a:b], cf.p_x[a:b], floor[a:b]
+        h = np.zeros(b - a, dtype=bool)
+        for w in SCALES:
+            # frames of w * 1 ms: longer frames see weaker, longer faults through more noise
+            pe_w, px_w, fl_w = _box(pe, w), _box(px, w), _box(fl, w)
+            ok_w = _box(base[a:b].astype(np.float32), w) >= 1 - 0.5 / w
+            thr = np.maximum(np.maximum(fl_w * 10 ** (k_db[w] / 10), px_w * min_ratio), abs_floor)
+            over = ok_w & (pe_w > thr)
+            if w == 1:
+                # sound where none is expected, well above the background
+                quiet_thr = np.maximum(10 * thr, act.noise_power * 10 ** (k_db[w] / 10))
+                h |= (~act.active[a:b]) & (pe_w > quiet_thr)
+                h |= over
+                continue
+            # a long frame over threshold marks its own 1 ms frames that stand out
+            spread = _box(over.astype(np.float32), w) > 0
+            h |= spread & (pe > fl * 10 ** (MIN_MARGIN_DB / 10)) & (pe > abs_floor)
+        hit[lo:hi] = h[lo - a:hi - a]
     hit &= ~exclude
     events = []
     spans = merge_spans([(s * flen, e * flen) for s, e in runs(hit)], gap=int(MERGE_S * fs))

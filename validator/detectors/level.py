@@ -19,14 +19,9 @@ WINDOW_MS = 10.0
 
 
 def _moving_sum(x: np.ndarray, w: int) -> np.ndarray:
-    c = np.concatenate(([0.0], np.cumsum(x, dtype=np.float64)))
-    out = np.zeros(len(x))
-    h = w // 2
-    idx = np.arange(len(x))
-    lo = np.clip(idx - h, 0, len(x))
-    hi = np.clip(idx - h + w, 0, len(x))
-    out[:] = c[hi] - c[lo]
-    return out
+    """Sum over ``w`` frames centred on each frame, float32."""
+    return np.convolve(x.astype(np.float32, copy=False), np.ones(w, dtype=np.float32),
+                       mode="same")
 
 
 def detect_level_changes(cf: ChannelFeatures, act: Activity, fr: Frames,
@@ -53,8 +48,8 @@ def detect_level_changes(cf: ChannelFeatures, act: Activity, fr: Frames,
     w = max(int(round(WINDOW_MS * fs / 1000 / flen)), 1)
     sy = _moving_sum(cf.p_y, w)
     sx = _moving_sum(cf.p_x, w)
-    ok = _moving_sum(act.active.astype(np.float64), w) >= w - 0.5
-    ok &= _moving_sum(exclude.astype(np.float64), w) < 0.5
+    ok = _moving_sum(act.active.astype(np.float32), w) >= w - 0.5
+    ok &= _moving_sum(exclude.astype(np.float32), w) < 0.5
     with np.errstate(divide="ignore", invalid="ignore"):
         d = 10 * np.log10(np.maximum(sy, 1e-30) / np.maximum(sx, 1e-30))
     min_frames = max(int(np.ceil(settings.level_min_ms * fs / 1000 / flen)), 1)

@@ -36,8 +36,7 @@ def detect_silence(cf: ChannelFeatures, act: Activity, fr: Frames,
     if not np.any(act.active):
         return []
     w = max(int(round(0.01 * fs / flen)), 1)
-    k = np.ones(w) / w
-    py = np.convolve(cf.p_y.astype(np.float64), k, mode="same")
+    py = np.convolve(cf.p_y, np.full(w, 1.0 / w, dtype=np.float32), mode="same")
     quiet = act.active & (power_dbfs(py) < settings.silence_threshold_dbfs)
     idx = np.flatnonzero(act.active)
     if quiet[idx].mean() >= 0.99:
