@@ -334,3 +334,20 @@ def test_tone_spec_validates_by_sine_fit_alone():
     assert [(e.type, e.start_sample) for e in r.events] == [("dropout", imp.events[0].start_sample)]
     assert r.channels[0].frequency_hz == pytest.approx(997.0, abs=0.01)
     assert r.channels[0].gain_error_db is None
+
+
+# --- zero-fill followed by a noisy path --------------------------------------------------------
+
+@pytest.mark.parametrize("fs", [FS, FS_TEL])
+@pytest.mark.parametrize("ms", [1.0, 2.0, 5.0])
+def test_zero_fill_under_20db_noise_is_a_dropout(fs, ms):
+    """Noise added after the receiver's zero-fill: the gap holds noise, not zeros."""
+    ref = _marker_tone(fs)
+    imp = impair.zero_fill(ref, fs, start_s=1.2345, duration_s=ms / 1000)
+    rec = impair.add_noise(imp.y, fs, snr_db=20.0, seed=9).y
+    f = imp.events[0]
+    r = _run(rec, ref, fs)
+    (e,) = r.events
+    assert e.type == "dropout"
+    assert e.start_s == pytest.approx(f.start_s, abs=0.0005)
+    assert e.end_s == pytest.approx(f.end_s, abs=0.0005)

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from validator.align.delay import DelayEstimate, estimate_delay, mono, onset_index
-from validator.align.track import AlignmentModel, fit_model, track_lags
+from validator.align.interp import HALF_TAPS, interpolate
+from validator.align.track import AlignmentModel, _ref_cols, fit_model, track_lags
 from validator.detectors.activity import measure_activity
 from validator.detectors.clipping import detect_clipping
 from validator.detectors.common import Frames, power_dbfs, span_mask
@@ -26,6 +27,7 @@ from validator.detectors.features import Features, extract_features
 from validator.detectors.glitch import detect_glitches
 from validator.detectors.level import detect_level_changes
 from validator.detectors.metrics import dominant_frequency, measure_tone
+from validator.detectors.refine import gap_in_noise
 from validator.detectors.settings import DetectorSettings
 from validator.detectors.silence import detect_silence
 from validator.errors import AudioFormatError, InputMismatchError
@@ -44,6 +46,12 @@ from validator.verdict import Profile, judge
 AudioInput = str | os.PathLike[str] | np.ndarray
 #: Shortest received audio that can be validated, in seconds.
 MIN_DURATION_S = 0.05
+#: Glitches up to this long get a sample-level look for a dropout into the noise, s.
+REFINE_MAX_S = 0.2
+#: Samples read either side of a glitch for that look, s.
+REFINE_MARGIN_S = 0.02
+#: At most this many glitches are looked at again (the rest keep their frame-level span).
+MAX_REFINED = 2000
 #: A splice this close to a dropout is the dropout's fill of the wrong length, s.
 SPLICE_NEAR_S = 0.010
 #: Without a reference file, the first and last part of the tone are not judged, s.
@@ -142,6 +150,7 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         events: list[Event] = []
         for ch, cf in enumerate(feats.channels):
             events.extend(_detect_channel(cf, feats, ch, settings))
+        events = _refine_glitches(events, rec, ref, model, feats, settings)
         events.extend(_splice_events(model, feats, events, period))
         events = consolidate(events)
 
@@ -247,6 +256,58 @@ def _detect_channel(cf, feats: Features, ch: int, settings: DetectorSettings) ->
     glitches = detect_glitches(cf, act, fr, settings, excl | ~feats.covered)
     clipping = detect_clipping(cf, fr, settings)
     return silence + dropouts + level + glitches + clipping
+
+
+def _refine_glitches(events: list[Event], rec: AudioSource, ref: AudioSource,
+                     model: AlignmentModel, feats: Features,
+                     settings: DetectorSettings) -> list[Event]:
+    """Second look at short glitches and attenuated dropouts at the sample level.
+
+    Candidates of one channel closer than 5 ms form one cluster; if the
+    received signal fell to the noise floor inside it (see
+    :mod:`validator.detectors.refine`), the cluster's events there become one
+    dropout with sample-level edges.
+    """
+    fs = feats.sample_rate_hz
+    margin = int(REFINE_MARGIN_S * fs)
+    gap = int(0.005 * fs)
+
+    def candidate(e: Event) -> bool:
+        return (e.type == "glitch" or (e.type == "dropout" and e.level_db > -120.0)) \
+            and e.duration_s <= REFINE_MAX_S
+
+    out = [e for e in events if not candidate(e)]
+    cands = sorted((e for e in events if candidate(e)), key=lambda e: (e.channel, e.start_sample))
+    clusters: list[list[Event]] = []
+    for e in cands:
+        if clusters and clusters[-1][-1].channel == e.channel and \
+                e.start_sample <= max(c.end_sample for c in clusters[-1]) + gap:
+            clusters[-1].append(e)
+        else:
+            clusters.append([e])
+    for i, cl in enumerate(clusters):
+        if i >= MAX_REFINED:
+            out.extend(cl)
+            continue
+        ch = cl[0].channel
+        s, t = min(e.start_sample for e in cl), max(e.end_sample for e in cl)
+        a, b = s - margin, t + margin
+        pos = model.ref_positions(a, b)
+        lo = int(np.floor(pos.min())) - HALF_TAPS - 2
+        hi = int(np.ceil(pos.max())) + HALF_TAPS + 2
+        x = interpolate(_ref_cols(ref.read(lo, hi - lo), rec.channels), pos, origin=lo)
+        drop = gap_in_noise(rec.read(a, b - a)[:, ch], x[:, ch] * model.gains[ch],
+                            Frames(fs, feats.frame_len, ch), origin=a, settings=settings,
+                            core=(s, t))
+        if drop is None:
+            out.extend(cl)
+            continue
+        out.append(drop)
+        # keep what lies clearly outside the gap (another fault nearby)
+        out.extend(e for e in cl if e.end_sample < drop.start_sample - gap
+                   or e.start_sample > drop.end_sample + gap)
+    out.sort(key=lambda e: (e.start_s, e.channel, e.type))
+    return out
 
 
 def _splice_events(model: AlignmentModel, feats: Features, events: list[Event],
