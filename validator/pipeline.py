@@ -16,14 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from validator.align.delay import DelayEstimate, estimate_delay, mono, onset_index
-from validator.align.interp import HALF_TAPS, interpolate
-from validator.align.track import AlignmentModel, _ref_cols, fit_model, track_lags
+from validator.align.track import AlignmentModel, aligned_reference, fit_model, track_lags
 from validator.detectors.activity import measure_activity
 from validator.detectors.clipping import detect_clipping
 from validator.detectors.common import Frames, power_dbfs, span_mask
 from validator.detectors.consolidate import consolidate
 from validator.detectors.dropout import detect_dropouts
-from validator.detectors.features import Features, extract_features
+from validator.detectors.features import ChannelFeatures, Features, extract_features
 from validator.detectors.glitch import detect_glitches
 from validator.detectors.level import detect_level_changes
 from validator.detectors.metrics import dominant_frequency, measure_tone
@@ -240,7 +239,8 @@ def _check_compatible(rec: AudioSource, ref: AudioSource) -> None:
                                f"{MIN_DURATION_S * 1000:.0f} ms are needed")
 
 
-def _detect_channel(cf, feats: Features, ch: int, settings: DetectorSettings) -> list[Event]:
+def _detect_channel(cf: ChannelFeatures, feats: Features, ch: int,
+                    settings: DetectorSettings) -> list[Event]:
     fr = Frames(feats.sample_rate_hz, feats.frame_len, ch)
     n_frames, flen = feats.n_frames, feats.frame_len
     act = measure_activity(cf, settings, feats.covered)
@@ -292,10 +292,7 @@ def _refine_glitches(events: list[Event], rec: AudioSource, ref: AudioSource,
         ch = cl[0].channel
         s, t = min(e.start_sample for e in cl), max(e.end_sample for e in cl)
         a, b = s - margin, t + margin
-        pos = model.ref_positions(a, b)
-        lo = int(np.floor(pos.min())) - HALF_TAPS - 2
-        hi = int(np.ceil(pos.max())) + HALF_TAPS + 2
-        x = interpolate(_ref_cols(ref.read(lo, hi - lo), rec.channels), pos, origin=lo)
+        x = aligned_reference(ref, model, a, b, channels=rec.channels)
         drop = gap_in_noise(rec.read(a, b - a)[:, ch], x[:, ch] * model.gains[ch],
                             Frames(fs, feats.frame_len, ch), origin=a, settings=settings,
                             core=(s, t))

@@ -33,8 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from validator.align.delay import mono
-from validator.align.interp import HALF_TAPS, interpolate
-from validator.align.track import AlignmentModel, _ref_cols
+from validator.align.track import AlignmentModel, aligned_reference
 from validator.errors import MissingDependencyError
 from validator.io.audio import AudioSource
 
@@ -138,10 +137,7 @@ def dtw_align(rec: AudioSource, ref: AudioSource, model: AlignmentModel, *, hop_
         if m < 4 * hop:
             break
         y = mono(rec.read(c0, m))
-        pos = model.ref_positions(c0, c0 + m)
-        lo = int(np.floor(pos.min())) - HALF_TAPS - 2
-        hi = int(np.ceil(pos.max())) + HALF_TAPS + 2
-        x = mono(interpolate(_ref_cols(ref.read(lo, hi - lo), 1)[:, :1], pos, origin=lo))
+        x = mono(aligned_reference(ref, model, c0, c0 + m, channels=ref.channels))
         fy = librosa.feature.mfcc(y=y.astype(np.float32), sr=fs, n_mfcc=n_mfcc + 1,
                                   n_fft=n_fft, hop_length=hop)[1:].T
         fx = librosa.feature.mfcc(y=x.astype(np.float32), sr=fs, n_mfcc=n_mfcc + 1,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from validator.align.delay import mono
-from validator.align.interp import interpolate
+from validator.align.interp import HALF_TAPS, interpolate
 from validator.align.xcorr import ncc, pick_peak
 from validator.io.audio import AudioSource
 
@@ -391,7 +391,8 @@ def _gains(ref: AudioSource, rec: AudioSource, points: list[LagPoint], slope: fl
         q0 = int(np.floor(start + pt.lag))
         n = np.arange(q0, q0 + win, dtype=np.float64)
         pos = (n - (pt.lag - slope * pt.ref_pos)) / (1 + slope)
-        r = interpolate(_ref_cols(ref.read(start - 64, win + 128), nch), pos, origin=start - 64)
+        r = interpolate(broadcast_channels(ref.read(start - 64, win + 128), nch), pos,
+                        origin=start - 64)
         y = rec.read(q0, win)
         for ch in range(nch):
             g = robust_gain(y[:, ch], r[:, ch], frame=max(int(fs / 1000), 4))
@@ -427,8 +428,40 @@ def robust_gain(y: np.ndarray, r: np.ndarray, *, frame: int) -> float | None:
     return float(np.dot(yk, rk) / den) if den > 1e-20 else g
 
 
-def _ref_cols(r: np.ndarray, nch: int) -> np.ndarray:
-    """Broadcast a mono reference to ``nch`` channels."""
+def broadcast_channels(r: np.ndarray, nch: int) -> np.ndarray:
+    """Broadcast a mono reference block, shape (n, 1), to ``nch`` channels."""
     if r.shape[1] == nch:
         return r
     return np.repeat(r[:, :1], nch, axis=1)
+
+
+def aligned_reference(ref: AudioSource, model: AlignmentModel, start: int, stop: int, *,
+                      channels: int) -> np.ndarray:
+    """The reference resampled onto received samples ``start .. stop-1``, before any gain.
+
+    Parameters
+    ----------
+    ref : AudioSource
+    model : AlignmentModel
+    start, stop : int
+        Received sample span.
+    channels : int
+        Channels wanted (a mono reference is broadcast).
+
+    Returns
+    -------
+    np.ndarray, shape=(stop - start, channels), float64
+        Zero where the span maps outside the reference.
+    """
+    pos = model.ref_positions(start, stop)
+    if len(pos) == 0:
+        return np.zeros((0, channels))
+    lo = int(np.floor(pos.min())) - HALF_TAPS - 2
+    hi = int(np.ceil(pos.max())) + HALF_TAPS + 2
+    if hi - lo > 2 * (stop - start) + 8 * ref.sample_rate_hz:
+        # splices far apart inside one span: read each piece on its own
+        step = 4096
+        return np.concatenate([aligned_reference(ref, model, a, min(a + step, stop),
+                                                 channels=channels)
+                               for a in range(start, stop, step)])
+    return interpolate(broadcast_channels(ref.read(lo, hi - lo), channels), pos, origin=lo)

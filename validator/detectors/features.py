@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from validator.align.interp import HALF_TAPS, interpolate
-from validator.align.track import AlignmentModel, _ref_cols
+from validator.align.track import AlignmentModel, aligned_reference
 from validator.io.audio import AudioSource
 
 #: A sample counts as digital silence below this magnitude (half an LSB at 16 bits).
@@ -135,8 +134,6 @@ class _RunTracker:
                 self.open_start = start
             else:
                 self._add(start, offset + int(e))
-        if starts[0] != 0 and self.open_start is not None and ends[-1] != len(mask):
-            pass
 
     def _close(self, end: int) -> None:
         assert self.open_start is not None
@@ -205,16 +202,9 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
     for b0 in range(0, n, block):
         m = min(block, n - b0)
         y = rec.read(b0, m)
+        xr = aligned_reference(ref, model, b0, b0 + m, channels=nch)
         pos = model.ref_positions(b0, b0 + m)
-        lo = int(np.floor(pos.min())) - HALF_TAPS - 2
-        hi = int(np.ceil(pos.max())) + HALF_TAPS + 2
-        if hi - lo > 4 * block + 8 * fs:  # pathological model: read per segment
-            x = np.concatenate([_expected(ref, pos[i:i + flen], nch)
-                                for i in range(0, m, flen)])
-        else:
-            x = interpolate(_ref_cols(ref.read(lo, hi - lo), nch), pos, origin=lo)
-        xr = x
-        x = x * gains[None, :]
+        x = xr * gains[None, :]
         e = y - x
         nf = -(-m // flen)
         pad = nf * flen - m
@@ -246,8 +236,3 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
         chans[ch].clip_runs = clips[ch].finish(n)
     return Features(fs, flen, n, chans, covered, excerpts)
 
-
-def _expected(ref: AudioSource, pos: np.ndarray, nch: int) -> np.ndarray:
-    lo = int(np.floor(pos.min())) - HALF_TAPS - 2
-    hi = int(np.ceil(pos.max())) + HALF_TAPS + 2
-    return interpolate(_ref_cols(ref.read(lo, hi - lo), nch), pos, origin=lo)
