@@ -296,7 +296,11 @@ def _refine_glitches(events: list[Event], rec: AudioSource, ref: AudioSource,
         drop = gap_in_noise(rec.read(a, b - a)[:, ch], x[:, ch] * model.gains[ch],
                             Frames(fs, feats.frame_len, ch), origin=a, settings=settings,
                             core=(s, t))
-        if drop is None:
+        flen = feats.frame_len
+        cover = 0 if drop is None else \
+            (-(-drop.end_sample // flen) - drop.start_sample // flen) * flen  # frames it touches
+        if drop is None or cover < 0.5 * (t - s):
+            # no gap, or a gap that is only the tail of a concealment fading out
             out.extend(cl)
             continue
         out.append(drop)

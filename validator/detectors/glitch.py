@@ -160,6 +160,9 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
     # pass 2: thresholds, chunk by chunk
     abs_floor = dbfs_power(settings.silence_threshold_dbfs)
     min_ratio = 10 ** (settings.glitch_min_db / 10)
+    # a 1 ms frame inside a long flagged frame counts when it stands out on its own
+    # (chi-square at 1e-6, at least MIN_MARGIN_DB)
+    own_db = max(MIN_MARGIN_DB, 10 * np.log10(float(chdtri(flen, 1e-6)) / flen))
     hit = np.zeros(n, dtype=bool)
     for lo, hi, a, b in _chunks(n, max(SCALES)):
         pe, px, fl = cf.p_e[a:b], cf.p_x[a:b], floor[a:b]
@@ -178,7 +181,7 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
                 continue
             # a long frame over threshold marks its own 1 ms frames that stand out
             spread = _box(over.astype(np.float32), w) > 0
-            h |= spread & (pe > fl * 10 ** (MIN_MARGIN_DB / 10)) & (pe > abs_floor)
+            h |= spread & (pe > fl * 10 ** (own_db / 10)) & (pe > abs_floor)
         hit[lo:hi] = h[lo - a:hi - a]
     hit &= ~exclude
     events = []
