@@ -382,3 +382,39 @@ def test_cli_subcommand_usage_error_prefix(argv, capsys):
     out, err = capsys.readouterr()
     assert rc == EXIT_ERROR
     assert_one_line_error(err)
+
+
+# --------------------------------------------------------------------------- compressed input
+
+def test_m4a_is_decoded_through_ffmpeg(tmp_path):
+    """m4a/aac goes through ffmpeg at the file's own sample rate (skipped without ffmpeg)."""
+    import shutil
+    import subprocess
+
+    from validator.io.audio import open_audio
+    from validator.signals import tone, write_wav
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    wav = write_wav(tmp_path / "t.wav", tone(997.0, sample_rate_hz=16000, duration_s=1.0), 16000)
+    m4a = tmp_path / "t.m4a"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(wav), "-c:a", "aac",
+                    str(m4a)], check=True)
+    with open_audio(m4a) as src:
+        assert src.sample_rate_hz == 16000
+        assert src.channels == 1
+        assert abs(src.frames - 16000) < 3000  # AAC priming and padding
+        assert str(m4a) in src.name
+
+
+def test_m4a_without_ffmpeg_names_what_to_install(tmp_path, monkeypatch):
+    import shutil
+
+    from validator.errors import MissingDependencyError
+    from validator.io.audio import open_audio
+
+    m4a = tmp_path / "t.m4a"
+    m4a.write_bytes(b"\0" * 64)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(MissingDependencyError, match="ffmpeg"):
+        open_audio(m4a)

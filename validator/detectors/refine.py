@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from validator.detectors.common import Frames, packet_note, ratio_db, runs
+from validator.detectors.common import Frames, merge_spans, packet_note, ratio_db, runs
 from validator.detectors.settings import DetectorSettings
 from validator.result import Event
 
 #: Smoothing of the sample envelopes, s.
 SMOOTH_S = 0.00025
+#: Breaks in a gap shorter than this are bridged, s.
+BRIDGE_S = 0.001
 #: Window of the expected envelope, s.
 ENVELOPE_S = 0.002
 #: A sample span is "gone" below this many times the noise floor ...
@@ -69,7 +71,8 @@ def gap_in_noise(y: np.ndarray, x: np.ndarray, fr: Frames, *, origin: int,
     gone = (ey < GONE_FACTOR * floor) & (ex > STRONG_FACTOR * floor)
     min_len = max(int(np.ceil(settings.min_dropout_ms * fs / 1000)) - w, 1)
     best = None
-    for a, b in runs(gone):
+    # noise peaks briefly above the "gone" level inside a gap: close breaks up to 1 ms
+    for a, b in merge_spans(runs(gone), gap=max(int(BRIDGE_S * fs), w)):
         s, t = origin + a, origin + b
         if t <= core[0] or s >= core[1] or b - a < min_len:
             continue
