@@ -19,6 +19,8 @@ from validator.errors import ValidatorError
 from validator.verdict import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
 
 DEFAULT_OUTPUT_DIR = "reports"
+#: Modules that add subcommands through ``register(subparsers)``, each setting ``run``.
+ROOM_COMMANDS = ("validator.rtp.cli",)
 #: Defaults shared with :func:`validator.pipeline.validate` (a test keeps them equal).
 DEFAULT_MAX_DELAY_S = 10.0
 
@@ -61,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="events listed in the terminal summary (default 20)")
     v.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
     v.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    v.set_defaults(run=_validate)
 
     g = sub.add_parser("generate", help="write a reference test signal",
                        description="Write a reference signal (AES17 dBFS levels; 997 Hz default).")
@@ -79,7 +82,23 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ramp", type=float, default=0.005, help="onset/end ramp, s (default 0.005)")
     g.add_argument("--start", type=float, default=20.0, help="sweep start, Hz")
     g.add_argument("--stop", type=float, default=20000.0, help="sweep stop, Hz")
+    g.set_defaults(run=_generate)
+    _register_rooms(sub)
     return p
+
+
+def _register_rooms(sub: argparse._SubParsersAction) -> None:
+    """Let other rooms of the package add their own subcommands (``register(sub)``)."""
+    import importlib
+
+    for module in ROOM_COMMANDS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if not exc.name or not module.startswith(exc.name):
+                raise
+            continue
+        mod.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,9 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help / --version exit 0, usage errors 2
         return int(exc.code or 0)
     try:
-        if args.command == "validate":
-            return _validate(args)
-        return _generate(args)
+        return int(args.run(args))
     except ValidatorError as exc:
         print(f"audio-validator: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
