@@ -25,7 +25,7 @@ from validator.detectors.dropout import detect_dropouts
 from validator.detectors.features import ChannelFeatures, Features, extract_features
 from validator.detectors.glitch import detect_glitches
 from validator.detectors.level import detect_level_changes
-from validator.detectors.metrics import dominant_frequency, measure_tone
+from validator.detectors.metrics import blackmanharris, dominant_frequency, measure_tone
 from validator.detectors.refine import gap_in_noise
 from validator.detectors.settings import DetectorSettings
 from validator.detectors.silence import detect_silence
@@ -34,8 +34,11 @@ from validator.io.audio import ArraySource, AudioSource, ToneSource, open_audio,
 from validator.result import (
     Alignment,
     ChannelMetrics,
+    ChannelPlot,
     Event,
+    EventZoom,
     InputInfo,
+    PlotData,
     Segment,
     Trace,
     ValidationResult,
@@ -51,6 +54,12 @@ REFINE_MAX_S = 0.2
 REFINE_MARGIN_S = 0.02
 #: At most this many glitches are looked at again (the rest keep their frame-level span).
 MAX_REFINED = 2000
+#: Context shown either side of a zoomed event, s.
+ZOOM_PAD_S = 0.005
+#: Longest zoom window, s.
+ZOOM_MAX_S = 0.15
+#: Points at most per zoomed trace.
+ZOOM_POINTS = 2000
 #: A splice this close to a dropout is the dropout's fill of the wrong length, s.
 SPLICE_NEAR_S = 0.010
 #: Without a reference file, the first and last part of the tone are not judged, s.
@@ -61,6 +70,7 @@ TONAL = 0.9
 
 def validate(received: AudioInput, reference: AudioInput | str, *, profile: Profile | None = None,
              sample_rate_hz: int | None = None, max_delay_s: float = 10.0, dtw: bool = False,
+             zoom_events: int = 50,
              progress: Callable[[float], None] | None = None) -> ValidationResult:
     """Validate received audio against its reference.
 
@@ -85,6 +95,9 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         music references; skipped for steady tones), reporting its distance
         and ``warp`` events where the timing bends. Imports librosa (slow the
         first time).
+    zoom_events : int
+        Events (the first ones) whose surrounding samples are kept in
+        ``result.plots`` for zoomed plots.
     progress : callable, optional
         Called with the fraction done (0..1) during the detection pass.
 
@@ -183,7 +196,8 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
                             reference_duration_s=ref.duration_s),
             alignment=alignment, channels=channels, events=tuple(events), notes=tuple(notes),
             traces=tuple(_trace(feats, ch) for ch in range(rec.channels)),
-            truncation_s=truncation_s)
+            truncation_s=truncation_s,
+            plots=_plot_data(feats, rec, ref, model, events, tonal, zoom_events))
         checks, verdict = judge(result, profile)
         return replace(result, checks=checks, verdict=verdict,
                        elapsed_s=round(time.perf_counter() - t0, 3))
@@ -462,6 +476,66 @@ def _trace(feats: Features, ch: int, *, max_points: int = 4000) -> Trace:
         return tuple(round(float(x), 2) for x in v)
 
     return Trace(ch, per * feats.frame_s, agg(cf.p_y), agg(cf.p_x), agg(cf.p_e))
+
+
+def _plot_data(feats: Features, rec: AudioSource, ref: AudioSource, model: AlignmentModel,
+               events: list[Event], tonal: list[float | None], zoom_events: int) -> PlotData:
+    """Decimated envelopes, spectra and event zooms for the HTML report."""
+    fs = feats.sample_rate_hz
+    chans = []
+    for ch, cf in enumerate(feats.channels):
+        env = cf.envelope
+        freqs: tuple[float, ...] = ()
+        spec_y: tuple[float, ...] = ()
+        spec_x: tuple[float, ...] = ()
+        ev = [e for e in events if e.channel == ch]
+        clean = [(s, y) for s, y in feats.excerpts
+                 if not any(e.start_sample < s + len(y) and e.end_sample > s for e in ev)]
+        pick = (clean or feats.excerpts)[len(clean or feats.excerpts) // 2] \
+            if feats.excerpts else None
+        if pick is not None:
+            s, y = pick
+            x = aligned_reference(ref, model, s, s + len(y), channels=rec.channels)[:, ch]
+            x = x * model.gains[ch]
+            freqs, spec_y = _spectrum(y[:, ch], fs)
+            _, spec_x = _spectrum(x, fs)
+
+        def r2(a: np.ndarray) -> tuple[float, ...]:
+            return tuple(round(float(v), 5) for v in a)
+
+        chans.append(ChannelPlot(ch, feats.envelope_bin / fs, r2(env[0]), r2(env[1]), r2(env[2]),
+                                 r2(env[3]), freqs, spec_y, spec_x, tonal[ch]))
+    zooms = []
+    pad = int(ZOOM_PAD_S * fs)
+    longest = int(ZOOM_MAX_S * fs)
+    for i, e in enumerate(events[:max(zoom_events, 0)]):
+        a = max(e.start_sample - pad, 0)
+        b = min(max(e.end_sample, e.start_sample + 1) + pad, a + longest, rec.frames)
+        if b <= a:
+            continue
+        y = rec.read(a, b - a)[:, e.channel]
+        x = aligned_reference(ref, model, a, b, channels=rec.channels)[:, e.channel]
+        x = x * model.gains[e.channel]
+        step = max(1, (b - a) // ZOOM_POINTS)
+        zooms.append(EventZoom(i, e.channel, a / fs, step / fs,
+                               tuple(round(float(v), 5) for v in y[::step]),
+                               tuple(round(float(v), 5) for v in x[::step])))
+    return PlotData(tuple(chans), tuple(zooms))
+
+
+def _spectrum(y: np.ndarray, fs: int, *, points: int = 1024) -> tuple[tuple[float, ...],
+                                                                       tuple[float, ...]]:
+    """Peak-held magnitude spectrum in dB re full scale (Blackman-Harris), at most ``points``."""
+    n = len(y)
+    win = blackmanharris(n)
+    mag = np.abs(np.fft.rfft(y * win)) * 2 / win.sum()
+    db = 20 * np.log10(np.maximum(mag, 1e-7))
+    f = np.fft.rfftfreq(n, 1 / fs)
+    group = max(1, -(-len(db) // points))
+    m = len(db) // group * group
+    db_g = db[:m].reshape(-1, group).max(axis=1)
+    f_g = f[:m].reshape(-1, group)[:, 0]
+    return (tuple(round(float(v), 2) for v in f_g), tuple(round(float(v), 2) for v in db_g))
 
 
 def default_report_path(received: AudioInput, output_dir: str | os.PathLike[str],

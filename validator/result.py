@@ -15,7 +15,7 @@ amplitude ratios ``20*log10``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 EventType = Literal["dropout", "glitch", "level", "clipping", "silence", "warp"]
 EVENT_TYPES: tuple[str, ...] = ("dropout", "glitch", "level", "clipping", "silence", "warp")
@@ -45,6 +45,10 @@ class Event:
         First affected sample of the received file (inclusive).
     end_sample : int
         One past the last affected sample (exclusive).
+    cause : str or None
+        For RTP input: ``"network loss"`` when a lost packet overlaps the event,
+        ``"no network loss"`` when none does (the device's own fault), or
+        ``"unknown"``; None when the input was not RTP.
     """
 
     type: str
@@ -55,6 +59,7 @@ class Event:
     description: str
     start_sample: int = 0
     end_sample: int = 0
+    cause: str | None = None
 
     @property
     def duration_s(self) -> float:
@@ -195,6 +200,73 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class ChannelPlot:
+    """What the plots of one channel need, decimated (renderers compute nothing).
+
+    Attributes
+    ----------
+    channel : int
+    envelope_hop_s : float
+        Width of one envelope bin, s; bin ``i`` starts at ``i * envelope_hop_s``.
+    received_min, received_max : tuple of float
+        Waveform envelope of the received channel per bin (full-scale units).
+    expected_min, expected_max : tuple of float
+        The same for the expected signal (aligned, gain-matched reference).
+    spectrum_hz : tuple of float
+        Frequencies of the spectrum points, Hz.
+    received_spectrum_db, expected_spectrum_db : tuple of float
+        Magnitude spectra in dB re full scale (Blackman-Harris window, peak
+        hold over groups of bins), of one excerpt free of events.
+    tone_hz : float or None
+        Frequency of the reference tone, for marking it and its harmonics.
+    """
+
+    channel: int
+    envelope_hop_s: float
+    received_min: tuple[float, ...]
+    received_max: tuple[float, ...]
+    expected_min: tuple[float, ...]
+    expected_max: tuple[float, ...]
+    spectrum_hz: tuple[float, ...] = ()
+    received_spectrum_db: tuple[float, ...] = ()
+    expected_spectrum_db: tuple[float, ...] = ()
+    tone_hz: float | None = None
+
+
+@dataclass(frozen=True)
+class EventZoom:
+    """Samples around one event, for a zoomed plot.
+
+    Attributes
+    ----------
+    event_index : int
+        Index into ``ValidationResult.events``.
+    channel : int
+    start_s : float
+        Time of the first sample, s (received timeline).
+    step_s : float
+        Time between points, s (a sample period, or more when decimated).
+    received, expected : tuple of float
+        Received and expected (aligned, gain-matched reference) samples.
+    """
+
+    event_index: int
+    channel: int
+    start_s: float
+    step_s: float
+    received: tuple[float, ...]
+    expected: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class PlotData:
+    """Decimated data for the HTML report's plots."""
+
+    channels: tuple[ChannelPlot, ...] = ()
+    zooms: tuple[EventZoom, ...] = ()
+
+
+@dataclass(frozen=True)
 class ValidationResult:
     """Everything one validation measured, and the verdict on it."""
 
@@ -210,6 +282,10 @@ class ValidationResult:
     traces: tuple[Trace, ...] = field(default=(), repr=False)
     truncation_s: float | None = None
     elapsed_s: float = 0.0
+    plots: PlotData | None = field(default=None, repr=False)
+    # rtp: for RTP input, the stream statistics and network events
+    # (a ``validator.rtp.RtpSection``); None for audio files.
+    rtp: Any = field(default=None, repr=False)
 
     @property
     def passed(self) -> bool:

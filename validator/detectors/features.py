@@ -29,6 +29,8 @@ from validator.io.audio import AudioSource
 
 #: A sample counts as digital silence below this magnitude (half an LSB at 16 bits).
 ZERO_LEVEL = 2.0 ** -16
+#: Bins of the waveform envelope kept for plots.
+ENVELOPE_BINS = 3000
 #: A sample counts as clipped at or above this magnitude.
 CLIP_LEVEL = 1.0 - 2.0 ** -12
 
@@ -53,6 +55,10 @@ class ChannelFeatures:
         ``[start, end)`` runs of samples at full scale (``|y| >= CLIP_LEVEL``).
     sum_y, sum_y2, peak : float
         Running sum, sum of squares and peak of the received samples.
+    envelope : np.ndarray, shape=(4, n_bins), float32
+        Waveform envelope for plots: min and max of the received, then min and
+        max of the expected signal, per bin of ``Features.envelope_bin``
+        samples.
     """
 
     p_y: np.ndarray
@@ -65,6 +71,7 @@ class ChannelFeatures:
     sum_y: float = 0.0
     sum_y2: float = 0.0
     peak: float = 0.0
+    envelope: np.ndarray = field(default_factory=lambda: np.zeros((4, 0), np.float32))
 
 
 @dataclass
@@ -79,6 +86,8 @@ class Features:
     n_samples : int
         Received length in samples.
     channels : list of ChannelFeatures
+    envelope_bin : int
+        Samples per bin of each channel's ``envelope``.
     covered : np.ndarray, shape=(n_frames,), bool
         Frames that map inside the reference; outside them (before the delay,
         after the reference ends) the reference defines nothing to judge.
@@ -93,6 +102,7 @@ class Features:
     channels: list[ChannelFeatures]
     covered: np.ndarray
     excerpts: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    envelope_bin: int = 1
 
     @property
     def n_frames(self) -> int:
@@ -190,6 +200,12 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
                              p_e=np.zeros(n_frames, np.float32),
                              p_r=np.zeros(n_frames, np.float32), gain=float(model.gains[ch]))
              for ch in range(nch)]
+    env_bin = max(1, -(-n // ENVELOPE_BINS))
+    n_bins = -(-n // env_bin)
+    for c in chans:
+        c.envelope = np.empty((4, n_bins), np.float32)
+        c.envelope[0::2] = np.inf
+        c.envelope[1::2] = -np.inf
     zeros = [_RunTracker(min_zero_run) for _ in range(nch)]
     clips = [_RunTracker(min_clip_run) for _ in range(nch)]
     gains = np.asarray(model.gains, dtype=np.float64)
@@ -219,6 +235,7 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
                 if pad:
                     sq = np.concatenate([sq, np.zeros(pad)])
                 dst[f0:f0 + nf] = sq.reshape(nf, flen).sum(axis=1) / flen
+            _envelope(c.envelope, b0, env_bin, y[:, ch], x[:, ch])
             yc = y[:, ch]
             c.sum_y += float(yc.sum())
             c.sum_y2 += float(np.dot(yc, yc))
@@ -234,5 +251,16 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
     for ch in range(nch):
         chans[ch].zero_runs = zeros[ch].finish(n)
         chans[ch].clip_runs = clips[ch].finish(n)
-    return Features(fs, flen, n, chans, covered, excerpts)
+        chans[ch].envelope[~np.isfinite(chans[ch].envelope)] = 0.0
+    return Features(fs, flen, n, chans, covered, excerpts, env_bin)
+
+
+def _envelope(env: np.ndarray, b0: int, env_bin: int, y: np.ndarray, x: np.ndarray) -> None:
+    """Fold a block's min/max per envelope bin into ``env`` (rows: y min, y max, x min, x max)."""
+    idx = (b0 + np.arange(len(y))) // env_bin
+    starts = np.flatnonzero(np.diff(np.concatenate(([-1], idx))))
+    bins = idx[starts]
+    for row, (arr, op) in enumerate(((y, np.minimum), (y, np.maximum), (x, np.minimum),
+                                     (x, np.maximum))):
+        env[row, bins] = op(env[row, bins], op.reduceat(arr, starts))
 

@@ -8,9 +8,10 @@ delay_confidence, delay_ambiguous, method, drift_ppm, dtw_distance,
 segments[]}``, ``channels[] {index, rms_dbfs, peak_dbfs, reference_rms_dbfs,
 gain_error_db, frequency_hz, frequency_error_hz, snr_db, thd_n_db,
 dc_offset}``, ``events[] {type, channel, start_s, end_s, duration_s,
-level_db, description, start_sample, end_sample}``, ``checks[] {name, passed,
+level_db, description, start_sample, end_sample, cause}``, ``checks[] {name, passed,
 measured, limit, unit, description}``, ``notes[]``, ``truncation_s``,
-``elapsed_s`` and ``traces[]`` (decimated level traces for plots).
+``elapsed_s``, ``traces[]`` (decimated level traces for plots) and, for RTP
+input, ``rtp {streams[], network_events[]}``.
 Times are seconds on the received file's timeline. The renderer computes
 nothing: it only lays out the result.
 """
@@ -65,7 +66,7 @@ def to_dict(result: ValidationResult, *, generated_at: str | None = None,
         d["duration_s"] = e.duration_s
         events.append({k: d[k] for k in ("type", "channel", "start_s", "end_s", "duration_s",
                                          "level_db", "description", "start_sample",
-                                         "end_sample")})
+                                         "end_sample", "cause")})
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": __version__},
@@ -80,6 +81,8 @@ def to_dict(result: ValidationResult, *, generated_at: str | None = None,
         "truncation_s": result.truncation_s,
         "elapsed_s": result.elapsed_s,
     }
+    if result.rtp is not None:
+        doc["rtp"] = result.rtp.to_dict()
     if include_traces:
         doc["traces"] = [asdict(t) for t in result.traces]
     return _clean(doc)
