@@ -75,7 +75,8 @@ class Segment:
     reference at the fractional position
     ``ref_pos(n) = (n - offset_samples) / (1 + drift_ppm * 1e-6)``, where
     ``drift_ppm`` is the alignment's common drift. ``offset_samples`` of the
-    first segment is the delay in samples.
+    first segment is the delay in samples; ``end_sample`` is -1 for the last
+    segment (it runs to the end of the file).
     """
 
     start_sample: int
