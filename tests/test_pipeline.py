@@ -351,3 +351,13 @@ def test_zero_fill_under_20db_noise_is_a_dropout(fs, ms):
     assert e.type == "dropout"
     assert e.start_s == pytest.approx(f.start_s, abs=0.0005)
     assert e.end_s == pytest.approx(f.end_s, abs=0.0005)
+
+
+def test_polarity_inversion_is_reported_not_mistaken_for_a_delay():
+    ref = _marker_tone(FS_TEL)
+    r = _run(-ref, ref, FS_TEL)
+    assert r.channels[0].polarity_inverted
+    assert r.channels[0].gain_error_db == pytest.approx(0.0, abs=0.01)
+    assert r.alignment.delay_samples == pytest.approx(0.0, abs=0.05)
+    assert r.events == ()
+    assert {c.name: c.passed for c in r.checks}["polarity_inversions"] is False

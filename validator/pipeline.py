@@ -141,7 +141,8 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         if est.note:
             notes.append(est.note)
         hop_s = max(0.05, min(1.0, ref.duration_s / 2000))
-        points = track_lags(ref, rec, est.lag_samples, hop_s=hop_s, period_samples=period)
+        points = track_lags(ref, rec, est.lag_samples, hop_s=hop_s, period_samples=period,
+                            inverted=est.inverted)
         model = fit_model(points, ref, rec, initial_lag=est.lag_samples, period_samples=period)
         if not points:
             notes.append("no stretch of the received audio matches the reference: alignment "
@@ -395,7 +396,7 @@ def _channel_metrics(feats: Features, ch: int, model: AlignmentModel, f_ref: flo
                            feats.frame_len, pad_frames=5)
     px = cf.p_x.astype(np.float64)
     ref_rms_dbfs = None
-    if reference_known and gain > 0 and np.any(px > 0):
+    if reference_known and gain != 0 and np.any(px > 0):
         act = px > 1e-10
         ref_rms_dbfs = float(power_dbfs(px[act].mean() / gain ** 2))
     freq = ferr = snr = thdn = None
@@ -429,8 +430,9 @@ def _channel_metrics(feats: Features, ch: int, model: AlignmentModel, f_ref: flo
         index=ch, rms_dbfs=round(float(power_dbfs(rms ** 2)), 3),
         peak_dbfs=round(float(20 * np.log10(max(cf.peak, 1e-6))), 3),
         reference_rms_dbfs=None if ref_rms_dbfs is None else round(ref_rms_dbfs, 3),
-        gain_error_db=(round(float(20 * np.log10(gain)), 3) if reference_known and gain > 0
+        gain_error_db=(round(float(20 * np.log10(abs(gain))), 3) if reference_known and gain
                        else None),
+        polarity_inverted=bool(reference_known and gain < 0),
         frequency_hz=None if freq is None else round(freq, 4),
         frequency_error_hz=None if ferr is None else round(ferr, 4),
         snr_db=None if snr is None else round(snr, 2),

@@ -147,6 +147,8 @@ class ChannelMetrics:
         THD+N relative to the fundamental in dB (negative; tonal audio only).
     dc_offset : float
         Mean sample value, in full-scale units.
+    polarity_inverted : bool
+        The channel is the reference upside down (negative gain).
     """
 
     index: int
@@ -159,6 +161,7 @@ class ChannelMetrics:
     snr_db: float | None
     thd_n_db: float | None
     dc_offset: float
+    polarity_inverted: bool = False
 
 
 @dataclass(frozen=True)

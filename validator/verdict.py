@@ -55,6 +55,8 @@ class Limits:
         Largest THD+N per channel, dB.
     max_delay_s : float or None
         Largest delay (latency), s.
+    max_polarity_inversions : int or None
+        Largest number of channels received upside down.
     """
 
     max_dropouts: int | None = 0
@@ -69,6 +71,7 @@ class Limits:
     min_snr_db: float | None = None
     max_thd_n_db: float | None = None
     max_delay_s: float | None = None
+    max_polarity_inversions: int | None = 0
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,11 @@ def judge(result: ValidationResult, profile: Profile) -> tuple[tuple[Check, ...]
             ok = ch.thd_n_db is not None and ch.thd_n_db <= lim.max_thd_n_db
             checks.append(Check(f"thd_n_ch{ch.index}", ok, ch.thd_n_db, lim.max_thd_n_db, "dB",
                                 "THD+N relative to the fundamental"))
+    if any(ch.gain_error_db is not None for ch in result.channels):
+        inv = sum(1 for ch in result.channels if ch.polarity_inverted)
+        lv = lim.max_polarity_inversions
+        checks.append(Check("polarity_inversions", lv is None or inv <= lv, inv, lv, "channels",
+                            "channels received upside down"))
     al = result.alignment
     checks.append(Check("drift", lim.max_abs_drift_ppm is None
                         or abs(al.drift_ppm) <= lim.max_abs_drift_ppm,

@@ -59,6 +59,9 @@ class DelayEstimate:
     note : str
         Anything the user should know (e.g. the received is active from its
         first sample).
+    inverted : bool
+        The received audio (all channels together) is the reference upside
+        down: its correlation peak is negative.
     """
 
     lag_samples: float
@@ -67,6 +70,7 @@ class DelayEstimate:
     method: str
     period_samples: float | None = None
     note: str = ""
+    inverted: bool = False
 
 
 def mono(y: np.ndarray) -> np.ndarray:
@@ -194,6 +198,9 @@ def estimate_delay(ref: AudioSource, rec: AudioSource, *, max_delay_s: float = 1
     if not np.any(r) or not np.any(y):
         return DelayEstimate(0.0, 0.0, True, "none", note="silent input: no delay measurable")
     c = ncc(r, y)  # index i <-> lag i - lead
+    inverted = bool(-c.min() > c.max() + 0.02)  # polarity inversion: a negative peak
+    if inverted:
+        c = -c
     peak = pick_peak(c)
     lag = peak.index - lead
     if periodicity(r, fs) < PERIODIC_RATIO:
@@ -202,7 +209,7 @@ def estimate_delay(ref: AudioSource, rec: AudioSource, *, max_delay_s: float = 1
         # alignment, e.g. after a skip, not an ambiguity.)
         conf = max(0.0, peak.value)
         frac = refine_fraction(ref, rec, lag, at=_busy_start(r), length=min(head, fs))
-        return DelayEstimate(frac, conf, False, "xcorr")
+        return DelayEstimate(frac, conf, False, "xcorr", inverted=inverted)
 
     # Periodic: the period of the dominant tone.
     period = _period(r, fs)
@@ -216,6 +223,9 @@ def estimate_delay(ref: AudioSource, rec: AudioSource, *, max_delay_s: float = 1
     rw = _window(r, o_r - pre, pre + win)
     ys = mono(rec.read(coarse + o_r - pre - span, pre + win + 2 * span))
     c2 = ncc(rw, ys)  # index j <-> lag coarse - span + j
+    inverted = bool(-c2.min() > c2.max() + 0.02)  # the onset or marker upside down
+    if inverted:
+        c2 = -c2
     pk2 = pick_peak(c2)
     lag = pk2.index + coarse - span
     ratio = pk2.ambiguity
@@ -249,7 +259,7 @@ def estimate_delay(ref: AudioSource, rec: AudioSource, *, max_delay_s: float = 1
     frac = refine_fraction(ref, rec, lag, at=_busy_start(r), length=min(head, fs))
     if abs(frac - lag) > 0.75:
         frac = float(lag)
-    return DelayEstimate(frac, conf, ambiguous, "onset", period, note)
+    return DelayEstimate(frac, conf, ambiguous, "onset", period, note, inverted)
 
 
 def periodicity(r: np.ndarray, fs: int, *, max_period_s: float = 0.05) -> float:

@@ -112,7 +112,7 @@ class AlignmentModel:
 
 def track_lags(ref: AudioSource, rec: AudioSource, initial_lag: float, *, hop_s: float,
                window_s: float = 0.1, narrow_s: float = 0.004, wide_s: float = 0.5,
-               period_samples: float | None = None) -> list[LagPoint]:
+               period_samples: float | None = None, inverted: bool = False) -> list[LagPoint]:
     """Measure the local delay every ``hop_s`` seconds of the reference.
 
     Parameters
@@ -128,6 +128,8 @@ def track_lags(ref: AudioSource, rec: AudioSource, initial_lag: float, *, hop_s:
     period_samples : float, optional
         Period of a periodic reference: local peaks are chosen nearest the
         prediction instead of highest.
+    inverted : bool
+        The received audio is upside down (see ``DelayEstimate.inverted``).
 
     Returns
     -------
@@ -143,7 +145,7 @@ def track_lags(ref: AudioSource, rec: AudioSource, initial_lag: float, *, hop_s:
     slope = 0.0
     last_pos = 0
     for p in range(0, max(ref.frames - win, 0) + 1, hop):
-        r = mono(ref.read(p, win))
+        r = mono(ref.read(p, win)) * (-1.0 if inverted else 1.0)
         if float(np.dot(r, r)) < win * 1e-8:
             continue  # silent reference: nothing to align on
         guess = pred + slope * (p - last_pos)
