@@ -34,3 +34,12 @@ class MissingDependencyError(ValidatorError, ImportError):
 
 class AlignmentError(ValidatorError, ValueError):
     """The received audio could not be aligned to the reference at all."""
+
+
+class CaptureError(ValidatorError, ValueError):
+    """A packet capture (pcap/pcapng) or an RTP stream in it cannot be used.
+
+    The message names the file and says what was found and what was expected:
+    truncated or unknown file format, no RTP stream, an ambiguous stream choice,
+    an unknown payload type.
+    """

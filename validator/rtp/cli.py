@@ -1,0 +1,237 @@
+"""The ``rtp`` and ``listen`` subcommands (registered by :mod:`validator.cli`).
+
+``audio-validator rtp CAPTURE [--json] [--port N] [--payload-type 97=L24/48000/2]
+[--ssrc X] [--wav out.wav]`` prints one row per RTP stream (or the JSON
+document) and optionally writes a stream's decoded audio.
+
+``audio-validator listen --port 5004 [--bind 127.0.0.1] [--duration S]
+[--pcap out.pcap] [--reference REF]`` receives RTP live, writes a pcap and
+prints the stream table when it stops.
+
+Both only parse arguments, call :mod:`validator.rtp` and render; errors are
+:class:`validator.errors.ValidatorError` (one line, exit code 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from validator.errors import CaptureError, ValidatorError
+
+__all__ = ["DEFAULT_LISTEN_PORT", "register", "write_wav_atomic"]
+
+DEFAULT_LISTEN_PORT = 5004
+EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+
+
+def _payload_type(text: str) -> tuple[int, str]:
+    from validator.rtp.payload import parse_payload_type_option
+
+    try:
+        pt, fmt = parse_payload_type_option(text)
+    except CaptureError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return pt, str(fmt)
+
+
+def _port(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if not 0 < n < 65536:
+        raise argparse.ArgumentTypeError(f"bad port {text!r}: expected 1..65535")
+    return n
+
+
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = -1.0
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return v
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``rtp`` and ``listen`` subcommands to the main parser's subparsers."""
+    r = sub.add_parser("rtp", help="RTP stream statistics of a capture (tshark-compatible)",
+                       description="One row per RTP stream in a pcap/pcapng capture: packets, "
+                                   "lost, duplicates, reordering, deltas, jitter (RFC 3550), "
+                                   "clock drift. Optionally decode one stream to WAV.")
+    r.add_argument("capture", help="pcap or pcapng file")
+    r.add_argument("--json", action="store_true", help="print the JSON document instead")
+    _common(r)
+    r.add_argument("--ssrc", help="stream to decode (0x1234ABCD or decimal); default: the only "
+                                  "audio stream")
+    r.add_argument("--wav", help="write the decoded audio of the stream to this WAV file")
+    r.add_argument("--events", action="store_true",
+                   help="decode the stream and list its network events")
+    r.add_argument("--jitter-buffer", type=float, metavar="MS",
+                   help="when decoding, treat packets later than this as lost ('late')")
+    r.set_defaults(run=_run_rtp)
+
+    listen = sub.add_parser("listen", help="receive RTP live, write a pcap, print the table",
+                            description="Receive RTP on a UDP port; keep every datagram with "
+                                        "its arrival time in a pcap; print the stream table "
+                                        "when stopped (--duration or Ctrl-C).")
+    listen.add_argument("--port", type=_port, default=DEFAULT_LISTEN_PORT,
+                        help=f"UDP port (default {DEFAULT_LISTEN_PORT})")
+    listen.add_argument("--bind", default="127.0.0.1",
+                        help="local address, or a multicast group to join (default 127.0.0.1)")
+    listen.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds")
+    listen.add_argument("--idle-timeout", type=_positive, metavar="S",
+                        help="stop when nothing arrived for S seconds after the first packet")
+    listen.add_argument("--pcap", help="capture to write (default: OUTPUT_DIR/listen-PORT.pcap)")
+    listen.add_argument("--output-dir", default="reports", help="folder for the default pcap")
+    listen.add_argument("--reference", "-r",
+                        help="reference audio: validate the received stream against it")
+    listen.add_argument("--rcvbuf", type=int, default=None, metavar="BYTES",
+                        help="socket receive buffer to ask for (default 4 MiB)")
+    listen.add_argument("--json", action="store_true", help="print the JSON document instead")
+    listen.add_argument("--payload-type", action="append", type=_payload_type, default=[],
+                        metavar="PT=ENC/RATE[/CH]",
+                        help="meaning of a dynamic payload type, e.g. 97=L24/48000/2 "
+                             "(repeatable)")
+    listen.set_defaults(run=_run_listen)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=_port, help="treat UDP on this port as RTP (and only that)")
+    p.add_argument("--payload-type", action="append", type=_payload_type, default=[],
+                   metavar="PT=ENC/RATE[/CH]",
+                   help="meaning of a dynamic payload type, e.g. 97=L24/48000/2 (repeatable)")
+
+
+def write_wav_atomic(path: str | os.PathLike[str], audio, sample_rate_hz: int, *,
+                     subtype: str = "PCM_16") -> Path:
+    """Write a WAV through a temporary file in the same folder and ``os.replace``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination (its folder is created).
+    audio : np.ndarray, shape=(n_samples, n_channels), float in [-1, 1)
+    sample_rate_hz : int
+    subtype : str
+        soundfile subtype (``PCM_16``, ``PCM_24``, ``FLOAT``).
+
+    Returns
+    -------
+    Path
+    """
+    import soundfile as sf
+
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, audio, sample_rate_hz, subtype=subtype, format="WAV")
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def _wav_subtype(codec: str) -> str:
+    return {"L24": "PCM_24", "opus": "FLOAT"}.get(codec, "PCM_16")
+
+
+def _run_rtp(args: argparse.Namespace) -> int:
+    from validator.rtp import analyze, decode, read_capture, select_stream
+    from validator.rtp.report import events_text, streams_document, streams_table
+
+    if not Path(args.capture).is_file():
+        raise CaptureError(f"{args.capture}: no such file")
+    capture = read_capture(args.capture, port=args.port,
+                           payload_types=dict(args.payload_type) or None)
+    stats = [analyze(s) for s in capture.streams]
+    decoded = None
+    if args.wav or args.events or args.ssrc or args.jitter_buffer is not None:
+        stream = select_stream(capture, args.ssrc)
+        decoded = decode(stream, jitter_buffer_ms=args.jitter_buffer)
+        if args.wav:
+            write_wav_atomic(args.wav, decoded.audio, decoded.sample_rate_hz,
+                             subtype=_wav_subtype(decoded.codec))
+    if args.json:
+        sys.stdout.write(json.dumps(streams_document(capture, stats, decoded=decoded),
+                                    indent=1) + "\n")
+    else:
+        sys.stdout.write(streams_table(stats, capture=capture))
+        if decoded is not None:
+            sys.stdout.write(events_text(decoded))
+            if args.wav:
+                sys.stdout.write(f"wrote {args.wav}\n")
+    return EXIT_PASS
+
+
+def _run_listen(args: argparse.Namespace) -> int:
+    from validator.rtp import analyze, read_capture
+    from validator.rtp.listen import DEFAULT_RCVBUF_BYTES, listen
+    from validator.rtp.report import streams_document, streams_table
+
+    pcap = args.pcap or str(Path(args.output_dir) / f"listen-{args.port}.pcap")
+    tty = sys.stderr.isatty()
+
+    def show(line: str) -> None:
+        sys.stderr.write(f"\r  {line}   ")
+        sys.stderr.flush()
+
+    overrides = dict(args.payload_type)
+    clock_rates = {}
+    if overrides:
+        from validator.rtp.payload import parse_rtpmap
+
+        clock_rates = {pt: parse_rtpmap(f).clock_rate_hz for pt, f in overrides.items()}
+    def ready() -> None:
+        print(f"listening on {args.bind}:{args.port}, writing {pcap}"
+              + (" (Ctrl-C stops)" if tty else ""), file=sys.stderr, flush=True)
+
+    result = listen(args.port, bind=args.bind, pcap_path=pcap, duration_s=args.duration,
+                    idle_timeout_s=args.idle_timeout,
+                    rcvbuf_bytes=args.rcvbuf or DEFAULT_RCVBUF_BYTES, on_ready=ready,
+                    status=show if tty else None, clock_rates=clock_rates)
+    if tty:
+        sys.stderr.write("\n")
+    drops = "unknown" if result.kernel_drops is None else str(result.kernel_drops)
+    print(f"received {result.packets} datagrams ({result.bytes} bytes) in "
+          f"{result.duration_s:.1f} s; kernel drops {drops}; SO_RCVBUF {result.rcvbuf_bytes} "
+          f"bytes; stopped by {result.stopped_by}; pcap {result.pcap_path}", file=sys.stderr)
+    capture = read_capture(result.pcap_path, port=args.port, payload_types=overrides or None)
+    stats = [analyze(s) for s in capture.streams]
+    if args.json:
+        doc = streams_document(capture, stats)
+        doc["listen"] = {"packets": result.packets, "bytes": result.bytes,
+                         "kernel_drops": result.kernel_drops,
+                         "rcvbuf_bytes": result.rcvbuf_bytes,
+                         "duration_s": round(result.duration_s, 3),
+                         "stopped_by": result.stopped_by}
+        sys.stdout.write(json.dumps(doc, indent=1) + "\n")
+    else:
+        sys.stdout.write(streams_table(stats, capture=capture))
+    if not args.reference:
+        return EXIT_PASS
+    return _validate_capture(result.pcap_path, args.reference)
+
+
+def _validate_capture(pcap_path: str, reference: str) -> int:
+    """Validate the capture against the reference through :func:`validator.pipeline.validate`."""
+    try:
+        from validator.pipeline import validate
+        from validator.report.terminal import render_terminal
+
+        result = validate(pcap_path, reference)
+    except ValidatorError as exc:
+        print(f"audio-validator: error: validation of the capture could not run: {exc}",
+              file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(render_terminal(result))
+    return EXIT_PASS if result.passed else EXIT_FAIL

@@ -1,0 +1,438 @@
+"""Stream statistics: :func:`analyze` -> :class:`StreamStats`, as Wireshark computes them.
+
+The counts and the jitter follow Wireshark's RTP stream analysis
+(``ui/tap-rtp-analysis.c``, ``rtppacket_analyse``) so that ``packets``,
+``lost`` and the jitter columns equal ``tshark -z rtp,streams``:
+
+* **Interarrival jitter** (RFC 3550 6.4.1, A.8): ``D = (R_j - R_i) - (S_j -
+  S_i)`` with the RTP timestamps S converted to ms at the payload's clock
+  rate, ``J += (|D| - J) / 16``. As in Wireshark 4.0, R_i is the arrival of
+  the previous packet whose timestamp is not before the first packet's, and
+  S_i the RTP time of the last such packet with a known clock rate (so after
+  a telephone-event, D spans the whole event).
+* Min/mean/max delta and jitter skip the first packet, marker-bit packets,
+  comfort noise (PT 13, 19) and the packet after it, and packets whose
+  timestamp lies before the first packet's (by less than 2**31, modulo
+  2**32). Telephone-event (RFC 4733) packets get no
+  jitter (their timestamp does not advance during an event) but still count
+  as the time reference of the next packet. Without a known clock rate
+  (dynamic PT, no SDP) the jitter is ``None`` (Wireshark prints -1 / 0).
+* The "mean" values are Wireshark's running means, which divide by the
+  packet count so far including skipped packets.
+* **Expected** = last sequence number (as received) + 65536 x wraps - first
+  + 1, where a wrap is counted when a sequence number falls below the first
+  one while timestamps advance. **Lost** = expected - packets: it goes
+  negative with duplicates.
+
+On top of those, RFC 3550 A.1-style bookkeeping with extended sequence
+numbers gives exact ``duplicates``, ``reordered`` (arrived after a higher
+sequence number) and ``missing`` (sequence numbers never received), and a
+least-squares fit of arrival time against RTP time gives the clock drift.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from validator.rtp.capture import RtpStream, format_ssrc
+from validator.rtp.payload import CN_PAYLOAD_TYPES
+
+__all__ = ["StreamStats", "analyze", "extend_sequence", "extend_timestamps"]
+
+_WRONG_SEQ, _WRONG_TS, _MARKER, _CN, _FOLLOW_CN, _EVENT = 1, 2, 4, 8, 16, 32
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    """Statistics of one RTP stream (Wireshark-compatible where the name says so).
+
+    Times ``start_s``/``end_s`` are arrival times in seconds from the
+    capture's first frame (Wireshark's "Start time"/"End time"). Jitter and
+    deltas are in milliseconds; jitter is None when the clock rate is unknown.
+
+    Attributes
+    ----------
+    ssrc : int
+    src, dst : str
+        ``ip:port`` endpoints.
+    payload_type : int
+        Main payload type.
+    payload_types : tuple of int
+        Every payload type seen, in order of first appearance.
+    codec : str or None
+        Encoding name of the main payload type.
+    clock_rate_hz : int or None
+        RTP clock rate of the main payload type.
+    channels : int
+    packets : int
+        Packets received, duplicates included (tshark "Pkts").
+    expected : int
+        tshark's expected count (module docstring).
+    lost : int
+        ``expected - packets`` (tshark "Lost"); negative with duplicates.
+    seq_wraps : int
+        Sequence-number wraps 65535 -> 0 counted.
+    duplicates : int
+        Packets whose sequence number had already arrived.
+    reordered : int
+        Packets that arrived after a higher sequence number (not duplicates).
+    missing : int
+        Sequence numbers between the lowest and highest never received.
+    sequence_errors : int
+        tshark's count of packets not in sequence (loss, late or duplicate).
+    min_delta_ms, mean_delta_ms, max_delta_ms : float or None
+        Arrival-time difference to the previous packet.
+    min_jitter_ms, mean_jitter_ms, max_jitter_ms : float or None
+        RFC 3550 interarrival jitter, at the payload's clock rate.
+    last_jitter_ms : float or None
+        Jitter after the last packet (what an RTCP receiver report would carry).
+    max_skew_ms : float or None
+        Largest |RTP time - arrival time| from the first packet (positive: the
+        RTP clock ran ahead of the arrivals).
+    clock_drift_ppm : float or None
+        Slope of the least-squares fit of arrival time against RTP time, minus
+        1, in ppm. Positive: more capture-clock time passed than the RTP
+        timestamps claim (the sender's media clock runs slow, or packets
+        queue up). None with fewer than 3 usable packets or under 0.1 s.
+    start_s, end_s : float
+        First and last arrival, s from the capture's first frame.
+    duration_s : float
+        ``end_s - start_s``.
+    first_seq, last_seq : int
+        Sequence numbers of the first and last packets received.
+    marker_packets, comfort_noise_packets, event_packets : int
+        Packets with the marker bit, PT 13/19, telephone-event.
+    empty_payloads : int
+        Packets with a zero-length payload.
+    truncated_packets : int
+        Packets cut short by the capture's snap length.
+    problems : bool
+        tshark's "Problems?" X: a sequence error or a timestamp going backwards.
+    ssrc_changes : int
+        Times the SSRC changed within the stream (0 for a tshark-style
+        per-SSRC stream; see :func:`validator.rtp.select_stream`).
+    """
+
+    ssrc: int
+    src: str
+    dst: str
+    payload_type: int
+    payload_types: tuple[int, ...]
+    codec: str | None
+    clock_rate_hz: int | None
+    channels: int
+    packets: int
+    expected: int
+    lost: int
+    seq_wraps: int
+    duplicates: int
+    reordered: int
+    missing: int
+    sequence_errors: int
+    min_delta_ms: float | None
+    mean_delta_ms: float | None
+    max_delta_ms: float | None
+    min_jitter_ms: float | None
+    mean_jitter_ms: float | None
+    max_jitter_ms: float | None
+    last_jitter_ms: float | None
+    max_skew_ms: float | None
+    clock_drift_ppm: float | None
+    start_s: float
+    end_s: float
+    duration_s: float
+    first_seq: int
+    last_seq: int
+    marker_packets: int
+    comfort_noise_packets: int
+    event_packets: int
+    empty_payloads: int
+    truncated_packets: int
+    problems: bool
+    ssrc_changes: int = 0
+
+    @property
+    def lost_percent(self) -> float:
+        """``100 * lost / expected`` (0 when nothing was expected), as tshark prints it."""
+        return 100.0 * self.lost / self.expected if self.expected else 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON contract row: SSRC as ``0x1234ABCD``, ``clock_rate`` in Hz, times in s/ms."""
+        d = asdict(self)
+        d["ssrc"] = format_ssrc(self.ssrc)
+        d["clock_rate"] = d.pop("clock_rate_hz")
+        d["payload_types"] = list(self.payload_types)
+        d["lost_percent"] = round(self.lost_percent, 3)
+        order = ["ssrc", "src", "dst", "payload_type", "codec", "clock_rate", "packets",
+                 "expected", "lost", "duplicates", "reordered", "min_delta_ms", "mean_delta_ms",
+                 "max_delta_ms", "mean_jitter_ms", "max_jitter_ms", "start_s", "end_s"]
+        return {k: d[k] for k in order} | {k: v for k, v in d.items() if k not in order}
+
+
+def extend_timestamps(timestamps: list[int]) -> list[int]:
+    """Unwrap 32-bit RTP timestamps in arrival order (each within 2**31 of the previous)."""
+    out: list[int] = []
+    prev = None
+    for ts in timestamps:
+        if prev is None:
+            ext = ts
+        else:
+            ext = prev + ((ts - prev + (1 << 31)) % (1 << 32)) - (1 << 31)
+        out.append(ext)
+        prev = ext
+    return out
+
+
+def extend_sequence(sequences: list[int]) -> list[int]:
+    """Extended sequence numbers (RFC 3550 A.1): unwrap relative to the highest so far.
+
+    Each 16-bit number is mapped to the value with the same low 16 bits
+    nearest the highest extended number seen so far, so wraps 65535 -> 0
+    count cycles and late packets from before a wrap stay before it.
+    """
+    out: list[int] = []
+    top = None
+    for s in sequences:
+        if top is None:
+            ext = s
+        else:
+            ext = top + ((s - top + 32768) % 65536) - 32768
+        out.append(ext)
+        top = ext if top is None or ext > top else top
+    return out
+
+
+def _rfc3550_counts(seqs: list[int]) -> tuple[int, int, int, list[int]]:
+    ext = extend_sequence(seqs)
+    seen: set[int] = set()
+    dups = reordered = 0
+    top = None
+    for e in ext:
+        if e in seen:
+            dups += 1
+        else:
+            if top is not None and e < top:
+                reordered += 1
+            seen.add(e)
+        top = e if top is None or e > top else top
+    missing = (max(ext) - min(ext) + 1 - len(seen)) if ext else 0
+    return dups, reordered, missing, ext
+
+
+def analyze(stream: RtpStream) -> StreamStats:
+    """Statistics of one stream, Wireshark-compatible (module docstring).
+
+    Parameters
+    ----------
+    stream : RtpStream
+        From :func:`validator.rtp.read_capture` (or :func:`select_stream`,
+        which may join SSRCs that follow each other on one flow: each SSRC
+        is then analysed on its own and the figures are combined: counts
+        add up, minima and maxima are taken, means are weighted by packets).
+
+    Returns
+    -------
+    StreamStats
+    """
+    segments = stream.segments()
+    if len(segments) == 1:
+        return _analyze_one(stream)
+    parts = [_analyze_one(s) for s in segments]
+    return _combine(stream, parts)
+
+
+def _combine(stream: RtpStream, parts: list[StreamStats]) -> StreamStats:
+    def total(name: str) -> int:
+        return sum(int(getattr(p, name)) for p in parts)
+
+    def pick(name: str, fn) -> float | None:
+        vals = [getattr(p, name) for p in parts if getattr(p, name) is not None]
+        return fn(vals) if vals else None
+
+    def mean(name: str) -> float | None:
+        vals = [(getattr(p, name), p.packets) for p in parts if getattr(p, name) is not None]
+        if not vals:
+            return None
+        return sum(v * w for v, w in vals) / sum(w for _, w in vals)
+
+    pts: list[int] = []
+    for p in parts:
+        pts += [pt for pt in p.payload_types if pt not in pts]
+    first, last = parts[0], parts[-1]
+    return StreamStats(
+        ssrc=stream.ssrc, src=first.src, dst=first.dst, payload_type=first.payload_type,
+        payload_types=tuple(pts), codec=first.codec, clock_rate_hz=first.clock_rate_hz,
+        channels=first.channels, packets=total("packets"), expected=total("expected"),
+        lost=total("lost"), seq_wraps=total("seq_wraps"), duplicates=total("duplicates"),
+        reordered=total("reordered"), missing=total("missing"),
+        sequence_errors=total("sequence_errors"),
+        min_delta_ms=pick("min_delta_ms", min), mean_delta_ms=mean("mean_delta_ms"),
+        max_delta_ms=pick("max_delta_ms", max), min_jitter_ms=pick("min_jitter_ms", min),
+        mean_jitter_ms=mean("mean_jitter_ms"), max_jitter_ms=pick("max_jitter_ms", max),
+        last_jitter_ms=last.last_jitter_ms,
+        max_skew_ms=pick("max_skew_ms", lambda v: max(v, key=abs)),
+        clock_drift_ppm=mean("clock_drift_ppm"), start_s=first.start_s, end_s=last.end_s,
+        duration_s=last.end_s - first.start_s, first_seq=first.first_seq,
+        last_seq=last.last_seq, marker_packets=total("marker_packets"),
+        comfort_noise_packets=total("comfort_noise_packets"),
+        event_packets=total("event_packets"), empty_payloads=total("empty_payloads"),
+        truncated_packets=total("truncated_packets"), problems=True,
+        ssrc_changes=len(parts) - 1)
+
+
+def _analyze_one(stream: RtpStream) -> StreamStats:
+    pkts = stream.packets
+    n = len(pkts)
+    formats = stream.formats
+    clock_of: dict[int, int] = {}
+    flag_of: dict[int, int] = {}
+    for pt in {p.payload_type for p in pkts}:
+        f = formats.get(pt)
+        flags = _CN if pt in CN_PAYLOAD_TYPES else 0
+        if f is not None and f.is_event:
+            clock_of[pt], flags = 0, flags | _EVENT
+        else:
+            clock_of[pt] = f.clock_rate_hz if f is not None else 0
+        flag_of[pt] = flags
+    t0 = stream.capture_start_ns
+
+    # --- Wireshark 4.0 rtppacket_analyse, packet by packet
+    first = pkts[0]
+    first_ts = first.timestamp
+    cur0 = (first.time_ns - t0) / 1e6
+    start_seq = stop_seq = seq_num = first.sequence
+    start_time = time_ms = cur0
+    last_pt = first.payload_type
+    delta = max_delta = mean_delta = 0.0
+    min_delta = -1.0
+    jitter = max_jitter = mean_jitter = 0.0
+    min_jitter = -1.0
+    max_skew = 0.0
+    lastnominal = 0.0
+    cycles = 0
+    under = False
+    sequence_errors = 0
+    problems = False
+    total = 1
+    any_clock = bool(clock_of.get(first.payload_type))
+    regular_jitter = False
+    fit_arrival: list[float] = [0.0] if any_clock else []
+    fit_nominal: list[float] = [0.0] if any_clock else []
+    for i in range(1, n):
+        p = pkts[i]
+        cur = (p.time_ns - t0) / 1e6
+        seq = p.sequence
+        flags = 0
+        ts_off = (p.timestamp - first_ts) % (1 << 32)
+        in_seq = ts_off < (1 << 31)
+        if not in_seq:
+            flags |= _WRONG_TS
+        if seq < start_seq and in_seq and not under:
+            cycles += 1
+            under = True
+        elif seq == 0 and stop_seq == 65535 and in_seq and not under:
+            cycles += 1
+            under = True
+        elif seq > start_seq and in_seq and under:
+            under = False
+        if in_seq and seq_num + 1 == seq:
+            seq_num = seq
+        elif in_seq and seq_num == 65535 and seq == 0:
+            seq_num = seq
+        elif in_seq and (seq_num + 1 < seq or seq_num - seq > 0xFF00):
+            seq_num = seq
+            sequence_errors += 1
+            flags |= _WRONG_SEQ
+        elif seq_num + 1 > seq:
+            sequence_errors += 1
+            flags |= _WRONG_SEQ
+        pt = p.payload_type
+        flags |= flag_of[pt]
+        if last_pt in CN_PAYLOAD_TYPES:
+            flags |= _FOLLOW_CN
+        last_pt = pt
+        clock = clock_of[pt]
+        current_diff = 0.0
+        if in_seq:
+            arrival = cur - start_time
+            if clock:
+                any_clock = True
+                nominal = ts_off / (clock / 1000)
+                expected_time = time_ms + (nominal - lastnominal)
+                current_diff = abs(cur - expected_time)
+                jitter = (15 * jitter + current_diff) / 16
+                delta = cur - time_ms
+                lastnominal = nominal
+                skew = nominal - arrival
+                if abs(skew) > abs(max_skew):
+                    max_skew = skew
+                fit_arrival.append(arrival)
+                fit_nominal.append(nominal)
+            else:
+                delta = cur - time_ms
+        if p.marker:
+            flags |= _MARKER
+        if not flags & (_MARKER | _CN | _WRONG_TS | _FOLLOW_CN):
+            if delta > max_delta:
+                max_delta = delta
+            if min_delta == -1 or delta < min_delta:
+                min_delta = delta
+            mean_delta = (mean_delta * (total - 1) + delta) / total
+            if clock:
+                regular_jitter = True
+                if jitter > max_jitter:
+                    max_jitter = jitter
+                mean_jitter = (mean_jitter * (total - 1) + jitter) / total
+                if min_jitter == -1 or jitter < min_jitter:
+                    min_jitter = jitter
+        if flags & (_WRONG_SEQ | _WRONG_TS):
+            problems = True
+        if in_seq:
+            time_ms = cur
+        stop_seq = seq
+        total += 1
+    expected = stop_seq + cycles * 65536 - start_seq + 1
+    dups, reordered, missing, _ext = _rfc3550_counts([p.sequence for p in pkts])
+    drift = None
+    if len(fit_nominal) >= 3 and fit_nominal[-1] - fit_nominal[0] >= 100.0:
+        slope = np.polyfit(np.asarray(fit_nominal), np.asarray(fit_arrival), 1)[0]
+        if math.isfinite(slope):
+            drift = float((slope - 1.0) * 1e6)
+    have_jitter = any_clock
+    fmt = stream.format
+    end = (pkts[-1].time_ns - t0) / 1e9
+    start = start_time / 1000.0
+    has_delta = n > 1 and min_delta != -1
+    pts_seen: list[int] = []
+    for p in pkts:
+        if p.payload_type not in pts_seen:
+            pts_seen.append(p.payload_type)
+    return StreamStats(
+        ssrc=stream.ssrc, src=stream.src_endpoint, dst=stream.dst_endpoint,
+        payload_type=stream.payload_type, payload_types=tuple(pts_seen),
+        codec=fmt.encoding if fmt else None,
+        clock_rate_hz=fmt.clock_rate_hz if fmt else None,
+        channels=fmt.channels if fmt else 1,
+        packets=n, expected=expected, lost=expected - n, seq_wraps=cycles,
+        duplicates=dups, reordered=reordered, missing=missing, sequence_errors=sequence_errors,
+        min_delta_ms=min_delta if has_delta else None,
+        mean_delta_ms=mean_delta if has_delta else None,
+        max_delta_ms=max_delta if has_delta else None,
+        min_jitter_ms=(min_jitter if regular_jitter else 0.0) if have_jitter else None,
+        mean_jitter_ms=mean_jitter if have_jitter else None,
+        max_jitter_ms=max_jitter if have_jitter else None,
+        last_jitter_ms=jitter if have_jitter else None,
+        max_skew_ms=max_skew if have_jitter else None,
+        clock_drift_ppm=drift,
+        start_s=start, end_s=end, duration_s=end - start,
+        first_seq=first.sequence, last_seq=pkts[-1].sequence,
+        marker_packets=sum(1 for p in pkts if p.marker),
+        comfort_noise_packets=sum(1 for p in pkts if p.payload_type in CN_PAYLOAD_TYPES),
+        event_packets=sum(1 for p in pkts if flag_of[p.payload_type] & _EVENT),
+        empty_payloads=sum(1 for p in pkts if not p.payload),
+        truncated_packets=sum(1 for p in pkts if p.truncated),
+        problems=problems,
+    )
