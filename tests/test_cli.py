@@ -84,7 +84,8 @@ def test_json_report_lands_in_output_dir_as_received_stem(pair_48k, tmp_path, ca
                       "--output-dir", str(out_dir)], capsys)
     assert rc == EXIT_PASS
     expected = out_dir / "clean_capture.json"
-    assert sorted(p.name for p in out_dir.iterdir()) == ["clean_capture.json"]
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "clean_capture.html", "clean_capture.json", "clean_capture.xml"]
     doc = json.loads(expected.read_text(encoding="utf-8"))
     assert doc["verdict"] == "pass"
     assert doc["input"]["received"] == str(pair_48k["clean"])
@@ -95,7 +96,8 @@ def test_json_path_option(pair_48k, tmp_path, capsys):
     target = tmp_path / "elsewhere" / "my-report.json"
     out_dir = tmp_path / "reports"
     rc, out, _ = run(["validate", str(pair_48k["dropout"]), "-r", str(pair_48k["reference"]),
-                      "--json", str(target), "--output-dir", str(out_dir)], capsys)
+                      "--json", str(target), "--output-dir", str(out_dir), "--no-html",
+                      "--no-junit"], capsys)
     assert rc == EXIT_FAIL
     assert json.loads(target.read_text(encoding="utf-8"))["verdict"] == "fail"
     assert not out_dir.exists(), "--json replaces the default path"
@@ -106,7 +108,8 @@ def test_no_json_writes_nothing(pair_48k, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the default --output-dir is relative ("reports")
     out_dir = tmp_path / "reports_explicit"
     rc, out, _ = run(["validate", str(pair_48k["clean"]), "-r", str(pair_48k["reference"]),
-                      "--no-json", "--output-dir", str(out_dir)], capsys)
+                      "--no-json", "--no-html", "--no-junit", "--output-dir", str(out_dir)],
+                     capsys)
     assert rc == EXIT_PASS
     assert list(tmp_path.iterdir()) == []
     assert "report:" not in out
@@ -132,8 +135,8 @@ def test_max_events_limits_the_summary(tmp_path, capsys):
     ref = signals.write_wav(tmp_path / "ref.wav", signals.tone(
         997.0, sample_rate_hz=8000, duration_s=3.0, marker="chirp"), 8000)
     rec = signals.write_wav(tmp_path / "rec.wav", y, 8000)
-    rc, out, _ = run(["validate", str(rec), "-r", str(ref), "--no-json", "--max-events", "2"],
-                     capsys)
+    rc, out, _ = run(["validate", str(rec), "-r", str(ref), "--no-json", "--no-html",
+                      "--no-junit", "--max-events", "2"], capsys)
     assert rc == EXIT_FAIL
     assert out.startswith("FAIL: 5 dropout")
     assert "... and 3 more" in out

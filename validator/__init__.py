@@ -7,9 +7,10 @@ The package is a pipeline, one folder per stage::
     align/      delay, clock drift and splices (cross-correlation), DTW on MFCCs
     detectors/  frame features, then dropout, glitch, level, clipping, silence, metrics
     verdict.py  profiles (TOML limits) and the verdict, one pure function
-    report/     renderers: terminal, JSON (only render)
+    report/     renderers: terminal, JSON, HTML, JUnit XML (only render)
     pipeline.py validate(): the stages above in order
     cli.py      the command line, a thin main(argv) -> int
+    testing.py  assert_stream_ok() for QA suites; pytest_plugin.py: the audio_validator fixture
     impair/     fault injection with ground truth, for tests and benchmarks
 
 Python API::

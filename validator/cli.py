@@ -13,16 +13,23 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from validator import __version__
-from validator.errors import ValidatorError
+from validator.errors import MissingDependencyError, ValidatorError
 from validator.verdict import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from validator.result import ValidationResult
+    from validator.verdict import Profile
 
 DEFAULT_OUTPUT_DIR = "reports"
 #: Modules that add subcommands through ``register(subparsers)``, each setting ``run``.
 ROOM_COMMANDS = ("validator.rtp.cli",)
 #: Defaults shared with :func:`validator.pipeline.validate` (a test keeps them equal).
 DEFAULT_MAX_DELAY_S = 10.0
+#: Shared with ``validate(zoom_events=)`` and ``render_html(max_zooms=)``.
+DEFAULT_MAX_ZOOMS = 50
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,17 +51,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="compare a received capture with its reference",
                        description="Compare RECEIVED with its reference; print a summary and "
-                                   "write a JSON report.")
+                                   "write JSON, HTML and JUnit XML reports.")
     v.add_argument("received", help="received audio (wav, flac, ogg, mp3; m4a via ffmpeg)")
     v.add_argument("--reference", "-r", required=True,
                    help="reference audio file, or a tone spec such as sine:997 "
                         "(sine:997,1499 for one tone per channel)")
     v.add_argument("--profile", help="TOML profile of limits and detector settings")
+    v.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR,
+                   help=f"folder for the reports <received stem>.json, .html and .xml "
+                        f"(default: {DEFAULT_OUTPUT_DIR}/)")
     v.add_argument("--json", dest="json_path", help="JSON report path "
                    "(default: OUTPUT_DIR/<received stem>.json)")
-    v.add_argument("--output-dir", default=DEFAULT_OUTPUT_DIR,
-                   help=f"folder for reports (default: {DEFAULT_OUTPUT_DIR}/)")
+    v.add_argument("--html", dest="html_path", help="HTML report path "
+                   "(default: OUTPUT_DIR/<received stem>.html)")
+    v.add_argument("--junit", dest="junit_path", help="JUnit XML report path "
+                   "(default: OUTPUT_DIR/<received stem>.xml)")
     v.add_argument("--no-json", action="store_true", help="write no JSON report")
+    v.add_argument("--no-html", action="store_true", help="write no HTML report")
+    v.add_argument("--no-junit", action="store_true", help="write no JUnit XML report")
+    v.add_argument("--max-zooms", type=int, default=DEFAULT_MAX_ZOOMS, metavar="N",
+                   help="events (the first N) with a zoomed plot in the HTML report "
+                        f"(default {DEFAULT_MAX_ZOOMS})")
     v.add_argument("--max-delay", type=float, default=DEFAULT_MAX_DELAY_S, metavar="S",
                    help=f"largest delay searched, s (default {DEFAULT_MAX_DELAY_S:g})")
     v.add_argument("--dtw", action="store_true",
@@ -139,27 +156,54 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from validator.pipeline import validate
-    from validator.report.json_report import write_json
     from validator.report.terminal import render_terminal
-    from validator.verdict import load_profile
+    from validator.verdict import default_profile, load_profile
 
-    profile = load_profile(args.profile) if args.profile else None
+    profile = load_profile(args.profile) if args.profile else default_profile()
     bar = _ProgressBar() if (not args.no_progress and not args.quiet and sys.stderr.isatty()) \
         else None
     result = validate(args.received, args.reference, profile=profile, max_delay_s=args.max_delay,
-                      dtw=args.dtw, progress=bar)
+                      dtw=args.dtw, progress=bar, zoom_events=max(args.max_zooms, 0))
     if bar:
         bar.close()
-    paths = []
-    if not args.no_json:
-        path = Path(args.json_path) if args.json_path else \
-            Path(args.output_dir) / f"{Path(args.received).stem}.json"
-        paths.append(write_json(result, path))
+    paths = _write_reports(args, result, profile)
     if args.quiet:
         print(result.verdict.upper())
     else:
         sys.stdout.write(render_terminal(result, max_events=args.max_events, report_paths=paths))
     return EXIT_PASS if result.passed else EXIT_FAIL
+
+
+def _write_reports(args: argparse.Namespace, result: ValidationResult,
+                   profile: Profile) -> list[Path]:
+    """Write the JSON, HTML and JUnit reports asked for (atomically); returns their paths.
+
+    The HTML report needs the ``html`` extra: when it was not asked for by
+    ``--html`` and jinja2 or matplotlib is missing, it is skipped with a note.
+    """
+    from validator.report.json_report import write_json
+
+    stem = Path(args.received).stem
+    out = Path(args.output_dir)
+    paths = []
+    if not args.no_json:
+        paths.append(write_json(result, Path(args.json_path or out / f"{stem}.json")))
+    if not args.no_html:
+        from validator.report.html import write_html
+
+        try:
+            paths.append(write_html(
+                result, Path(args.html_path or out / f"{stem}.html"), max_zooms=args.max_zooms,
+                silence_threshold_dbfs=profile.detectors.silence_threshold_dbfs))
+        except MissingDependencyError as exc:
+            if args.html_path:
+                raise
+            print(f"audio-validator: note: HTML report skipped: {exc}", file=sys.stderr)
+    if not args.no_junit:
+        from validator.report.junit import write_junit
+
+        paths.append(write_junit([result], Path(args.junit_path or out / f"{stem}.xml")))
+    return paths
 
 
 def _generate(args: argparse.Namespace) -> int:

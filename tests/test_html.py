@@ -1,0 +1,394 @@
+"""The HTML report: structure, links, escaping, self-containment, the RTP block, size.
+
+Built from a hand-made :class:`ValidationResult` (no pipeline) that carries
+plot data, zooms and hostile strings; :func:`sample_result` is a plain function
+so other report tests can reuse it. The real-browser check is in
+``tests/test_browser.py``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import re
+import sys
+import time
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+pytest.importorskip("jinja2")
+pytest.importorskip("matplotlib")
+
+from validator import cli  # noqa: E402
+from validator.detectors.settings import DetectorSettings  # noqa: E402
+from validator.errors import MissingDependencyError  # noqa: E402
+from validator.pipeline import validate  # noqa: E402
+from validator.report import html as html_report  # noqa: E402
+from validator.report.html import DEFAULT_MAX_ZOOMS, render_html, write_html  # noqa: E402
+from validator.report.plots import EVENT_COLORS, compact_path  # noqa: E402
+from validator.result import (  # noqa: E402
+    EVENT_TYPES,
+    Alignment,
+    ChannelMetrics,
+    ChannelPlot,
+    Check,
+    Event,
+    EventZoom,
+    InputInfo,
+    PlotData,
+    Segment,
+    Trace,
+    ValidationResult,
+)
+
+HOSTILE = '<script>alert("x")</script>&"\''
+GENERATED_AT = "2024-05-01T12:00:00+00:00"
+
+
+class FakeRtp:
+    """A hand-made stand-in for ``validator.rtp.RtpSection``: only ``to_dict()`` is used."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.doc
+
+
+def fake_rtp() -> FakeRtp:
+    return FakeRtp({
+        "ssrc": "0x1234ABCD",
+        "streams": [{"ssrc": "0x1234ABCD", "src": "127.0.0.1:5004", "dst": "127.0.0.1:6000",
+                     "payload_type": 0, "codec": "PCMU", "clock_rate": 8000, "packets": 996,
+                     "expected": 1000, "lost": 4, "lost_percent": 0.4, "duplicates": 0,
+                     "reordered": 1, "mean_jitter_ms": 0.21, "max_jitter_ms": 1.75,
+                     "payload_types": [0], "start_s": 0.0, "end_s": 20.0,
+                     "note": HOSTILE}],
+        "network_events": [
+            {"type": "loss", "first_seq": 1064, "last_seq": 1064, "start_s": 1.28,
+             "end_s": 1.30},
+            {"type": "loss", "first_seq": 1075, "last_seq": 1076, "start_s": 1.50,
+             "end_s": 1.54},
+            {"type": "reorder", "first_seq": 1210, "last_seq": 1210, "start_s": 4.2,
+             "end_s": 4.22}],
+        "jitter": {"t_s": [0.02 * i for i in range(250)],
+                   "jitter_ms": [0.2 + 0.1 * math.sin(i / 7) for i in range(250)]},
+    })
+
+
+def sample_result(*, n_events: int = 7, rtp: Any = None, received: str = f"caps/{HOSTILE}.wav",
+                  duration_s: float = 5.0, bins: int = 600, trace_points: int = 500,
+                  zoom_points: int = 240, n_zooms: int | None = None,
+                  verdict: str = "fail") -> ValidationResult:
+    """A deterministic result with every part the HTML page shows (two channels).
+
+    Events cycle through the event types, alternate channels and carry a cause;
+    the plot data are smooth synthetic curves of the given sizes.
+    """
+    types = [t for t in EVENT_TYPES if t != "warp"]
+    events = []
+    for i in range(n_events):
+        start = 0.2 + i * (duration_s - 0.4) / max(n_events, 1)
+        kind = types[i % len(types)]
+        desc = f"{kind} number {i}" + (f" {HOSTILE}" if i == 1 else "")
+        events.append(Event(kind, i % 2, round(start, 4), round(start + 0.02, 4),
+                            -120.0 if kind == "dropout" else -8.5, desc,
+                            int(start * 8000), int((start + 0.02) * 8000),
+                            cause=("network loss" if i % 3 == 0 else None)))
+    channels = tuple(ChannelMetrics(c, -13.01, -10.0, -13.0, -0.01, 997.0 + 502 * c, 0.0,
+                                    60.0, -60.0, 0.0) for c in range(2))
+    checks = (Check("dropout_events", False, 2, 0, "events", "number of dropout events"),
+              Check("gain_error_ch0", True, -0.01, 1.0, "dB", "received minus reference"),
+              Check("drift", True, 0.5, None, "ppm", f"clock drift {HOSTILE}"))
+    traces = tuple(
+        Trace(c, duration_s / trace_points,
+              tuple(-13.0 + 0.5 * math.sin(i / 9) for i in range(trace_points)),
+              tuple(-13.0 for _ in range(trace_points)),
+              tuple(-60.0 + 3 * math.sin(i / 5) for i in range(trace_points)))
+        for c in range(2))
+    freqs = tuple(4.0 * i for i in range(1000))
+    plots = PlotData(
+        channels=tuple(ChannelPlot(
+            c, duration_s / bins,
+            tuple(-0.3 - 0.02 * math.sin(i / 13) for i in range(bins)),
+            tuple(0.3 + 0.02 * math.sin(i / 13) for i in range(bins)),
+            tuple(-0.316 for _ in range(bins)), tuple(0.316 for _ in range(bins)),
+            freqs, tuple(-100.0 + 90 * math.exp(-abs(f - 997.0) / 20) for f in freqs),
+            tuple(-110.0 + 100 * math.exp(-abs(f - 997.0) / 20) for f in freqs),
+            997.0 + 502 * c) for c in range(2)),
+        zooms=tuple(EventZoom(i, e.channel, e.start_s - 0.005, 0.000125,
+                              tuple(0.3 * math.sin(k / 1.3) for k in range(zoom_points)),
+                              tuple(0.31 * math.sin(k / 1.3) for k in range(zoom_points)))
+                    for i, e in enumerate(events[:n_zooms if n_zooms is not None else 50])))
+    return ValidationResult(
+        input=InputInfo(received=received, reference="refs/reference.wav", sample_rate_hz=8000,
+                        channels=2, duration_s=duration_s, reference_duration_s=duration_s),
+        alignment=Alignment(0.0125, 100.0, 0.98, False, "xcorr", 1.5,
+                            (Segment(0, 12000, 100.0), Segment(12000, -1, 99.0)), None),
+        channels=channels, events=tuple(events), checks=checks, verdict=verdict,
+        notes=(f"a note {HOSTILE}",), traces=traces, truncation_s=0.0, elapsed_s=0.25,
+        plots=plots, rtp=rtp)
+
+
+class _Page(HTMLParser):
+    """Collects ids, links, element names and attribute values of a page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: list[str] = []
+        self.hrefs: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.rows: list[dict[str, str | None]] = []
+        self._table: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if a.get("id"):
+            self.ids.append(str(a["id"]))
+        if tag == "a" and a.get("href"):
+            self.hrefs.append(str(a["href"]))
+        if tag == "table":
+            self._table.append(a.get("id"))
+        if tag == "tr" and self._table and self._table[-1] == "event-table" and a.get("id"):
+            self.rows.append(a)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self._table:
+            self._table.pop()
+
+
+def parse(page: str) -> _Page:
+    p = _Page()
+    p.feed(page)
+    p.close()
+    return p
+
+
+@pytest.fixture(scope="module")
+def page() -> str:
+    return render_html(sample_result(), generated_at=GENERATED_AT)
+
+
+@pytest.fixture(scope="module")
+def rtp_page() -> str:
+    return render_html(sample_result(rtp=fake_rtp()), generated_at=GENERATED_AT)
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_every_event_has_a_row_in_order(page):
+    result = sample_result()
+    rows = parse(page).rows
+    assert [r["id"] for r in rows] == [f"event-{i}" for i in range(len(result.events))]
+    assert [r["data-type"] for r in rows] == [e.type for e in result.events]
+
+
+def test_every_internal_link_resolves_and_ids_are_unique(page, rtp_page):
+    for text in (page, rtp_page):
+        p = parse(text)
+        assert len(p.ids) == len(set(p.ids)), "duplicate element ids"
+        ids = set(p.ids)
+        for href in p.hrefs:
+            assert href.startswith("#"), f"link leaves the page: {href!r}"
+            assert href[1:] in ids, f"{href!r} has no target"
+
+
+def test_each_zoom_link_points_at_its_zoomed_plot(page):
+    p = parse(page)
+    zoom_links = [h for h in p.hrefs if h.startswith("#zoom-")]
+    n = len(sample_result().events)
+    assert zoom_links == [f"#zoom-{i}" for i in range(n)]
+    zooms = {a["id"]: a for t, a in p.tags if t == "article" and "zoom" in (a.get("class") or "")}
+    assert set(zooms) == {f"zoom-{i}" for i in range(n)}
+    # each zoom holds its plot: an inline <svg> right inside the article
+    for i in range(n):
+        block = page.split(f'id="zoom-{i}"', 1)[1].split("</article>", 1)[0]
+        assert "<svg" in block and "</svg>" in block
+        assert f'href="#event-{i}"' in block, "a zoom links back to its table row"
+
+
+def test_max_zooms_limits_the_zoomed_plots(tmp_path):
+    result = sample_result(n_events=7)
+    page = render_html(result, max_zooms=3)
+    p = parse(page)
+    assert [h for h in p.hrefs if h.startswith("#zoom-")] == ["#zoom-0", "#zoom-1", "#zoom-2"]
+    assert len(p.rows) == 7, "every event keeps its row"
+    assert "The first 3 of 7 events are shown" in page
+    assert "#zoom-" not in render_html(result, max_zooms=0)
+
+
+def test_banner_verdict_counts_and_failed_checks(page):
+    p = parse(page)
+    (banner,) = [a for t, a in p.tags if t == "header" and "banner" in (a.get("class") or "")]
+    assert "fail" in (banner["class"] or "").split()
+    assert 'data-verdict="fail"' in page
+    for kind in ("dropout", "glitch", "level", "clipping", "silence"):
+        assert re.search(rf"\d+ × {kind}<", page), kind
+    assert "<b>dropout_events</b> 2 (limit 0 events)" in page
+    passing = render_html(sample_result(n_events=0, verdict="pass"))
+    assert 'class="banner pass"' in passing and "No events" in passing
+
+
+def test_checks_metrics_alignment_and_inputs_are_shown(page):
+    for text in ("gain_error_ch0", "not judged", "drift", "xcorr", "+1.50 ppm", "12.500 ms",
+                 "refs/reference.wav", "8000 Hz", "-13.01", "1499.000", "60.0", "-60.0",
+                 "end of file", "network loss"):
+        assert text in page, text
+
+
+def test_plots_are_inline_svg_per_channel(page):
+    for ch in (0, 1):
+        for kind in ("overview", "level", "residual", "spectrum"):
+            block = page.split(f'id="{kind}-ch{ch}"', 1)[1].split("</figure>", 1)[0]
+            assert "<svg" in block, f"{kind} ch{ch}"
+    assert "<?xml" not in page and "<metadata" not in page
+    assert "silence threshold -60 dBFS" in page
+
+
+def test_event_colours_are_consistent(page):
+    """The chip of a type, its table row and the plot shading use one colour."""
+    for kind, color in EVENT_COLORS.items():
+        if kind == "warp":
+            continue
+        assert f'style="--c: {color}">' in page, kind
+        assert color in page.split('id="timeline"', 1)[1].split("</section>", 1)[0]
+
+
+# --------------------------------------------------------------------------- safety
+
+
+def test_user_strings_are_escaped(page):
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(" in page
+    assert page.count("<script") == 1, "only the page's own script"
+    # the hostile name is in the title, banner, inputs, descriptions and notes, escaped
+    assert page.count("&lt;script&gt;") >= 5
+
+
+def test_page_is_self_contained(page, rtp_page):
+    for text in (page, rtp_page):
+        for m in re.finditer(r"https?://", text):
+            before = text[max(0, m.start() - 30):m.start()]
+            assert re.search(r'xmlns(:\w+)?="$', before), \
+                f"a URL outside an xmlns attribute: {text[m.start() - 40:m.start() + 60]!r}"
+        p = parse(text)
+        for tag, a in p.tags:
+            assert tag not in ("link", "img", "iframe", "object", "embed"), tag
+            assert "src" not in a, f"<{tag} src=...>"
+        assert "@import" not in text and "url(http" not in text
+
+
+# --------------------------------------------------------------------------- RTP
+
+
+def test_rtp_section_only_when_result_has_rtp(page, rtp_page):
+    assert 'id="rtp"' not in page and 'href="#rtp"' not in page
+    assert 'id="rtp"' in rtp_page and 'href="#rtp"' in rtp_page
+    block = rtp_page.split('id="rtp"', 1)[1].split("</section>", 1)[0]
+    for text in ("0x1234ABCD", "127.0.0.1:5004", "PCMU", "1064", "1075", "reorder",
+                 "Jitter mean ms", "1.75", "<svg"):
+        assert text in block, text
+    assert "&lt;script&gt;" in block and "<script>" not in block
+    # network events on the audio's time axis: the same x label as the timeline plots
+    assert "time on the received file, s" in block
+
+
+def test_rtp_section_tolerates_missing_parts():
+    page = render_html(sample_result(rtp=FakeRtp({"streams": [], "network_events": []})))
+    block = page.split('id="rtp"', 1)[1].split("</section>", 1)[0]
+    assert "No RTP streams." in block and "No network events" in block
+
+
+# --------------------------------------------------------------------------- API
+
+
+def test_write_html_is_atomic_and_returns_the_path(tmp_path):
+    path = write_html(sample_result(), tmp_path / "a" / "r.html")
+    assert path == tmp_path / "a" / "r.html"
+    assert path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["r.html"]
+
+
+def test_render_is_deterministic():
+    a = render_html(sample_result(), generated_at=GENERATED_AT)
+    b = render_html(sample_result(), generated_at=GENERATED_AT)
+    assert a == b
+
+
+def test_missing_extra_names_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "jinja2", None)
+    with pytest.raises(MissingDependencyError, match=r"audio-stream-validator\[html\]"):
+        render_html(sample_result())
+
+
+def test_defaults_agree_with_cli_and_pipeline():
+    assert DEFAULT_MAX_ZOOMS == cli.DEFAULT_MAX_ZOOMS
+    assert inspect.signature(validate).parameters["zoom_events"].default == DEFAULT_MAX_ZOOMS
+    assert html_report.DEFAULT_SILENCE_THRESHOLD_DBFS == \
+        DetectorSettings().silence_threshold_dbfs
+
+
+def test_plot_without_data_renders():
+    r = sample_result()
+    bare = ValidationResult(input=r.input, alignment=r.alignment, channels=r.channels,
+                            events=r.events, checks=r.checks, verdict="fail")
+    page = render_html(bare)
+    assert "No plot data for channel 0" in page and "No spectrum for channel 1" in page
+    assert "#zoom-" not in page
+
+
+# --------------------------------------------------------------------------- size
+
+
+def test_hour_long_report_stays_small():
+    """Data as the pipeline decimates an hour: 3000 envelope bins, 4000 trace points,
+    50 zooms of 2000 points, 60 events, two channels: the page stays well under 5 MB."""
+    t0 = time.perf_counter()
+    page = render_html(sample_result(n_events=60, duration_s=3600.0, bins=3000,
+                                     trace_points=4000, zoom_points=2000))
+    elapsed = time.perf_counter() - t0
+    size = len(page.encode("utf-8"))
+    assert size < 5_000_000, f"{size / 1e6:.2f} MB"
+    assert elapsed < 30.0
+
+
+# --------------------------------------------------------------------------- SVG paths
+
+
+def test_compact_path_rounds_without_drift_and_merges_collinear_steps():
+    d = "M 0.04 0 L 0.33 0 L 0.66 0 L 1 0 L 1 2.26 L 3.14159 2.26 z M 5 5 L 6 6 L 7 7"
+    assert compact_path(d) == "M0 0l1 0 0 2.3 2.1 0zM5 5l2 2"
+    # relative steps are differences of rounded points: the end lands where it should
+    pts = [(i * 0.2371, (i % 3) * 0.1111) for i in range(400)]
+    d = "M " + " L ".join(f"{x} {y}" for x, y in pts)
+    out = compact_path(d)
+    x, y = (float(v) for v in out[1:].split("l")[0].split())
+    steps = re.findall(r"-?\d*\.?\d+", out.split("l", 1)[1])
+    x += sum(float(v) for v in steps[0::2])
+    y += sum(float(v) for v in steps[1::2])
+    assert x == pytest.approx(round(pts[-1][0], 1), abs=1e-6)
+    assert y == pytest.approx(round(pts[-1][1], 1), abs=1e-6)
+    assert compact_path("M 0 -3 C 0.7956 -3 -0.5587 -2.68 -0.04 2 z") == \
+        "M 0 -3 C .8 -3 -.6 -2.7 0 2 z"
+
+
+def test_odd_strings_in_plot_labels_are_taken_literally():
+    rtp = FakeRtp({"streams": [], "network_events": [
+        {"type": "odd$type$<x>", "first_seq": 1, "last_seq": 1, "start_s": 1.0, "end_s": 1.1}]})
+    page = render_html(sample_result(rtp=rtp))
+    assert "odd$type$&lt;x&gt; (1)" in page  # the legend, escaped by the SVG writer
+    assert "odd$type$&lt;x&gt;" in page.split('id="rtp-events"', 1)[1]
+
+
+def test_plotting_and_templates_load_lazily():
+    import subprocess
+
+    code = ("import sys, validator.report, validator.report.plots, validator.testing; "
+            "print(sorted(m for m in ('matplotlib', 'jinja2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

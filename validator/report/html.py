@@ -1,0 +1,268 @@
+"""HTML report: one self-contained page a person reads (inline SVG plots, no network).
+
+The page comes from the Jinja2 templates shipped in
+``validator/report/templates/`` (autoescaped: every file name, description or
+note is escaped). The plots are drawn by :mod:`validator.report.plots` from
+data the pipeline already decimated; this module computes nothing but layout
+(formatting numbers, counting events per type, choosing which zooms to show).
+
+jinja2 and matplotlib are imported only when a page is rendered; without them
+:class:`~validator.errors.MissingDependencyError` names the extra to install
+(``pip install 'audio-stream-validator[html]'``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from validator import __version__
+from validator.errors import MissingDependencyError
+from validator.report.atomic import write_text_atomic
+from validator.result import EVENT_TYPES, ValidationResult
+
+#: Zoomed plots shown at most (the first events), by default.
+DEFAULT_MAX_ZOOMS = 50
+#: Silence threshold drawn on the level plot when the caller does not say, dBFS
+#: (the detectors' default, ``DetectorSettings.silence_threshold_dbfs``).
+DEFAULT_SILENCE_THRESHOLD_DBFS = -60.0
+TOOL_NAME = "audio-stream-validator"
+#: Columns of the RTP stream table, in order, with their headings (those a row
+#: has); any other keys of a row are listed under "all fields" below the table.
+STREAM_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("ssrc", "SSRC"), ("src", "Source"), ("dst", "Destination"), ("payload_type", "PT"),
+    ("codec", "Codec"), ("clock_rate", "Clock Hz"), ("packets", "Packets"),
+    ("expected", "Expected"), ("lost", "Lost"), ("lost_percent", "Lost %"),
+    ("duplicates", "Dupl."), ("reordered", "Reord."),
+    ("mean_jitter_ms", "Jitter mean ms"), ("max_jitter_ms", "Jitter max ms"))
+#: Known columns of the network event table.
+NETWORK_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("type", "Type"), ("first_seq", "First seq"), ("last_seq", "Last seq"),
+    ("start_s", "Start s"), ("end_s", "End s"))
+
+
+def _environment() -> Any:
+    try:
+        import jinja2
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "the HTML report needs jinja2 and matplotlib: "
+            "pip install 'audio-stream-validator[html]'") from exc
+    env = jinja2.Environment(loader=jinja2.PackageLoader("validator.report", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = fmt_num
+    env.filters["fixed"] = fmt_fixed
+    return env
+
+
+def fmt_num(x: Any, decimals: int = 3) -> str:
+    """A number for a table cell: ``-`` for None or NaN, ints as ints, no trailing zeros.
+
+    Parameters
+    ----------
+    x : int, float or None
+    decimals : int
+        Decimals kept at most.
+
+    Returns
+    -------
+    str
+    """
+    if x is None or isinstance(x, bool):
+        return "-" if x is None else str(x)
+    if isinstance(x, int):
+        return str(x)
+    x = float(x)
+    if math.isnan(x):
+        return "-"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    text = f"{x:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def fmt_fixed(x: Any, decimals: int = 2) -> str:
+    """A number with a fixed count of decimals (columns line up); ``-`` for None or NaN."""
+    if x is None:
+        return "-"
+    x = float(x)
+    if math.isnan(x):
+        return "-"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    text = f"{x:.{decimals}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def _event_rows(result: ValidationResult, zoom_ids: dict[int, str]) -> list[dict[str, Any]]:
+    from validator.report.plots import event_color
+
+    rows = []
+    for i, e in enumerate(result.events):
+        rows.append({
+            "index": i, "id": f"event-{i}", "type": e.type, "color": event_color(e.type),
+            "channel": e.channel, "start_s": e.start_s, "duration_ms": e.duration_s * 1e3,
+            "level_db": e.level_db, "description": e.description, "cause": e.cause,
+            "start_sample": e.start_sample, "zoom_id": zoom_ids.get(i)})
+    return rows
+
+
+def render_html(result: ValidationResult, *, max_zooms: int = DEFAULT_MAX_ZOOMS,
+                silence_threshold_dbfs: float = DEFAULT_SILENCE_THRESHOLD_DBFS,
+                generated_at: str | None = None) -> str:
+    """The HTML report of a result: one self-contained page.
+
+    Parameters
+    ----------
+    result : ValidationResult
+    max_zooms : int
+        Zoomed plots shown at most, for the first events that have one in
+        ``result.plots.zooms`` (the pipeline keeps ``zoom_events`` of them).
+    silence_threshold_dbfs : float
+        The silence threshold drawn on the level plots, dBFS (the profile's
+        ``[detectors] silence_threshold_dbfs``).
+    generated_at : str, optional
+        Timestamp shown (default: now, UTC, ISO 8601).
+
+    Returns
+    -------
+    str
+        The page (UTF-8 text). It fetches nothing: styles, script and plots are inline.
+
+    Raises
+    ------
+    MissingDependencyError
+        If jinja2 or matplotlib is not installed.
+    """
+    from validator.report import plots
+
+    env = _environment()
+    inline = _Svgs()
+    r = result
+    duration_s = r.input.duration_s
+    counts = Counter(e.type for e in r.events)
+    known = [t for t in EVENT_TYPES if counts.get(t)]
+    order = known + sorted(t for t in counts if t not in EVENT_TYPES)
+    count_rows = [{"type": t, "n": counts[t], "color": plots.event_color(t)} for t in order]
+
+    zooms = [z for z in (r.plots.zooms if r.plots else ())
+             if 0 <= z.event_index < len(r.events)][:max(max_zooms, 0)]
+    zoom_svgs = plots.zoom_svgs(zooms, r.events)
+    zoom_ids = {z.event_index: f"zoom-{z.event_index}" for z in zooms}
+    zoom_cards = []
+    for z, svg in zip(zooms, zoom_svgs, strict=True):
+        e = r.events[z.event_index]
+        zoom_cards.append({"id": zoom_ids[z.event_index], "index": z.event_index,
+                           "event_id": f"event-{z.event_index}", "type": e.type,
+                           "color": plots.event_color(e.type), "channel": e.channel,
+                           "start_s": e.start_s, "duration_ms": e.duration_s * 1e3,
+                           "level_db": e.level_db, "description": e.description,
+                           "svg": inline(svg)})
+
+    channel_plots = {cp.channel: cp for cp in (r.plots.channels if r.plots else ())}
+    traces = {t.channel: t for t in r.traces}
+    sections = []
+    for c in r.channels:
+        ev = [e for e in r.events if e.channel == c.index]
+        cp = channel_plots.get(c.index)
+        tr = traces.get(c.index)
+        sections.append({
+            "index": c.index, "n_events": len(ev),
+            "overview": inline(plots.overview_svg(cp, ev, duration_s)) if cp else None,
+            "level": inline(plots.level_svg(tr, ev, duration_s,
+                                             silence_threshold_dbfs=silence_threshold_dbfs))
+            if tr and tr.received_dbfs else None,
+            "residual": inline(plots.residual_svg(tr, ev, duration_s))
+            if tr and tr.residual_db else None,
+            "spectrum": inline(plots.spectrum_svg(cp)) if cp and cp.spectrum_hz else None,
+            "tone_hz": cp.tone_hz if cp else None,
+        })
+
+    rtp = None
+    if r.rtp is not None:
+        doc = r.rtp.to_dict()
+        rtp = {"ssrc": doc.get("ssrc"),
+               "streams": _table(doc.get("streams") or [], STREAM_COLUMNS),
+               "network_events": _table(doc.get("network_events") or [],
+                                        NETWORK_EVENT_COLUMNS),
+               "svg": inline(plots.rtp_svg(doc, duration_s))}
+
+    failed = [k for k in r.checks if not k.passed]
+    page = env.get_template("report.html.j2").render(
+        r=r, tool={"name": TOOL_NAME, "version": __version__},
+        generated_at=generated_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        received_name=_basename(r.input.received), reference_name=_basename(r.input.reference),
+        counts=count_rows, failed_checks=failed, events=_event_rows(r, zoom_ids),
+        zooms=zoom_cards, max_zooms=max_zooms, n_zoomable=len(r.plots.zooms) if r.plots else 0,
+        channels=sections, rtp=rtp, silence_threshold_dbfs=silence_threshold_dbfs,
+        event_colors={t: plots.event_color(t) for t in (*EVENT_TYPES, *order)})
+    return page
+
+
+def _table(rows: Any, known: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """Rows of dicts as a table of the known columns present; other keys as extras per row."""
+    rows = [dict(row) for row in rows]
+    present = {k for row in rows for k in row}
+    cols = [(k, label) for k, label in known if k in present]
+    numeric = {k: all(isinstance(row.get(k), int | float) and not isinstance(row.get(k), bool)
+                      or row.get(k) is None for row in rows) for k, _ in cols}
+    shown = {k for k, _ in cols}
+    return {"columns": [{"key": k, "label": label, "numeric": numeric[k]} for k, label in cols],
+            "rows": [[{"value": _cell(row.get(k)), "numeric": numeric[k]} for k, _ in cols]
+                     for row in rows],
+            "extras": [[(k, _cell(v)) for k, v in row.items() if k not in shown]
+                       for row in rows]}
+
+
+def _cell(v: Any) -> Any:
+    """A table value: numbers stay numbers (formatted by the template), lists are joined."""
+    if isinstance(v, list | tuple):
+        return ", ".join(fmt_num(x) if isinstance(x, int | float) else str(x) for x in v)
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={x}" for k, x in v.items())
+    return v
+
+
+class _Svgs:
+    """Marks the SVGs of one page safe and gives each its own id prefix (``p1-``, ``p2-``...)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, svg: str) -> Any:
+        from markupsafe import Markup
+
+        from validator.report.plots import with_id_prefix
+
+        self.n += 1
+        # safe: matplotlib escapes every text it draws, and no markup is added here
+        return Markup(with_id_prefix(svg, f"p{self.n}-"))
+
+
+def _basename(path: str) -> str:
+    return os.path.basename(str(path).rstrip("/\\")) or str(path)
+
+
+def write_html(result: ValidationResult, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """Write the HTML report atomically; returns the path.
+
+    Parameters
+    ----------
+    result : ValidationResult
+    path : str or Path
+        Destination; its folder is created if needed.
+    **kwargs
+        Passed to :func:`render_html` (``max_zooms``, ``silence_threshold_dbfs``).
+
+    Returns
+    -------
+    Path
+    """
+    return write_text_atomic(path, render_html(result, **kwargs))
