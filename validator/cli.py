@@ -178,8 +178,8 @@ def _write_reports(args: argparse.Namespace, result: ValidationResult,
                    profile: Profile) -> list[Path]:
     """Write the JSON, HTML and JUnit reports asked for (atomically); returns their paths.
 
-    The HTML report needs the ``html`` extra: when it was not asked for by
-    ``--html`` and jinja2 or matplotlib is missing, it is skipped with a note.
+    When jinja2 or matplotlib is missing (a broken install), the HTML report
+    is skipped with a note unless it was asked for by ``--html``.
     """
     from validator.report.json_report import write_json
 

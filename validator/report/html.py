@@ -8,7 +8,7 @@ data the pipeline already decimated; this module computes nothing but layout
 
 jinja2 and matplotlib are imported only when a page is rendered; without them
 :class:`~validator.errors.MissingDependencyError` names the extra to install
-(``pip install 'audio-stream-validator[html]'``).
+(dependencies of the package, imported only when a page is drawn).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def _environment() -> Any:
     except ImportError as exc:
         raise MissingDependencyError(
             "the HTML report needs jinja2 and matplotlib: "
-            "pip install 'audio-stream-validator[html]'") from exc
+            "pip install jinja2 matplotlib (dependencies of audio-stream-validator)") from exc
     env = jinja2.Environment(loader=jinja2.PackageLoader("validator.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)

@@ -7,7 +7,7 @@ path coordinates rounded to 0.1 pt, and element ids made unique per figure
 so many figures can share one page. Nothing here measures anything.
 
 matplotlib is imported on first use only (``pip install
-'audio-stream-validator[html]'``); importing this module is cheap.
+dependencies, imported on first use); importing this module is cheap.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def _mpl() -> Any:
     except ImportError as exc:
         raise MissingDependencyError(
             "the HTML report needs matplotlib and jinja2: "
-            "pip install 'audio-stream-validator[html]'") from exc
+            "pip install jinja2 matplotlib (dependencies of audio-stream-validator)") from exc
     return matplotlib
 
 
