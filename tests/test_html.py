@@ -319,9 +319,9 @@ def test_render_is_deterministic():
     assert a == b
 
 
-def test_missing_extra_names_it(monkeypatch):
+def test_missing_jinja2_names_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "jinja2", None)
-    with pytest.raises(MissingDependencyError, match=r"audio-stream-validator\[html\]"):
+    with pytest.raises(MissingDependencyError, match="pip install jinja2 matplotlib"):
         render_html(sample_result())
 
 
