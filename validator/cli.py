@@ -41,6 +41,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"audio-validator: error: {message}{extra}\n")
 
 
+def _payload_type(text: str) -> tuple[int, str]:
+    """``97=L24/48000/2`` -> ``(97, "L24/48000/2")`` (checked by the RTP room)."""
+    from validator.rtp.cli import _payload_type as parse
+
+    return parse(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     p = _Parser(prog="audio-validator",
@@ -74,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default {DEFAULT_MAX_ZOOMS})")
     v.add_argument("--max-delay", type=float, default=DEFAULT_MAX_DELAY_S, metavar="S",
                    help=f"largest delay searched, s (default {DEFAULT_MAX_DELAY_S:g})")
+    v.add_argument("--ssrc", help="RTP capture input: the stream to validate (0x1234ABCD or "
+                   "decimal), when the capture holds more than one")
+    v.add_argument("--payload-type", action="append", type=_payload_type, default=[],
+                   metavar="PT=ENC/RATE[/CH]",
+                   help="RTP capture input: meaning of a dynamic payload type that no SDP in "
+                        "the capture gives, e.g. 97=L24/48000/2 (repeatable)")
     v.add_argument("--dtw", action="store_true",
                    help="also run DTW on MFCCs (speech/music) and report time warps")
     v.add_argument("--max-events", type=int, default=20,
@@ -163,7 +176,8 @@ def _validate(args: argparse.Namespace) -> int:
     bar = _ProgressBar() if (not args.no_progress and not args.quiet and sys.stderr.isatty()) \
         else None
     result = validate(args.received, args.reference, profile=profile, max_delay_s=args.max_delay,
-                      dtw=args.dtw, progress=bar, zoom_events=max(args.max_zooms, 0))
+                      dtw=args.dtw, progress=bar, zoom_events=max(args.max_zooms, 0),
+                      ssrc=args.ssrc, payload_types=dict(args.payload_type) or None)
     if bar:
         bar.close()
     paths = _write_reports(args, result, profile)

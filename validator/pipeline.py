@@ -12,6 +12,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,15 +71,18 @@ TONAL = 0.9
 
 def validate(received: AudioInput, reference: AudioInput | str, *, profile: Profile | None = None,
              sample_rate_hz: int | None = None, max_delay_s: float = 10.0, dtw: bool = False,
-             zoom_events: int = 50,
+             zoom_events: int = 50, ssrc: str | int | None = None,
+             payload_types: dict[int, str] | None = None,
              progress: Callable[[float], None] | None = None) -> ValidationResult:
     """Validate received audio against its reference.
 
     Parameters
     ----------
     received : str, path or np.ndarray, shape=(n_samples,) or (n_samples, n_channels)
-        The audio that came out of the device or network. Arrays are float in
-        [-1, 1) and need ``sample_rate_hz``.
+        The audio that came out of the device or network: an audio file, a
+        pcap/pcapng capture of its RTP stream (decoded on the RTP-timestamp
+        timeline, lost packets zero-filled), or an array (float in [-1, 1),
+        with ``sample_rate_hz``).
     reference : str, path or np.ndarray
         The exact signal that went in, or a tone spec such as ``"sine:997"``
         (``"sine:997,1499"`` for one tone per channel) to validate a capture of
@@ -98,6 +102,12 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
     zoom_events : int
         Events (the first ones) whose surrounding samples are kept in
         ``result.plots`` for zoomed plots.
+    ssrc : str or int, optional
+        For a capture: the stream to validate (``"0x1234ABCD"`` or decimal);
+        needed when the capture holds more than one audio stream.
+    payload_types : dict, optional
+        For a capture: ``{97: "L24/48000/2"}`` for dynamic payload types that
+        no SDP in the capture describes.
     progress : callable, optional
         Called with the fraction done (0..1) during the detection pass.
 
@@ -114,17 +124,25 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         Sample rates or channel counts cannot be compared.
     SignalSpecError
         A malformed tone spec.
+    CaptureError
+        A capture with no usable RTP audio stream.
     """
     t0 = time.perf_counter()
     profile = profile or Profile()
     settings = profile.detectors
     with ExitStack() as stack:
-        rec = stack.enter_context(_source(received, sample_rate_hz, "received"))
+        decoded = None
+        if not isinstance(received, np.ndarray) and _is_capture(received):
+            rec, decoded, capture = _decode_capture(received, ssrc, payload_types)
+        else:
+            rec = stack.enter_context(_source(received, sample_rate_hz, "received"))
         tone = parse_tone_spec(reference) if isinstance(reference, str) else None
         if tone is not None:
             ref: AudioSource = _tone_reference(tone, rec)
         else:
-            ref = stack.enter_context(_source(reference, sample_rate_hz, "reference"))
+            ref = stack.enter_context(_source(reference, sample_rate_hz or rec.sample_rate_hz
+                                              if decoded is not None else sample_rate_hz,
+                                              "reference"))
         _check_compatible(rec, ref)
         notes: list[str] = []
         fs = rec.sample_rate_hz
@@ -166,6 +184,13 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         events = _refine_glitches(events, rec, ref, model, feats, settings)
         events.extend(_splice_events(model, feats, events, period))
         events = consolidate(events)
+        rtp_section = None
+        if decoded is not None:
+            from validator.rtp.link import link_causes, network_notes
+
+            events = link_causes(events, decoded.network_events)
+            notes.extend(network_notes(decoded.network_events, events))
+            rtp_section = _rtp_section(decoded, capture)
 
         # 4. metrics
         tonal = _tonal_frequencies(ref, tone, rec.channels)
@@ -198,10 +223,44 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
             alignment=alignment, channels=channels, events=tuple(events), notes=tuple(notes),
             traces=tuple(_trace(feats, ch) for ch in range(rec.channels)),
             truncation_s=truncation_s,
-            plots=_plot_data(feats, rec, ref, model, events, tonal, zoom_events))
+            plots=_plot_data(feats, rec, ref, model, events, tonal, zoom_events),
+            rtp=rtp_section)
         checks, verdict = judge(result, profile)
         return replace(result, checks=checks, verdict=verdict,
                        elapsed_s=round(time.perf_counter() - t0, 3))
+
+
+def _is_capture(x: object) -> bool:
+    if isinstance(x, np.ndarray) or not isinstance(x, str | os.PathLike):
+        return False
+    from validator.rtp import is_capture_file
+
+    return bool(is_capture_file(x))
+
+
+def _decode_capture(path: str | os.PathLike[str], ssrc: str | int | None,
+                    payload_types: dict[int, str] | None) -> tuple[AudioSource, Any, Any]:
+    """Decode a capture's RTP stream onto its RTP-timestamp timeline."""
+    from validator.rtp import decode, read_capture, select_stream
+
+    capture = read_capture(path, payload_types=payload_types)
+    stream = select_stream(capture, ssrc)
+    decoded = decode(stream)
+    return ArraySource(decoded.audio, decoded.sample_rate_hz, name=str(path)), decoded, capture
+
+
+def _rtp_section(decoded: Any, capture: Any) -> Any:
+    from validator.rtp import analyze
+    from validator.rtp.capture import format_ssrc
+    from validator.rtp.link import RtpSection, jitter_series
+
+    chosen = [s for s in capture.streams if s.ssrc == decoded.ssrc]
+    others = [s for s in capture.streams if s.ssrc != decoded.ssrc]
+    stream_stats = (decoded.stats, *(analyze(s) for s in others))
+    packets = chosen[0].packets if chosen else ()
+    t_s, jit = jitter_series(decoded, packets)
+    return RtpSection(format_ssrc(decoded.ssrc), decoded.codec, stream_stats,
+                      tuple(decoded.network_events), t_s, jit, tuple(decoded.notes))
 
 
 def _source(x: AudioInput, sample_rate_hz: int | None, what: str) -> AudioSource:

@@ -219,16 +219,17 @@ def _run_listen(args: argparse.Namespace) -> int:
         sys.stdout.write(streams_table(stats, capture=capture))
     if not args.reference:
         return EXIT_PASS
-    return _validate_capture(result.pcap_path, args.reference)
+    return _validate_capture(result.pcap_path, args.reference, overrides or None)
 
 
-def _validate_capture(pcap_path: str, reference: str) -> int:
+def _validate_capture(pcap_path: str, reference: str,
+                      payload_types: dict[int, str] | None = None) -> int:
     """Validate the capture against the reference through :func:`validator.pipeline.validate`."""
     try:
         from validator.pipeline import validate
         from validator.report.terminal import render_terminal
 
-        result = validate(pcap_path, reference)
+        result = validate(pcap_path, reference, payload_types=payload_types)
     except ValidatorError as exc:
         print(f"audio-validator: error: validation of the capture could not run: {exc}",
               file=sys.stderr)

@@ -1,0 +1,157 @@
+"""Tie audio events to the network: the RTP section of a validation result.
+
+An audio event on a decoded RTP stream either overlaps packets the network
+lost (or that arrived too late) - ``cause = "network loss"`` - or it does not,
+in which case the device or the receiver made it on its own -
+``cause = "no network loss"``. Both timelines are the same: sample 0 of the
+decoded audio is the first packet's RTP timestamp, and network events are
+placed by RTP timestamp too (:mod:`validator.rtp.decode`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from validator.result import Event
+from validator.rtp.decode import DecodedAudio, NetworkEvent
+from validator.rtp.stats import StreamStats
+
+#: Network events that take audio away.
+LOSS_TYPES = ("loss", "late")
+#: Slack when matching an audio event to a network event, s (fill lengths vary by a few samples).
+MATCH_SLACK_S = 0.002
+
+
+@dataclass(frozen=True)
+class RtpSection:
+    """What the report says about the RTP stream an audio file came from.
+
+    Attributes
+    ----------
+    ssrc : str
+        The validated stream's SSRC, ``"0x1234ABCD"``.
+    codec : str
+    streams : tuple of StreamStats
+        Every RTP stream in the capture (the validated one first).
+    network_events : tuple of NetworkEvent
+        Of the validated stream, on the audio timeline.
+    jitter_t_s, jitter_ms : tuple of float
+        RFC 3550 interarrival jitter after each packet, against the packet's
+        place on the audio timeline (s), for the report's plot.
+    notes : tuple of str
+    """
+
+    ssrc: str
+    codec: str
+    streams: tuple[StreamStats, ...]
+    network_events: tuple[NetworkEvent, ...]
+    jitter_t_s: tuple[float, ...] = ()
+    jitter_ms: tuple[float, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON ``rtp`` section: ``{ssrc, codec, streams[], network_events[], jitter}``."""
+        return {
+            "ssrc": self.ssrc,
+            "codec": self.codec,
+            "streams": [s.to_dict() for s in self.streams],
+            "network_events": [e.to_dict() for e in self.network_events],
+            "jitter": {"t_s": list(self.jitter_t_s), "jitter_ms": list(self.jitter_ms)},
+            "notes": list(self.notes),
+        }
+
+
+def jitter_series(decoded: DecodedAudio, packets: Sequence[Any], *,
+                  max_points: int = 4000) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """RFC 3550 interarrival jitter after each packet (A.8), on the audio timeline.
+
+    Parameters
+    ----------
+    decoded : DecodedAudio
+        Gives the clock rate and the first RTP timestamp (audio sample 0).
+    packets : sequence of RtpPacket
+        The stream's packets in arrival order.
+    max_points : int
+        The series is decimated (peak kept) to at most this many points.
+
+    Returns
+    -------
+    t_s, jitter_ms : tuple of float
+        Time of each packet on the audio timeline (s) and the jitter (ms).
+    """
+    clock = decoded.clock_rate_hz
+    if clock <= 0 or len(packets) < 2:
+        return (), ()
+    ts0 = decoded.first_timestamp
+    t: list[float] = []
+    jit: list[float] = []
+    j = 0.0
+    prev = None
+    for p in packets:
+        ts = (p.timestamp - ts0) % (1 << 32)
+        if ts >= 1 << 31:  # before the first packet (reordered)
+            ts -= 1 << 32
+        arrival = p.time_ns * 1e-9
+        if prev is not None:
+            d = (arrival - prev[0]) - (ts - prev[1]) / clock
+            j += (abs(d) - j) / 16.0
+            t.append(ts / clock)
+            jit.append(j * 1000.0)
+        prev = (arrival, ts)
+    step = max(1, -(-len(t) // max_points))
+    if step > 1:
+        t2, j2 = [], []
+        for i in range(0, len(t), step):
+            k = max(range(i, min(i + step, len(t))), key=jit.__getitem__)
+            t2.append(t[k])
+            j2.append(jit[k])
+        t, jit = t2, j2
+    return tuple(round(v, 5) for v in t), tuple(round(v, 4) for v in jit)
+
+
+def link_causes(events: Sequence[Event], network_events: Sequence[NetworkEvent]) -> list[Event]:
+    """Give every audio event its cause from the network events it overlaps.
+
+    Parameters
+    ----------
+    events : sequence of Event
+        Audio events on the decoded stream's timeline.
+    network_events : sequence of NetworkEvent
+        The stream's network events (same timeline).
+
+    Returns
+    -------
+    list of Event
+        The same events with ``cause`` set: ``"network loss"`` (the
+        description names the RTP sequence numbers) or ``"no network loss"``.
+    """
+    losses = [n for n in network_events if n.type in LOSS_TYPES]
+    out = []
+    for e in events:
+        hit = [n for n in losses
+               if n.start_s - MATCH_SLACK_S <= e.end_s and n.end_s + MATCH_SLACK_S >= e.start_s]
+        if hit:
+            seqs = ", ".join(f"{n.first_seq}" if n.first_seq == n.last_seq
+                             else f"{n.first_seq}-{n.last_seq}" for n in hit)
+            kinds = "late" if all(n.type == "late" for n in hit) else "lost"
+            out.append(replace(e, cause="network loss",
+                               description=f"{e.description}; RTP seq {seqs} {kinds} on the "
+                                           "network"))
+        else:
+            out.append(replace(e, cause="no network loss"))
+    return out
+
+
+def network_notes(network_events: Sequence[NetworkEvent], events: Sequence[Event]) -> list[str]:
+    """Lost packets that left no audio event (e.g. lost during silence), as notes."""
+    notes = []
+    for n in network_events:
+        if n.type not in LOSS_TYPES:
+            continue
+        if not any(n.start_s - MATCH_SLACK_S <= e.end_s and n.end_s + MATCH_SLACK_S >= e.start_s
+                   for e in events):
+            notes.append(f"RTP seq {n.first_seq}-{n.last_seq} {n.type} at {n.start_s:.3f} s "
+                         "left no audible fault (the reference is silent or quiet there)")
+    return notes
