@@ -8,6 +8,8 @@ The package is a pipeline, one folder per stage::
     detectors/  frame features, then dropout, glitch, level, clipping, silence, metrics
     verdict.py  profiles (TOML limits) and the verdict, one pure function
     report/     renderers: terminal, JSON, HTML, JUnit XML (only render)
+    rtp/        pcap reader, RTP statistics (tshark-equal), decoding, live receiver,
+                and the link between audio events and network loss
     pipeline.py validate(): the stages above in order
     cli.py      the command line, a thin main(argv) -> int
     testing.py  assert_stream_ok() for QA suites; pytest_plugin.py: the audio_validator fixture
