@@ -94,9 +94,14 @@ class AlignmentModel:
         np.ndarray, shape=(stop - start,), float64
         """
         n = np.arange(start, stop, dtype=np.float64)
-        seg = np.searchsorted(np.asarray(self.breaks, dtype=np.float64), n, side="right")
-        off = np.asarray(self.offsets)[seg]
-        return (n - off) / (1.0 + self.drift_ppm * 1e-6)
+        if not self.breaks:
+            n -= self.offsets[0]
+        else:
+            seg = np.searchsorted(np.asarray(self.breaks, dtype=np.float64), n, side="right")
+            n -= np.asarray(self.offsets)[seg]
+        if self.drift_ppm:
+            n /= 1.0 + self.drift_ppm * 1e-6
+        return n
 
     def received_position(self, ref_pos: float) -> float:
         """Received sample where reference position ``ref_pos`` lands (first segment holding it)."""
@@ -455,9 +460,17 @@ def aligned_reference(ref: AudioSource, model: AlignmentModel, start: int, stop:
     np.ndarray, shape=(stop - start, channels), float64
         Zero where the span maps outside the reference.
     """
-    pos = model.ref_positions(start, stop)
-    if len(pos) == 0:
+    if stop <= start:
         return np.zeros((0, channels))
+    if not model.drift_ppm and all(float(o).is_integer() for o in model.offsets):
+        # whole-sample delays and no drift (a digital path): plain reads, segment by segment
+        bounds = [start, *(b for b in model.breaks if start < b < stop), stop]
+        seg0 = int(np.searchsorted(np.asarray(model.breaks, dtype=np.int64), start,
+                                   side="right"))
+        parts = [broadcast_channels(ref.read(a - int(model.offsets[seg0 + i]), b - a), channels)
+                 for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    pos = model.ref_positions(start, stop)
     lo = int(np.floor(pos.min())) - HALF_TAPS - 2
     hi = int(np.ceil(pos.max())) + HALF_TAPS + 2
     if hi - lo > 2 * (stop - start) + 8 * ref.sample_rate_hz:

@@ -229,18 +229,18 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
         covered[f0:f0 + nf] = (fpos >= 0) & (fpos < ref.frames)
         for ch in range(nch):
             c = chans[ch]
-            for arr, dst in ((y[:, ch], c.p_y), (x[:, ch], c.p_x), (e[:, ch], c.p_e),
-                             (xr[:, ch], c.p_r)):
-                sq = arr * arr
+            for arr, dst in ((y[:, ch], c.p_y), (e[:, ch], c.p_e), (xr[:, ch], c.p_r)):
                 if pad:
-                    sq = np.concatenate([sq, np.zeros(pad)])
-                dst[f0:f0 + nf] = sq.reshape(nf, flen).sum(axis=1) / flen
+                    arr = np.concatenate([arr, np.zeros(pad)])
+                fr = arr.reshape(nf, flen)
+                dst[f0:f0 + nf] = np.einsum("ij,ij->i", fr, fr) / flen
+            c.p_x[f0:f0 + nf] = c.p_r[f0:f0 + nf] * np.float32(gains[ch] ** 2)
             _envelope(c.envelope, b0, env_bin, y[:, ch], x[:, ch])
             yc = y[:, ch]
             c.sum_y += float(yc.sum())
             c.sum_y2 += float(np.dot(yc, yc))
-            c.peak = max(c.peak, float(np.abs(yc).max()) if m else 0.0)
             ay = np.abs(yc)
+            c.peak = max(c.peak, float(ay.max()) if m else 0.0)
             zeros[ch].feed(ay < ZERO_LEVEL, b0)
             clips[ch].feed(ay >= CLIP_LEVEL, b0)
         for w0 in want:
@@ -257,9 +257,11 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
 
 def _envelope(env: np.ndarray, b0: int, env_bin: int, y: np.ndarray, x: np.ndarray) -> None:
     """Fold a block's min/max per envelope bin into ``env`` (rows: y min, y max, x min, x max)."""
-    idx = (b0 + np.arange(len(y))) // env_bin
-    starts = np.flatnonzero(np.diff(np.concatenate(([-1], idx))))
-    bins = idx[starts]
+    first = (-b0) % env_bin  # offset in the block of the first bin boundary
+    starts = np.arange(first, len(y), env_bin)
+    if first:
+        starts = np.concatenate(([0], starts))
+    bins = (b0 + starts) // env_bin
     for row, (arr, op) in enumerate(((y, np.minimum), (y, np.maximum), (x, np.minimum),
                                      (x, np.maximum))):
         env[row, bins] = op(env[row, bins], op.reduceat(arr, starts))

@@ -37,7 +37,9 @@ def blackmanharris(n: int) -> np.ndarray:
 
 def _lsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Least squares through the normal equations (the designs here are well conditioned)."""
-    return np.linalg.solve(a.T @ a, a.T @ b)
+    # einsum, not BLAS: these small products gain nothing from threads, and BLAS threads
+    # competing with other work on a busy machine cost a hundred times more
+    return np.linalg.solve(np.einsum("ij,ik->jk", a, a), np.einsum("ij,i->j", a, b))
 
 
 @dataclass(frozen=True)
