@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -20,28 +18,25 @@ from validator.align.delay import DelayEstimate, estimate_delay, mono, onset_ind
 from validator.align.track import AlignmentModel, aligned_reference, fit_model, track_lags
 from validator.detectors.activity import measure_activity
 from validator.detectors.clipping import detect_clipping
-from validator.detectors.common import Frames, power_dbfs, span_mask
+from validator.detectors.common import Frames, span_mask
 from validator.detectors.consolidate import consolidate
 from validator.detectors.dropout import detect_dropouts
 from validator.detectors.features import ChannelFeatures, Features, extract_features
 from validator.detectors.glitch import detect_glitches
 from validator.detectors.level import detect_level_changes
-from validator.detectors.metrics import blackmanharris, dominant_frequency, measure_tone
+from validator.detectors.metrics import channel_metrics, dominant_frequency
 from validator.detectors.refine import gap_in_noise
 from validator.detectors.settings import DetectorSettings
 from validator.detectors.silence import detect_silence
+from validator.detectors.splice import splice_events
 from validator.errors import AudioFormatError, InputMismatchError
 from validator.io.audio import ArraySource, AudioSource, ToneSource, open_audio, parse_tone_spec
+from validator.plotdata import level_trace, plot_data
 from validator.result import (
     Alignment,
-    ChannelMetrics,
-    ChannelPlot,
     Event,
-    EventZoom,
     InputInfo,
-    PlotData,
     Segment,
-    Trace,
     ValidationResult,
 )
 from validator.verdict import Profile, judge
@@ -55,14 +50,6 @@ REFINE_MAX_S = 0.2
 REFINE_MARGIN_S = 0.02
 #: At most this many glitches are looked at again (the rest keep their frame-level span).
 MAX_REFINED = 2000
-#: Context shown either side of a zoomed event, s.
-ZOOM_PAD_S = 0.005
-#: Longest zoom window, s.
-ZOOM_MAX_S = 0.15
-#: Points at most per zoomed trace.
-ZOOM_POINTS = 2000
-#: A splice this close to a dropout is the dropout's fill of the wrong length, s.
-SPLICE_NEAR_S = 0.010
 #: Without a reference file, the first and last part of the tone are not judged, s.
 TONE_EDGE_GUARD_S = 0.02
 #: Tonality (share of power in the spectral peak) above which a channel is a steady tone.
@@ -133,7 +120,9 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
     with ExitStack() as stack:
         decoded = None
         if not isinstance(received, np.ndarray) and _is_capture(received):
-            rec, decoded, capture = _decode_capture(received, ssrc, payload_types)
+            from validator.rtp.link import decode_capture
+
+            rec, decoded, capture = decode_capture(received, ssrc, payload_types)
         else:
             rec = stack.enter_context(_source(received, sample_rate_hz, "received"))
         tone = parse_tone_spec(reference) if isinstance(reference, str) else None
@@ -182,15 +171,15 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         for ch, cf in enumerate(feats.channels):
             events.extend(_detect_channel(cf, feats, ch, settings))
         events = _refine_glitches(events, rec, ref, model, feats, settings)
-        events.extend(_splice_events(model, feats, events, period))
+        events.extend(splice_events(model, feats, events))
         events = consolidate(events)
-        rtp_section = None
+        rtp = None
         if decoded is not None:
-            from validator.rtp.link import link_causes, network_notes
+            from validator.rtp.link import link_causes, network_notes, rtp_section
 
             events = link_causes(events, decoded.network_events)
             notes.extend(network_notes(decoded.network_events, events))
-            rtp_section = _rtp_section(decoded, capture)
+            rtp = rtp_section(decoded, capture)
 
         # 4. metrics
         tonal = _tonal_frequencies(ref, tone, rec.channels)
@@ -200,14 +189,14 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
                 notes.append("DTW skipped: the reference is a steady tone, whose MFCC frames are "
                              "all alike, so DTW has no unique path")
             else:
-                from validator.align.dtw import dtw_align
+                from validator.align.dtw import dtw_align, warp_events
 
                 res = dtw_align(rec, ref, model)
                 dtw_distance = round(res.distance, 4)
-                events.extend(_warp_events(res, fs, rec.channels))
+                events.extend(warp_events(res, fs))
                 events.sort(key=lambda e: (e.start_s, e.channel, e.type))
-        channels = tuple(_channel_metrics(feats, ch, model, tonal[ch], events,
-                                          reference_known=tone is None)
+        channels = tuple(channel_metrics(feats, ch, tonal[ch], events,
+                                         reference_known=tone is None)
                          for ch in range(rec.channels))
         truncation_s = _truncation_s(model, ref, rec) if tone is None else None
         if truncation_s:
@@ -221,46 +210,22 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
                             channels=rec.channels, duration_s=rec.duration_s,
                             reference_duration_s=ref.duration_s),
             alignment=alignment, channels=channels, events=tuple(events), notes=tuple(notes),
-            traces=tuple(_trace(feats, ch) for ch in range(rec.channels)),
+            traces=tuple(level_trace(feats, ch) for ch in range(rec.channels)),
             truncation_s=truncation_s,
-            plots=_plot_data(feats, rec, ref, model, events, tonal, zoom_events),
-            rtp=rtp_section)
+            plots=plot_data(feats, rec, ref, model, events, tonal, zoom_events),
+            rtp=rtp)
         checks, verdict = judge(result, profile)
         return replace(result, checks=checks, verdict=verdict,
                        elapsed_s=round(time.perf_counter() - t0, 3))
 
 
 def _is_capture(x: object) -> bool:
+    """A path to a pcap/pcapng file (checked by its magic bytes)."""
     if isinstance(x, np.ndarray) or not isinstance(x, str | os.PathLike):
         return False
     from validator.rtp import is_capture_file
 
     return bool(is_capture_file(x))
-
-
-def _decode_capture(path: str | os.PathLike[str], ssrc: str | int | None,
-                    payload_types: dict[int, str] | None) -> tuple[AudioSource, Any, Any]:
-    """Decode a capture's RTP stream onto its RTP-timestamp timeline."""
-    from validator.rtp import decode, read_capture, select_stream
-
-    capture = read_capture(path, payload_types=payload_types)
-    stream = select_stream(capture, ssrc)
-    decoded = decode(stream)
-    return ArraySource(decoded.audio, decoded.sample_rate_hz, name=str(path)), decoded, capture
-
-
-def _rtp_section(decoded: Any, capture: Any) -> Any:
-    from validator.rtp import analyze
-    from validator.rtp.capture import format_ssrc
-    from validator.rtp.link import RtpSection, jitter_series
-
-    chosen = [s for s in capture.streams if s.ssrc == decoded.ssrc]
-    others = [s for s in capture.streams if s.ssrc != decoded.ssrc]
-    stream_stats = (decoded.stats, *(analyze(s) for s in others))
-    packets = chosen[0].packets if chosen else ()
-    t_s, jit = jitter_series(decoded, packets)
-    return RtpSection(format_ssrc(decoded.ssrc), decoded.codec, stream_stats,
-                      tuple(decoded.network_events), t_s, jit, tuple(decoded.notes))
 
 
 def _source(x: AudioInput, sample_rate_hz: int | None, what: str) -> AudioSource:
@@ -385,49 +350,6 @@ def _refine_glitches(events: list[Event], rec: AudioSource, ref: AudioSource,
     return out
 
 
-def _splice_events(model: AlignmentModel, feats: Features, events: list[Event],
-                   period: float | None) -> list[Event]:
-    """Dropouts where the receiver skipped audio; glitches where it inserted some."""
-    out = []
-    fs = feats.sample_rate_hz
-    for i, b in enumerate(model.breaks):
-        jump = model.offsets[i] - model.offsets[i + 1]  # > 0: reference audio skipped
-        tol = int(SPLICE_NEAR_S * fs)
-        near = [e for e in events if e.type in ("dropout", "silence")
-                and e.start_sample - tol <= b <= e.end_sample + tol]
-        if near or abs(jump) < 0.5:
-            continue  # a fill of slightly wrong length: the dropout already says it
-        amb = ""
-        if model.ambiguous_breaks[i]:
-            amb = (f"; the reference is a steady tone, so the length is known only modulo "
-                   f"its period ({period:.2f} samples)")
-        for ch in range(len(feats.channels)):
-            if jump > 0:
-                out.append(Event("dropout", ch, b / fs, b / fs, -120.0,
-                                 f"receiver skipped {jump:.1f} samples ({jump / fs * 1000:.2f} ms)"
-                                 f" of audio here: the timeline shrinks{amb}", b, b))
-            else:
-                out.append(Event("glitch", ch, b / fs, (b - jump) / fs, 0.0,
-                                 f"receiver inserted {-jump:.1f} samples "
-                                 f"({-jump / fs * 1000:.2f} ms) here: the timeline grows{amb}",
-                                 b, int(b - jump)))
-    return out
-
-
-def _warp_events(res, fs: int, channels: int) -> list[Event]:
-    """``warp`` events from DTW (the timing is shared by all channels: reported on channel 0)."""
-    out = []
-    for w in res.warps:
-        kind = "expanded (runs late)" if w.max_offset_s > 0 else "accelerated (runs early)"
-        out.append(Event("warp", 0, float(w.start_s), float(w.end_s),
-                         round(float(20 * np.log10(max(abs(w.max_offset_s) * 1000, 1e-3))), 2),
-                         f"time warp for {(w.end_s - w.start_s) * 1000:.0f} ms: the audio is "
-                         f"{kind} by up to {abs(w.max_offset_s) * 1000:.0f} ms against the "
-                         "cross-correlation alignment (DTW on MFCCs)",
-                         int(w.start_s * fs), int(w.end_s * fs)))
-    return out
-
-
 def _tonal_frequencies(ref: AudioSource, tone: tuple[float, ...] | None,
                        channels: int) -> list[float | None]:
     """Frequency of each received channel's reference tone, None where not a steady tone."""
@@ -442,61 +364,6 @@ def _tonal_frequencies(ref: AudioSource, tone: tuple[float, ...] | None,
         f, share = dominant_frequency(y[:, ch], fs)
         out.append(f if share >= TONAL and f > 0 else None)
     return out * channels if len(out) == 1 else out
-
-
-def _channel_metrics(feats: Features, ch: int, model: AlignmentModel, f_ref: float | None,
-                     events: list[Event], *, reference_known: bool) -> ChannelMetrics:
-    cf = feats.channels[ch if ch < len(feats.channels) else 0]
-    n = feats.n_samples
-    rms = np.sqrt(cf.sum_y2 / n)
-    gain = model.gains[ch] if ch < len(model.gains) else 0.0
-    ev = [e for e in events if e.channel == ch]
-    frame_mask = span_mask([(e.start_sample, e.end_sample) for e in ev], feats.n_frames,
-                           feats.frame_len, pad_frames=5)
-    px = cf.p_x.astype(np.float64)
-    ref_rms_dbfs = None
-    if reference_known and gain != 0 and np.any(px > 0):
-        act = px > 1e-10
-        ref_rms_dbfs = float(power_dbfs(px[act].mean() / gain ** 2))
-    freq = ferr = snr = thdn = None
-    if f_ref is not None:
-        meas = []
-        pad = feats.sample_rate_hz // 1000
-        for start, y in feats.excerpts:
-            mask = np.ones(len(y), dtype=bool)
-            for e in ev:
-                a, b = e.start_sample - start - pad, e.end_sample - start + pad
-                if b > 0 and a < len(y):
-                    mask[max(a, 0):max(min(b, len(y)), 0)] = False
-            fa = start // feats.frame_len
-            steady = px[fa:fa + len(y) // feats.frame_len]
-            if len(steady) == 0 or steady.min() < 0.5 * steady.max():
-                continue  # not inside the steady tone (marker, gap, onset or end)
-            m = measure_tone(y[:, ch], feats.sample_rate_hz, f_ref, mask=mask)
-            if m is not None and m.amplitude > 1e-4:
-                meas.append(m)
-        if meas:
-            freq = float(np.median([m.frequency_hz for m in meas]))
-            ferr = freq - f_ref
-            snr = float(np.median([m.snr_db for m in meas]))
-            thdn = float(np.median([m.thd_n_db for m in meas]))
-    elif reference_known:
-        use = (px > 1e-10) & ~frame_mask
-        if np.any(use):
-            pe = float(cf.p_e[use].astype(np.float64).sum())
-            snr = float(min(10 * np.log10(px[use].sum() / max(pe, 1e-30)), 200.0))
-    return ChannelMetrics(
-        index=ch, rms_dbfs=round(float(power_dbfs(rms ** 2)), 3),
-        peak_dbfs=round(float(20 * np.log10(max(cf.peak, 1e-6))), 3),
-        reference_rms_dbfs=None if ref_rms_dbfs is None else round(ref_rms_dbfs, 3),
-        gain_error_db=(round(float(20 * np.log10(abs(gain))), 3) if reference_known and gain
-                       else None),
-        polarity_inverted=bool(reference_known and gain < 0),
-        frequency_hz=None if freq is None else round(freq, 4),
-        frequency_error_hz=None if ferr is None else round(ferr, 4),
-        snr_db=None if snr is None else round(snr, 2),
-        thd_n_db=None if thdn is None else round(thdn, 2),
-        dc_offset=round(cf.sum_y / n, 6))
 
 
 def _alignment(est: DelayEstimate, model: AlignmentModel, fs: int, is_tone: bool) -> Alignment:
@@ -524,83 +391,3 @@ def _truncation_s(model: AlignmentModel, ref: AudioSource, rec: AudioSource) -> 
     return round((head + tail) / fs, 4)
 
 
-def _trace(feats: Features, ch: int, *, max_points: int = 4000) -> Trace:
-    """10 ms (or coarser) RMS levels for plots, decimated to at most ``max_points``."""
-    cf = feats.channels[ch]
-    per = max(10, -(-feats.n_frames // max_points))
-    n = feats.n_frames // per * per
-    if n == 0:
-        return Trace(ch, per * feats.frame_s, (), (), ())
-
-    def agg(p: np.ndarray) -> tuple[float, ...]:
-        v = power_dbfs(p[:n].astype(np.float64).reshape(-1, per).mean(axis=1))
-        return tuple(round(float(x), 2) for x in v)
-
-    return Trace(ch, per * feats.frame_s, agg(cf.p_y), agg(cf.p_x), agg(cf.p_e))
-
-
-def _plot_data(feats: Features, rec: AudioSource, ref: AudioSource, model: AlignmentModel,
-               events: list[Event], tonal: list[float | None], zoom_events: int) -> PlotData:
-    """Decimated envelopes, spectra and event zooms for the HTML report."""
-    fs = feats.sample_rate_hz
-    chans = []
-    for ch, cf in enumerate(feats.channels):
-        env = cf.envelope
-        freqs: tuple[float, ...] = ()
-        spec_y: tuple[float, ...] = ()
-        spec_x: tuple[float, ...] = ()
-        ev = [e for e in events if e.channel == ch]
-        clean = [(s, y) for s, y in feats.excerpts
-                 if not any(e.start_sample < s + len(y) and e.end_sample > s for e in ev)]
-        pick = (clean or feats.excerpts)[len(clean or feats.excerpts) // 2] \
-            if feats.excerpts else None
-        if pick is not None:
-            s, y = pick
-            x = aligned_reference(ref, model, s, s + len(y), channels=rec.channels)[:, ch]
-            x = x * model.gains[ch]
-            freqs, spec_y = _spectrum(y[:, ch], fs)
-            _, spec_x = _spectrum(x, fs)
-
-        def r2(a: np.ndarray) -> tuple[float, ...]:
-            return tuple(round(float(v), 5) for v in a)
-
-        chans.append(ChannelPlot(ch, feats.envelope_bin / fs, r2(env[0]), r2(env[1]), r2(env[2]),
-                                 r2(env[3]), freqs, spec_y, spec_x, tonal[ch]))
-    zooms = []
-    pad = int(ZOOM_PAD_S * fs)
-    longest = int(ZOOM_MAX_S * fs)
-    for i, e in enumerate(events[:max(zoom_events, 0)]):
-        a = max(e.start_sample - pad, 0)
-        b = min(max(e.end_sample, e.start_sample + 1) + pad, a + longest, rec.frames)
-        if b <= a:
-            continue
-        y = rec.read(a, b - a)[:, e.channel]
-        x = aligned_reference(ref, model, a, b, channels=rec.channels)[:, e.channel]
-        x = x * model.gains[e.channel]
-        step = max(1, (b - a) // ZOOM_POINTS)
-        zooms.append(EventZoom(i, e.channel, a / fs, step / fs,
-                               tuple(round(float(v), 5) for v in y[::step]),
-                               tuple(round(float(v), 5) for v in x[::step])))
-    return PlotData(tuple(chans), tuple(zooms))
-
-
-def _spectrum(y: np.ndarray, fs: int, *, points: int = 1024) -> tuple[tuple[float, ...],
-                                                                       tuple[float, ...]]:
-    """Peak-held magnitude spectrum in dB re full scale (Blackman-Harris), at most ``points``."""
-    n = len(y)
-    win = blackmanharris(n)
-    mag = np.abs(np.fft.rfft(y * win)) * 2 / win.sum()
-    db = 20 * np.log10(np.maximum(mag, 1e-7))
-    f = np.fft.rfftfreq(n, 1 / fs)
-    group = max(1, -(-len(db) // points))
-    m = len(db) // group * group
-    db_g = db[:m].reshape(-1, group).max(axis=1)
-    f_g = f[:m].reshape(-1, group)[:, 0]
-    return (tuple(round(float(v), 2) for v in f_g), tuple(round(float(v), 2) for v in db_g))
-
-
-def default_report_path(received: AudioInput, output_dir: str | os.PathLike[str],
-                        suffix: str) -> Path:
-    """``<output_dir>/<received stem><suffix>``."""
-    stem = Path(str(received)).stem if not isinstance(received, np.ndarray) else "array"
-    return Path(output_dir) / f"{stem}{suffix}"

@@ -36,6 +36,7 @@ from validator.align.delay import mono
 from validator.align.track import AlignmentModel, aligned_reference
 from validator.errors import MissingDependencyError
 from validator.io.audio import AudioSource
+from validator.result import Event
 
 
 @dataclass(frozen=True)
@@ -173,3 +174,17 @@ def dtw_align(rec: AudioSource, ref: AudioSource, model: AlignmentModel, *, hop_
             warps.append(Warp(float(a * hop / fs), float(b * hop / fs),
                               float(seg[np.argmax(np.abs(seg))])))
     return DtwResult(dist_sum / max(frames_sum, 1), off_all, hop / fs, tuple(warps))
+
+
+def warp_events(res: DtwResult, fs: int) -> list[Event]:
+    """``warp`` events from DTW (the timing is shared by all channels: reported on channel 0)."""
+    out = []
+    for w in res.warps:
+        kind = "expanded (runs late)" if w.max_offset_s > 0 else "accelerated (runs early)"
+        out.append(Event("warp", 0, float(w.start_s), float(w.end_s),
+                         round(float(20 * np.log10(max(abs(w.max_offset_s) * 1000, 1e-3))), 2),
+                         f"time warp for {(w.end_s - w.start_s) * 1000:.0f} ms: the audio is "
+                         f"{kind} by up to {abs(w.max_offset_s) * 1000:.0f} ms against the "
+                         "cross-correlation alignment (DTW on MFCCs)",
+                         int(w.start_s * fs), int(w.end_s * fs)))
+    return out

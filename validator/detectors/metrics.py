@@ -25,6 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from validator.detectors.common import power_dbfs, span_mask
+from validator.detectors.features import Features
+from validator.result import ChannelMetrics, Event
+
 LOBE_BINS = 4
 
 
@@ -185,3 +189,80 @@ def measure_tone(x: np.ndarray, sample_rate_hz: int, frequency_hz: float, *,
     snr = 10 * np.log10(p_fund / max(p_noise, 1e-30))
     return ToneMeasurement(float(f), float(np.sqrt(2 * p_fund)), float(min(snr, 200.0)),
                            float(max(thd_n, -200.0)))
+
+
+def channel_metrics(feats: Features, ch: int, f_ref: float | None, events: list[Event], *,
+                    reference_known: bool) -> ChannelMetrics:
+    """The metrics of one received channel (see the module docstring for definitions).
+
+    Parameters
+    ----------
+    feats : Features
+        From the streaming pass (levels, gain, excerpts).
+    ch : int
+        Channel index.
+    f_ref : float or None
+        Frequency of the reference tone on this channel, Hz; None for speech,
+        music or a sweep (then SNR is signal-to-residual and there is no THD+N).
+    events : list of Event
+        Events found: excerpts and frames they touch are left out.
+    reference_known : bool
+        False for a tone spec (``sine:997``): no reference level, no gain error.
+
+    Returns
+    -------
+    ChannelMetrics
+    """
+    cf = feats.channels[ch]
+    n = feats.n_samples
+    rms = np.sqrt(cf.sum_y2 / n)
+    gain = cf.gain
+    ev = [e for e in events if e.channel == ch]
+    frame_mask = span_mask([(e.start_sample, e.end_sample) for e in ev], feats.n_frames,
+                           feats.frame_len, pad_frames=5)
+    px = cf.p_x.astype(np.float64)
+    ref_rms_dbfs = None
+    if reference_known and gain != 0 and np.any(px > 0):
+        act = px > 1e-10
+        ref_rms_dbfs = float(power_dbfs(px[act].mean() / gain ** 2))
+    freq = ferr = snr = thdn = None
+    if f_ref is not None:
+        meas = []
+        pad = feats.sample_rate_hz // 1000
+        for start, y in feats.excerpts:
+            mask = np.ones(len(y), dtype=bool)
+            for e in ev:
+                a, b = e.start_sample - start - pad, e.end_sample - start + pad
+                if b > 0 and a < len(y):
+                    mask[max(a, 0):max(min(b, len(y)), 0)] = False
+            fa = start // feats.frame_len
+            steady = px[fa:fa + len(y) // feats.frame_len]
+            if len(steady) == 0 or steady.min() < 0.5 * steady.max():
+                continue  # not inside the steady tone (marker, gap, onset or end)
+            m = measure_tone(y[:, ch], feats.sample_rate_hz, f_ref, mask=mask)
+            if m is not None and m.amplitude > 1e-4:
+                meas.append(m)
+        if meas:
+            freq = float(np.median([m.frequency_hz for m in meas]))
+            ferr = freq - f_ref
+            snr = float(np.median([m.snr_db for m in meas]))
+            thdn = float(np.median([m.thd_n_db for m in meas]))
+    elif reference_known:
+        use = (px > 1e-10) & ~frame_mask
+        if np.any(use):
+            pe = float(cf.p_e[use].astype(np.float64).sum())
+            snr = float(min(10 * np.log10(px[use].sum() / max(pe, 1e-30)), 200.0))
+    return ChannelMetrics(
+        index=ch, rms_dbfs=round(float(power_dbfs(rms ** 2)), 3),
+        peak_dbfs=round(float(20 * np.log10(max(cf.peak, 1e-6))), 3),
+        reference_rms_dbfs=None if ref_rms_dbfs is None else round(ref_rms_dbfs, 3),
+        gain_error_db=(round(float(20 * np.log10(abs(gain))), 3) if reference_known and gain
+                       else None),
+        polarity_inverted=bool(reference_known and gain < 0),
+        frequency_hz=None if freq is None else round(freq, 4),
+        frequency_error_hz=None if ferr is None else round(ferr, 4),
+        snr_db=None if snr is None else round(snr, 2),
+        thd_n_db=None if thdn is None else round(thdn, 2),
+        dc_offset=round(cf.sum_y / n, 6))
+
+

@@ -10,10 +10,12 @@ placed by RTP timestamp too (:mod:`validator.rtp.decode`).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from validator.io.audio import ArraySource, AudioSource
 from validator.result import Event
 from validator.rtp.decode import DecodedAudio, NetworkEvent
 from validator.rtp.stats import StreamStats
@@ -155,3 +157,42 @@ def network_notes(network_events: Sequence[NetworkEvent], events: Sequence[Event
             notes.append(f"RTP seq {n.first_seq}-{n.last_seq} {n.type} at {n.start_s:.3f} s "
                          "left no audible fault (the reference is silent or quiet there)")
     return notes
+
+
+def decode_capture(path: str | os.PathLike[str], ssrc: str | int | None,
+                    payload_types: dict[int, str] | None) -> tuple[AudioSource, Any, Any]:
+    """Decode a capture's RTP stream onto its RTP-timestamp timeline.
+
+    Returns
+    -------
+    source : AudioSource
+        The decoded audio (lost packets zero-filled).
+    decoded : DecodedAudio
+    capture : Capture
+
+    Raises
+    ------
+    CaptureError
+        No usable RTP audio stream, or several and no ``ssrc``.
+    """
+    from validator.rtp import decode, read_capture, select_stream
+
+    capture = read_capture(path, payload_types=payload_types)
+    stream = select_stream(capture, ssrc)
+    decoded = decode(stream)
+    return ArraySource(decoded.audio, decoded.sample_rate_hz, name=str(path)), decoded, capture
+
+
+
+def rtp_section(decoded: DecodedAudio, capture: Any) -> RtpSection:
+    """The report's RTP section for the validated stream (all streams listed)."""
+    from validator.rtp import analyze
+    from validator.rtp.capture import format_ssrc
+
+    chosen = [s for s in capture.streams if s.ssrc == decoded.ssrc]
+    others = [s for s in capture.streams if s.ssrc != decoded.ssrc]
+    stream_stats = (decoded.stats, *(analyze(s) for s in others))
+    packets = chosen[0].packets if chosen else ()
+    t_s, jit = jitter_series(decoded, packets)
+    return RtpSection(format_ssrc(decoded.ssrc), decoded.codec, stream_stats,
+                      tuple(decoded.network_events), t_s, jit, tuple(decoded.notes))

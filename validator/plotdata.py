@@ -1,0 +1,99 @@
+"""Data for the report's plots, decimated: level traces, envelopes, spectra, event zooms.
+
+Measurement, not rendering: the HTML renderer draws what this returns and
+computes nothing itself. Everything is decimated here so that the report of an
+hour-long capture stays small.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from validator.align.track import AlignmentModel, aligned_reference
+from validator.detectors.common import power_dbfs
+from validator.detectors.features import Features
+from validator.detectors.metrics import blackmanharris
+from validator.io.audio import AudioSource
+from validator.result import ChannelPlot, Event, EventZoom, PlotData, Trace
+
+#: Context shown either side of a zoomed event, s.
+ZOOM_PAD_S = 0.005
+#: Longest zoom window, s.
+ZOOM_MAX_S = 0.15
+#: Points at most per zoomed trace.
+ZOOM_POINTS = 2000
+
+
+def level_trace(feats: Features, ch: int, *, max_points: int = 4000) -> Trace:
+    """10 ms (or coarser) RMS levels for plots, decimated to at most ``max_points``."""
+    cf = feats.channels[ch]
+    per = max(10, -(-feats.n_frames // max_points))
+    n = feats.n_frames // per * per
+    if n == 0:
+        return Trace(ch, per * feats.frame_s, (), (), ())
+
+    def agg(p: np.ndarray) -> tuple[float, ...]:
+        v = power_dbfs(p[:n].astype(np.float64).reshape(-1, per).mean(axis=1))
+        return tuple(round(float(x), 2) for x in v)
+
+    return Trace(ch, per * feats.frame_s, agg(cf.p_y), agg(cf.p_x), agg(cf.p_e))
+
+
+def plot_data(feats: Features, rec: AudioSource, ref: AudioSource, model: AlignmentModel,
+               events: list[Event], tonal: list[float | None], zoom_events: int) -> PlotData:
+    """Decimated envelopes, spectra and event zooms for the HTML report."""
+    fs = feats.sample_rate_hz
+    chans = []
+    for ch, cf in enumerate(feats.channels):
+        env = cf.envelope
+        freqs: tuple[float, ...] = ()
+        spec_y: tuple[float, ...] = ()
+        spec_x: tuple[float, ...] = ()
+        ev = [e for e in events if e.channel == ch]
+        clean = [(s, y) for s, y in feats.excerpts
+                 if not any(e.start_sample < s + len(y) and e.end_sample > s for e in ev)]
+        pick = (clean or feats.excerpts)[len(clean or feats.excerpts) // 2] \
+            if feats.excerpts else None
+        if pick is not None:
+            s, y = pick
+            x = aligned_reference(ref, model, s, s + len(y), channels=rec.channels)[:, ch]
+            x = x * model.gains[ch]
+            freqs, spec_y = _spectrum(y[:, ch], fs)
+            _, spec_x = _spectrum(x, fs)
+
+        def r2(a: np.ndarray) -> tuple[float, ...]:
+            return tuple(round(float(v), 5) for v in a)
+
+        chans.append(ChannelPlot(ch, feats.envelope_bin / fs, r2(env[0]), r2(env[1]), r2(env[2]),
+                                 r2(env[3]), freqs, spec_y, spec_x, tonal[ch]))
+    zooms = []
+    pad = int(ZOOM_PAD_S * fs)
+    longest = int(ZOOM_MAX_S * fs)
+    for i, e in enumerate(events[:max(zoom_events, 0)]):
+        a = max(e.start_sample - pad, 0)
+        b = min(max(e.end_sample, e.start_sample + 1) + pad, a + longest, rec.frames)
+        if b <= a:
+            continue
+        y = rec.read(a, b - a)[:, e.channel]
+        x = aligned_reference(ref, model, a, b, channels=rec.channels)[:, e.channel]
+        x = x * model.gains[e.channel]
+        step = max(1, (b - a) // ZOOM_POINTS)
+        zooms.append(EventZoom(i, e.channel, a / fs, step / fs,
+                               tuple(round(float(v), 5) for v in y[::step]),
+                               tuple(round(float(v), 5) for v in x[::step])))
+    return PlotData(tuple(chans), tuple(zooms))
+
+
+def _spectrum(y: np.ndarray, fs: int, *, points: int = 1024) -> tuple[tuple[float, ...],
+                                                                       tuple[float, ...]]:
+    """Peak-held magnitude spectrum in dB re full scale (Blackman-Harris), at most ``points``."""
+    n = len(y)
+    win = blackmanharris(n)
+    mag = np.abs(np.fft.rfft(y * win)) * 2 / win.sum()
+    db = 20 * np.log10(np.maximum(mag, 1e-7))
+    f = np.fft.rfftfreq(n, 1 / fs)
+    group = max(1, -(-len(db) // points))
+    m = len(db) // group * group
+    db_g = db[:m].reshape(-1, group).max(axis=1)
+    f_g = f[:m].reshape(-1, group)[:, 0]
+    return (tuple(round(float(v), 2) for v in f_g), tuple(round(float(v), 2) for v in db_g))
