@@ -10,6 +10,7 @@ The package is a pipeline, one folder per stage::
     report/     renderers: terminal, JSON, HTML, JUnit XML (only render)
     rtp/        pcap reader, RTP statistics (tshark-equal), decoding, live receiver,
                 and the link between audio events and network loss
+    plotdata.py decimated data for the report's plots (measured, not drawn)
     pipeline.py validate(): the stages above in order
     cli.py      the command line, a thin main(argv) -> int
     testing.py  assert_stream_ok() for QA suites; pytest_plugin.py: the audio_validator fixture
