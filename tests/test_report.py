@@ -20,8 +20,9 @@ import pytest
 import validator
 from validator import signals
 from validator.impair import zero_fill
+from validator.io import atomic
 from validator.pipeline import validate
-from validator.report import atomic, json_report
+from validator.report import json_report
 from validator.report.json_report import SCHEMA_VERSION, TOOL_NAME, render_json, write_json
 from validator.report.terminal import render_terminal
 from validator.result import (

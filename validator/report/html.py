@@ -22,7 +22,7 @@ from typing import Any
 
 from validator import __version__
 from validator.errors import MissingDependencyError
-from validator.report.atomic import write_text_atomic
+from validator.io.atomic import write_text_atomic
 from validator.result import EVENT_TYPES, ValidationResult
 
 #: Zoomed plots shown at most (the first events), by default.

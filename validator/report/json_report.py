@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from validator import __version__
-from validator.report.atomic import write_text_atomic
+from validator.io.atomic import write_text_atomic
 from validator.result import ValidationResult
 
 SCHEMA_VERSION = 1

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from validator import __version__
-from validator.report.atomic import write_text_atomic
+from validator.io.atomic import write_text_atomic
 from validator.result import Check, Event, ValidationResult
 
 TOOL_NAME = "audio-stream-validator"

@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from validator.errors import CaptureError, ValidatorError
@@ -128,16 +127,11 @@ def write_wav_atomic(path: str | os.PathLike[str], audio, sample_rate_hz: int, *
     """
     import soundfile as sf
 
+    from validator.io.atomic import atomic_path
+
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
+    with atomic_path(dest) as tmp:
         sf.write(tmp, audio, sample_rate_hz, subtype=subtype, format="WAV")
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return dest
 
 

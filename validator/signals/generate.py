@@ -48,7 +48,6 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,6 +56,7 @@ import soundfile as sf
 from scipy import signal as sps
 
 from validator.errors import AudioFormatError, SignalSpecError
+from validator.io.atomic import atomic_path
 
 __all__ = [
     "BIT_DEPTHS",
@@ -719,24 +719,12 @@ def write_wav(
         subtype = "FLOAT"
 
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w+b") as handle:
-            with sf.SoundFile(
-                handle, "w", samplerate=fs, channels=data.shape[1], subtype=subtype, format="WAV"
-            ) as snd:
-                if depth == 32:
-                    _disable_peak_chunk(snd)
-                snd.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+    with atomic_path(target) as tmp, sf.SoundFile(
+        tmp, "w", samplerate=fs, channels=data.shape[1], subtype=subtype, format="WAV"
+    ) as snd:
+        if depth == 32:
+            _disable_peak_chunk(snd)
+        snd.write(data)
     return target
 
 

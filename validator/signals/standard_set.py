@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from validator.errors import SignalSpecError, ValidatorError
+from validator.io.atomic import write_text_atomic
 from validator.signals.generate import (
     log_sweep,
     marker_length_samples,
@@ -234,22 +234,6 @@ def _layout(entry: StandardSignal) -> dict[str, int]:
     return {"marker_samples": n_marker, "tone_start_sample": n_marker + n_gap}
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write UTF-8 text via a temporary file in the same directory and os.replace."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
-
-
 def build_standard_set(
     out_dir: str | os.PathLike[str], *, entries: Sequence[StandardSignal] = STANDARD_SET
 ) -> dict[str, Any]:
@@ -310,7 +294,7 @@ def build_standard_set(
         "files": files,
     }
     text = json.dumps(manifest, sort_keys=True, indent=2) + "\n"
-    _write_text_atomic(out / MANIFEST_NAME, text)
+    write_text_atomic(out / MANIFEST_NAME, text)
     return manifest
 
 
