@@ -361,3 +361,14 @@ def test_polarity_inversion_is_reported_not_mistaken_for_a_delay():
     assert r.alignment.delay_samples == pytest.approx(0.0, abs=0.05)
     assert r.events == ()
     assert {c.name: c.passed for c in r.checks}["polarity_inversions"] is False
+
+
+def test_zeros_in_the_reference_itself_are_not_dropouts():
+    """Speech synthesisers leave short runs of exact zeros inside syllables (espeak-ng)."""
+    ref = _speech_like()
+    ref[16000:16032] = 0.0  # 2 ms of digital silence inside a loud "syllable" at 1.0 s
+    rec = impair.mu_law_round_trip(ref, 16000).y
+    assert _run(rec, ref, 16000).events == ()
+    lost = impair.zero_fill(rec, 16000, start_s=0.56, duration_s=0.002)
+    (e,) = _run(lost.y, ref, 16000).events
+    assert e.start_sample == lost.events[0].start_sample

@@ -25,7 +25,7 @@ from validator.detectors.features import ChannelFeatures, Features, extract_feat
 from validator.detectors.glitch import detect_glitches
 from validator.detectors.level import detect_level_changes
 from validator.detectors.metrics import channel_metrics, dominant_frequency
-from validator.detectors.refine import gap_in_noise
+from validator.detectors.refine import gap_in_noise, reference_silent
 from validator.detectors.settings import DetectorSettings
 from validator.detectors.silence import detect_silence
 from validator.detectors.splice import splice_events
@@ -300,9 +300,11 @@ def _detect_channel(cf: ChannelFeatures, feats: Features, ch: int,
 def _refine_glitches(events: list[Event], rec: AudioSource, ref: AudioSource,
                      model: AlignmentModel, feats: Features,
                      settings: DetectorSettings) -> list[Event]:
-    """Second look at short glitches and attenuated dropouts at the sample level.
+    """Second look at short events at the sample level.
 
-    Candidates of one channel closer than 5 ms form one cluster; if the
+    A run of digital zeros where the reference itself is near-silent is no
+    dropout and is dropped. Glitches and attenuated dropouts of one channel
+    closer than 5 ms form one cluster; if the
     received signal fell to the noise floor inside it (see
     :mod:`validator.detectors.refine`), the cluster's events there become one
     dropout with sample-level edges.
@@ -315,7 +317,15 @@ def _refine_glitches(events: list[Event], rec: AudioSource, ref: AudioSource,
         return (e.type == "glitch" or (e.type == "dropout" and e.level_db > -120.0)) \
             and e.duration_s <= REFINE_MAX_S
 
-    out = [e for e in events if not candidate(e)]
+    out = []
+    for e in events:
+        if e.type == "dropout" and e.level_db <= -120.0 and e.duration_s <= REFINE_MAX_S:
+            x = aligned_reference(ref, model, e.start_sample, e.end_sample,
+                                  channels=rec.channels)[:, e.channel] * model.gains[e.channel]
+            if reference_silent(x, settings):
+                continue  # the reference holds (near-)zeros there too: nothing was lost
+        if not candidate(e):
+            out.append(e)
     cands = sorted((e for e in events if candidate(e)), key=lambda e: (e.channel, e.start_sample))
     clusters: list[list[Event]] = []
     for e in cands:

@@ -86,3 +86,25 @@ def gap_in_noise(y: np.ndarray, x: np.ndarray, fr: Frames, *, origin: int,
     return fr.event("dropout", origin + a, origin + b, lvl,
                     f"{d * 1000:.1f} ms dropout into the noise floor, signal {lvl:.1f} dB below "
                     f"expected{packet_note(d)}")
+
+
+def reference_silent(x: np.ndarray, settings: DetectorSettings) -> bool:
+    """True when the expected signal itself is near-silent over a span of digital zeros.
+
+    A run of zeros in the received audio is only a dropout where the reference
+    has something to lose: speech synthesisers and editors leave short runs of
+    exact zeros between syllables, which frame-level activity (1 ms frames)
+    does not resolve.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape=(n,), float64
+        Expected (aligned, gain-matched reference) samples over the zero run.
+    settings : DetectorSettings
+        Uses ``silence_threshold_dbfs``.
+    """
+    if len(x) == 0:
+        return True
+    rms = float(np.sqrt(np.mean(x * x)))
+    return bool(20 * np.log10(max(rms * np.sqrt(2), 1e-12)) < settings.silence_threshold_dbfs)
+
