@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DEFAULT_OUTPUT_DIR = "reports"
 #: Modules that add subcommands through ``register(subparsers)``, each setting ``run``.
-ROOM_COMMANDS = ("validator.rtp.cli",)
+ROOM_COMMANDS = ("validator.rtp.cli", "validator.impair.cli", "validator.batch.cli")
 #: Defaults shared with :func:`validator.pipeline.validate` (a test keeps them equal).
 DEFAULT_MAX_DELAY_S = 10.0
 #: Shared with ``validate(zoom_events=)`` and ``render_html(max_zooms=)``.

@@ -1,0 +1,680 @@
+"""The ``impair`` subcommand: inject faults into a reference and write the ground truth.
+
+``audio-validator impair REFERENCE OUT.wav [--truth OUT.truth.json] [faults...]``
+reads REFERENCE at its native rate (soundfile), applies the faults with
+:func:`validator.impair.compose`, writes the received WAV atomically (same
+subtype as the input unless ``--bits``) and a truth document (JSON) with every
+fault's exact span on the received timeline, in samples and seconds, the
+steps and their parameters, the seed and the tool version.
+
+Order of application
+--------------------
+The faults always go in one fixed order, a physical chain from the sender to
+the capture, whatever the order of the options (:data:`ORDER`):
+
+1. ``codec``: ``--mulaw`` or ``--alaw``, a G.711 encode and decode (the
+   receiver conceals loss in the decoded audio);
+2. ``timed``: ``--dropout``, ``--silence``, ``--level-step``, each in the
+   order given. Their START is a time on the INPUT's timeline (nothing before
+   them moves the audio); the truth says where they land in the output;
+3. ``loss``: ``--loss`` / ``--loss-model gilbert`` with ``--ptime`` and the
+   receiver's concealment ``--plc`` (``skip`` shortens the timeline);
+4. ``level``: ``--gain``, then ``--clip`` (its own gain, then clipping at
+   full scale);
+5. ``channels``: ``--swap-channels``, then ``--invert``;
+6. ``timing``: ``--delay``, then ``--drift``;
+7. ``noise``: ``--snr``, then ``--dc``.
+
+Integer PCM cannot hold samples beyond full scale: when the result exceeds
+it and the output is 16 or 24-bit, a final ``clip`` at full scale is applied,
+recorded as a step (option ``(writer)``) and its clipping events are in the
+truth. A 32-bit float output keeps such samples as they are.
+
+Seeds
+-----
+Every random step gets its own seed derived from ``--seed`` and the option
+(``numpy.random.SeedSequence(seed, spawn_key=(option id, index))``), so adding
+``--snr 30`` does not change which packets ``--loss`` drops. The derived seeds
+are in the truth's step parameters: ``validator.impair.compose`` with those
+steps reproduces the samples exactly.
+
+Times
+-----
+A time is a number with an optional unit: ``1.5`` or ``1.5s``, ``20ms``,
+``250us``, ``96samples`` (also ``96smp``); it becomes sample
+``round(t * sample_rate_hz)`` (see :mod:`validator.impair.faults`), so spans
+may start and end anywhere, not only on a packet grid, and may be 1 sample
+long.
+
+Truth document
+--------------
+JSON (schema version :data:`TRUTH_SCHEMA_VERSION`), deterministic: the same
+command gives the same bytes (no timestamp). Keys: ``schema_version``,
+``tool``, ``tool_version``, ``seed``, ``reference`` (path, sha256, rate,
+channels, frames, subtype), ``received`` (the same for OUT), ``order``,
+``steps`` (stage, option as written, library function, its exact keyword
+arguments), ``events`` (the faults a validator should report, sorted by
+start) and ``conditions`` (whole-file changes: codec, gain, noise, delay,
+drift, ...). Each fault has ``kind``, ``channel`` (null: all),
+``start_sample``/``end_sample`` (end exclusive, received timeline),
+``start_s``/``end_s``/``duration_s`` and ``detail`` (the library's, see
+:class:`validator.impair.Fault`). Events also carry ``level_before_dbfs``,
+the AES17 level of the audio the fault replaced (null for digital silence:
+such a fault is invisible), and, unless they are splices, ``changed_samples``,
+the samples that changed by more than half an LSB of the output (0: the fault
+left the audio as it was, e.g. a repeated packet of a 1000 Hz tone at 20 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import re
+import sys
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from validator.errors import SignalSpecError
+from validator.io.atomic import write_text_atomic
+
+__all__ = [
+    "DEFAULT_PLC",
+    "DEFAULT_PTIME_S",
+    "DEFAULT_P_BG",
+    "DEFAULT_P_GB",
+    "DEFAULT_SEED",
+    "DEFAULT_SILENCE_DBFS",
+    "ORDER",
+    "TRUTH_SCHEMA_VERSION",
+    "Duration",
+    "Step",
+    "plan_steps",
+    "register",
+    "truth_path_for",
+]
+
+#: Version of the truth document's layout.
+TRUTH_SCHEMA_VERSION = 1
+#: Seed used when ``--seed`` is not given.
+DEFAULT_SEED = 0
+#: The fixed order of application: (stage, options in the order applied).
+ORDER: tuple[tuple[str, str], ...] = (
+    ("codec", "--mulaw | --alaw"),
+    ("timed", "--dropout, --silence, --level-step (START on the input's timeline)"),
+    ("loss", "--loss / --loss-model with --ptime and --plc"),
+    ("level", "--gain, --clip"),
+    ("channels", "--swap-channels, --invert"),
+    ("timing", "--delay, --drift"),
+    ("noise", "--snr, --dc"),
+)
+#: Output bit depth (``write_wav``) for each input subtype that can be kept.
+_BITS_OF_SUBTYPE = {"PCM_16": 16, "PCM_24": 24, "FLOAT": 32}
+_SUBTYPE_OF_BITS = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}
+#: spawn_key ids of the random options (never renumber: truth files cite them).
+_SEED_IDS = {"--loss": 1, "--silence": 2, "--snr": 3}
+#: Sentinel of ``--invert`` given without a channel (all channels).
+_ALL_CHANNELS = -1
+#: Events listed on the terminal.
+_MAX_LISTED = 10
+#: Defaults of the library functions the options call (not imported here, so that
+#: registering the subcommand stays cheap); a test keeps them equal to the library's.
+DEFAULT_PTIME_S = 0.02
+DEFAULT_P_GB = 0.01
+DEFAULT_P_BG = 0.3
+DEFAULT_PLC = "zero"
+DEFAULT_SILENCE_DBFS = -70.0
+
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_TIME = re.compile(rf"^\s*({_NUMBER})\s*(s|ms|us|µs|samples?|smp)?\s*$")
+_TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
+
+
+# --------------------------------------------------------------------------- option values
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A time as written on the command line.
+
+    Attributes
+    ----------
+    value : float
+        The number, >= 0.
+    unit : {"s", "samples"}
+        Seconds (``ms`` and ``us`` are converted on parsing) or samples.
+    text : str
+        What the user wrote.
+    """
+
+    value: float
+    unit: str
+    text: str
+
+    def seconds(self, sample_rate_hz: int) -> float:
+        """The time in seconds at ``sample_rate_hz`` (samples are divided by it)."""
+        return self.value if self.unit == "s" else self.value / sample_rate_hz
+
+
+def _duration(text: str) -> Duration:
+    """Parse ``1.5``, ``1.5s``, ``20ms``, ``250us`` or ``96samples`` (>= 0)."""
+    m = _TIME.match(text)
+    if not m:
+        raise argparse.ArgumentTypeError(
+            f"bad time {text!r}: expected a number with an optional unit s, ms, us or "
+            "samples, e.g. 1.5s, 20ms, 96samples")
+    value = float(m.group(1))
+    unit = m.group(2) or "s"
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"bad time {text!r}: must be finite and >= 0")
+    if unit in _TIME_SCALE:
+        return Duration(value * _TIME_SCALE[unit], "s", text)
+    return Duration(value, "samples", text)
+
+
+def _real(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return v
+
+
+def _probability(text: str) -> float:
+    """``2%`` or ``0.02`` -> 0.02, checked to be in [0, 1]."""
+    body = text.strip()
+    pct = body.endswith("%")
+    try:
+        v = float(body[:-1] if pct else body)
+    except ValueError:
+        v = math.nan
+    if pct:
+        v /= 100.0
+    if not (math.isfinite(v) and 0.0 <= v <= 1.0):
+        raise argparse.ArgumentTypeError(
+            f"expected a probability as a fraction 0..1 or a percentage, e.g. 0.02 or 2%, "
+            f"got {text!r}")
+    return v
+
+
+def _seed(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}")
+    return v
+
+
+def _channel(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a zero-based channel index, got {text!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class _Span:
+    """``START:DURATION[:DB]`` of --dropout, --silence and --level-step."""
+
+    start: Duration
+    duration: Duration
+    db: float | None
+    text: str
+
+
+def _span_parser(db: str) -> Callable[[str], _Span]:
+    """A parser of ``START:DURATION`` plus a dB field: ``db`` is "none", "optional", "required"."""
+    form = {"none": "START:DURATION", "optional": "START:DURATION[:DBFS]",
+            "required": "START:DURATION:DB"}[db]
+
+    def parse(text: str) -> _Span:
+        parts = text.split(":")
+        if not ((len(parts) == 2 and db != "required") or (len(parts) == 3 and db != "none")):
+            raise argparse.ArgumentTypeError(f"bad span {text!r}: expected {form}, e.g. "
+                                             f"1.5s:20ms{':-20' if db != 'none' else ''}")
+        start, dur = _duration(parts[0]), _duration(parts[1])
+        if dur.value <= 0:
+            raise argparse.ArgumentTypeError(f"bad span {text!r}: DURATION must be > 0")
+        level = _real(parts[2]) if len(parts) == 3 else None
+        return _Span(start, dur, level, text)
+
+    parse.__name__ = "span"  # argparse names the type in "invalid span value"
+    return parse
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``impair`` subcommand to the main parser's subparsers."""
+    p = sub.add_parser(
+        "impair", help="inject faults into a reference; write the received WAV and its truth",
+        description="Apply faults to REFERENCE (read at its native rate) and write OUT.wav "
+                    "(same subtype unless --bits) and a truth JSON with every fault's exact "
+                    "span on OUT's timeline, in samples and seconds. Faults are applied in a "
+                    "fixed order whatever the order of the options: "
+                    + "; ".join(f"{i}. {stage}: {opts}" for i, (stage, opts)
+                                in enumerate(ORDER, 1))
+                    + ". Times: 1.5s, 20ms, 250us or 96samples (plain numbers are seconds).",
+        epilog="Example: audio-validator impair ref.wav rx.wav --loss 2%% --plc repeat "
+               "--snr 30 --drift 50 --seed 7")
+    p.add_argument("reference", help="reference audio (wav, flac, ...) read at its native rate")
+    p.add_argument("output", help="received WAV to write (atomically)")
+    p.add_argument("--truth", metavar="PATH",
+                   help="truth JSON to write (default: OUTPUT with .truth.json for .wav)")
+    p.add_argument("--seed", type=_seed, default=DEFAULT_SEED,
+                   help=f"seed of every random choice (default {DEFAULT_SEED})")
+    p.add_argument("--bits", type=int, choices=sorted(_SUBTYPE_OF_BITS),
+                   help="output bit depth, 32 is float (default: the input's, if 16, 24 "
+                        "or float)")
+
+    g = p.add_argument_group("1. codec")
+    codec = g.add_mutually_exclusive_group()
+    codec.add_argument("--mulaw", action="store_true", help="G.711 mu-law (PCMU) round trip")
+    codec.add_argument("--alaw", action="store_true", help="G.711 A-law (PCMA) round trip")
+
+    g = p.add_argument_group("2. timed faults (START on the input's timeline)")
+    g.add_argument("--dropout", action="append", type=_span_parser("none"), default=[],
+                   metavar="START:DURATION",
+                   help="digital zeros over the span, all channels (repeatable; any length "
+                        ">= 1 sample, on or off a packet grid)")
+    g.add_argument("--silence", action="append", type=_span_parser("optional"), default=[],
+                   metavar="START:DURATION[:DBFS]",
+                   help="replace the span with white noise at DBFS (AES17; default "
+                        f"{DEFAULT_SILENCE_DBFS:g}) (repeatable)")
+    g.add_argument("--level-step", action="append", type=_span_parser("required"), default=[],
+                   metavar="START:DURATION:DB",
+                   help="gain of DB over the span (a dip or a step; <= -20 dB counts as a "
+                        "dropout) (repeatable)")
+
+    g = p.add_argument_group("3. packet loss and concealment")
+    g.add_argument("--loss", type=_probability, metavar="P",
+                   help="packet loss probability, e.g. 2%% or 0.02")
+    g.add_argument("--loss-model", choices=["random", "gilbert"],
+                   help="random: independent losses (default); gilbert: two-state bursts")
+    g.add_argument("--p-gb", type=_probability, metavar="P",
+                   help="gilbert: good->bad probability (default: from --loss and --p-bg, "
+                        f"else {DEFAULT_P_GB:g})")
+    g.add_argument("--p-bg", type=_probability, metavar="P",
+                   help="gilbert: bad->good probability, 1/mean burst length (default "
+                        f"{DEFAULT_P_BG:g})")
+    g.add_argument("--ptime", type=_duration, metavar="T",
+                   help="packet time (default "
+                        f"{DEFAULT_PTIME_S * 1000:g}ms)")
+    g.add_argument("--plc", choices=["zero", "repeat", "fade", "skip"],
+                   help="receiver concealment of lost packets: zero-fill (default), repeat "
+                        "the last packet, fade it out, or skip (the timeline shrinks)")
+
+    g = p.add_argument_group("4. level")
+    g.add_argument("--gain", type=_real, metavar="DB",
+                   help="whole-file gain, dB (beyond full scale, a 16/24-bit output is clipped "
+                        "by the writer and the clipping is in the truth)")
+    g.add_argument("--clip", type=_real, metavar="DB",
+                   help="gain of DB, then clipping at full scale (an overdriven stage)")
+
+    g = p.add_argument_group("5. channels")
+    g.add_argument("--swap-channels", action="store_true", help="exchange channels 0 and 1")
+    g.add_argument("--invert", nargs="?", type=_channel, const=_ALL_CHANNELS, metavar="CH",
+                   help="invert the polarity of channel CH (zero-based), or of all channels "
+                        "when CH is left out (put it after OUTPUT or use --invert=CH)")
+
+    g = p.add_argument_group("6. timing")
+    g.add_argument("--delay", type=_duration, metavar="T",
+                   help="delay (prepended silence), fractions of a sample allowed, e.g. 5ms "
+                        "or 10.5samples")
+    g.add_argument("--drift", type=_real, metavar="PPM",
+                   help="clock drift, ppm (positive: the received content lasts longer)")
+
+    g = p.add_argument_group("7. noise")
+    g.add_argument("--snr", type=_real, metavar="DB",
+                   help="white noise at this SNR per channel (signal power of the active part)")
+    g.add_argument("--dc", type=_real, metavar="OFFSET", help="DC offset, full-scale units")
+    p.set_defaults(run=_run)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True)
+class Step:
+    """One impairment to apply.
+
+    Attributes
+    ----------
+    stage : str
+        Its stage in :data:`ORDER` (or ``"writer"``).
+    option : str
+        The option as the user wrote it, for messages and the truth.
+    function : str
+        A key of :data:`validator.impair.IMPAIRMENTS`.
+    params : dict
+        Keyword arguments of the function (seeds included).
+    """
+
+    stage: str
+    option: str
+    function: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _derived_seed(seed: int, option: str, index: int) -> int:
+    ss = np.random.SeedSequence(seed, spawn_key=(_SEED_IDS[option], index))
+    return int(ss.generate_state(1)[0])
+
+
+def _loss_step(args: argparse.Namespace, fs: int) -> Step | None:
+    extras = [name for name, value in (("--ptime", args.ptime), ("--plc", args.plc),
+                                       ("--p-gb", args.p_gb), ("--p-bg", args.p_bg))
+              if value is not None]
+    model = args.loss_model or "random"
+    if args.loss is None and args.loss_model is None:
+        if extras:
+            raise SignalSpecError(f"{extras[0]} needs --loss (or --loss-model gilbert)")
+        return None
+    if model == "random":
+        if args.loss is None:
+            raise SignalSpecError("--loss-model random needs --loss P")
+        gilbert_only = [x for x in extras if x in ("--p-gb", "--p-bg")]
+        if gilbert_only:
+            raise SignalSpecError(f"{gilbert_only[0]} needs --loss-model gilbert")
+    p_bg = args.p_bg if args.p_bg is not None else DEFAULT_P_BG
+    if args.p_gb is not None:
+        if model == "gilbert" and args.loss is not None:
+            raise SignalSpecError("--loss-model gilbert: give --loss or --p-gb, not both "
+                                  "(the mean loss is p_gb / (p_gb + p_bg))")
+        p_gb = args.p_gb
+    elif model == "gilbert" and args.loss is not None:
+        if args.loss >= 1.0 or p_bg <= 0.0:
+            raise SignalSpecError("--loss-model gilbert: --loss must be < 100% and --p-bg > 0")
+        p_gb = args.loss * p_bg / (1.0 - args.loss)  # mean loss p_gb / (p_gb + p_bg)
+        if p_gb > 1.0:
+            raise SignalSpecError(f"--loss-model gilbert: a mean loss of {args.loss:.4g} needs "
+                                  f"p_gb = {p_gb:.4g} > 1 with --p-bg {p_bg:g}; raise --p-bg")
+    else:
+        p_gb = DEFAULT_P_GB
+    ptime = args.ptime.seconds(fs) if args.ptime else DEFAULT_PTIME_S
+    option = " ".join(x for x in (
+        f"--loss {args.loss * 100:g}%" if args.loss is not None else "",
+        f"--loss-model {model}" if args.loss_model else "",
+        f"--p-gb {args.p_gb:g}" if args.p_gb is not None else "",
+        f"--p-bg {args.p_bg:g}" if args.p_bg is not None else "",
+        f"--ptime {args.ptime.text}" if args.ptime else "",
+        f"--plc {args.plc}" if args.plc else "") if x)
+    params: dict[str, Any] = {"ptime_s": ptime, "model": model, "p_gb": p_gb, "p_bg": p_bg,
+                              "plc": args.plc or DEFAULT_PLC,
+                              "seed": _derived_seed(args.seed, "--loss", 0)}
+    if args.loss is not None:  # ignored by the gilbert model, which p_gb and p_bg define
+        params["loss"] = args.loss
+    return Step("loss", option, "packet_loss", params)
+
+
+def plan_steps(args: argparse.Namespace, sample_rate_hz: int) -> list[Step]:
+    """The impairments the options ask for, in the fixed order of :data:`ORDER`.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed ``impair`` options.
+    sample_rate_hz : int
+        Sample rate of the reference, Hz (converts sample counts to seconds).
+
+    Returns
+    -------
+    list of Step
+        Empty when no fault was asked for (the output is then a copy).
+
+    Raises
+    ------
+    SignalSpecError
+        Options that do not go together (e.g. ``--plc`` without ``--loss``).
+    """
+    fs = sample_rate_hz
+    steps: list[Step] = []
+    if args.mulaw:
+        steps.append(Step("codec", "--mulaw", "mu_law_round_trip"))
+    if args.alaw:
+        steps.append(Step("codec", "--alaw", "a_law_round_trip"))
+    for sp in args.dropout:
+        steps.append(Step("timed", f"--dropout {sp.text}", "zero_fill",
+                          {"start_s": sp.start.seconds(fs), "duration_s": sp.duration.seconds(fs)}))
+    for i, sp in enumerate(args.silence):
+        params = {"start_s": sp.start.seconds(fs), "duration_s": sp.duration.seconds(fs),
+                  "seed": _derived_seed(args.seed, "--silence", i)}
+        if sp.db is not None:
+            params["level_dbfs"] = sp.db
+        steps.append(Step("timed", f"--silence {sp.text}", "near_silence", params))
+    for sp in args.level_step:
+        steps.append(Step("timed", f"--level-step {sp.text}", "attenuate",
+                          {"start_s": sp.start.seconds(fs), "duration_s": sp.duration.seconds(fs),
+                           "gain_db": sp.db}))
+    loss = _loss_step(args, fs)
+    if loss:
+        steps.append(loss)
+    if args.gain is not None:
+        steps.append(Step("level", f"--gain {args.gain:g}", "gain", {"gain_db": args.gain}))
+    if args.clip is not None:
+        steps.append(Step("level", f"--clip {args.clip:g}", "hard_clip", {"gain_db": args.clip}))
+    if args.swap_channels:
+        steps.append(Step("channels", "--swap-channels", "swap_channels", {"channels": (0, 1)}))
+    if args.invert is not None:
+        all_ch = args.invert == _ALL_CHANNELS
+        steps.append(Step("channels", "--invert" if all_ch else f"--invert {args.invert}",
+                          "invert_polarity", {"channel": None if all_ch else args.invert}))
+    if args.delay is not None:
+        steps.append(Step("timing", f"--delay {args.delay.text}", "delay",
+                          {"delay_s": args.delay.seconds(fs)}))
+    if args.drift is not None:
+        steps.append(Step("timing", f"--drift {args.drift:g}", "drift", {"ppm": args.drift}))
+    if args.snr is not None:
+        steps.append(Step("noise", f"--snr {args.snr:g}", "add_noise",
+                          {"snr_db": args.snr, "seed": _derived_seed(args.seed, "--snr", 0)}))
+    if args.dc is not None:
+        steps.append(Step("noise", f"--dc {args.dc:g}", "dc_offset", {"offset": args.dc}))
+    return steps
+
+
+def _level_dbfs(x: np.ndarray) -> float | None:
+    """AES17 level (RMS of a sine = its peak) of a block, dBFS; None for digital silence."""
+    rms = float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0
+    return round(20.0 * math.log10(rms * math.sqrt(2.0)), 2) if rms > 0.0 else None
+
+
+def _annotate(fault: Any, x_in: np.ndarray, x_out: np.ndarray, fs: int, lsb: float) -> Any:
+    """Add what the fault did to the step's input: ``level_before_dbfs``, ``changed_samples``.
+
+    ``level_before_dbfs``: AES17 level of the audio the fault replaced (the
+    step's input over the span, or the skipped samples), None when that was
+    digital silence. ``changed_samples``: samples of the span that changed by
+    more than half an LSB of the output format; 0 means the fault is invisible
+    in the output (e.g. a repeated packet of a tone whose period divides the
+    packet time). Splices get no ``changed_samples`` (they move the timeline).
+    """
+    from dataclasses import replace
+
+    d = fault.detail
+    cols = slice(None) if fault.channel is None else slice(fault.channel, fault.channel + 1)
+    if fault.start_sample == fault.end_sample:
+        if "first_lost_packet" in d:  # packet_loss(plc="skip"): the lost packets of the input
+            s = int(d["first_lost_packet"]) * int(round(d["ptime_s"] * fs))
+        else:
+            s = fault.start_sample
+        before = x_in[s:s + int(d.get("skipped_samples", 0)), cols]
+        extra: dict[str, Any] = {"level_before_dbfs": _level_dbfs(before)}
+    else:
+        s, e = fault.start_sample, fault.end_sample
+        diff = np.abs(x_out[s:e, cols] - x_in[s:e, cols]) > lsb / 2
+        extra = {"level_before_dbfs": _level_dbfs(x_in[s:e, cols]),
+                 "changed_samples": int(np.count_nonzero(diff.any(axis=1)))}
+    return replace(fault, detail={**d, **extra})
+
+
+def _labelled(func: Callable[..., Any], option: str, *, lsb: float) -> Callable[..., Any]:
+    """``func`` whose errors start with the option and whose events say what they changed."""
+    from validator.impair import Impaired
+
+    def run(y: np.ndarray, sample_rate_hz: int, **kwargs: Any) -> Any:
+        try:
+            res = func(y, sample_rate_hz, **kwargs)
+        except SignalSpecError as exc:
+            raise SignalSpecError(f"{option}: {exc}") from exc
+        same_length = res.y.shape[0] == y.shape[0]
+        faults = tuple(_annotate(f, y, res.y, sample_rate_hz, lsb)
+                       if f.is_event and (same_length or f.start_sample == f.end_sample) else f
+                       for f in res.faults)
+        return Impaired(res.y, faults, res.sample_rate_hz)
+
+    run.__name__ = func.__name__
+    return run
+
+
+# --------------------------------------------------------------------------- truth
+
+
+def truth_path_for(output: str | os.PathLike[str]) -> Path:
+    """Default truth path: ``rx.wav`` -> ``rx.truth.json`` (beside the output)."""
+    out = Path(output)
+    stem = out.stem if out.suffix.lower() == ".wav" else out.name
+    return out.with_name(f"{stem}.truth.json")
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, Mapping):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)  # -inf gain: JSON has no infinity
+    return x
+
+
+def _fault_doc(f: Any) -> dict[str, Any]:
+    return {"kind": f.kind, "channel": f.channel, "start_sample": f.start_sample,
+            "end_sample": f.end_sample, "start_s": f.start_s, "end_s": f.end_s,
+            "duration_s": f.end_s - f.start_s, "detail": _jsonable(f.detail)}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _run(args: argparse.Namespace) -> int:
+    from validator import __version__
+    from validator.impair import IMPAIRMENTS, clip, compose
+    from validator.io.audio import FileSource
+    from validator.signals import write_wav
+
+    ref_path, out_path = Path(args.reference), Path(args.output)
+    truth_path = Path(args.truth) if args.truth else truth_path_for(out_path)
+    for what, p in (("OUTPUT", out_path), ("--truth", truth_path)):
+        if p.resolve() == ref_path.resolve() or _same_file(p, ref_path):
+            raise SignalSpecError(f"{what} {str(p)!r} is the reference file; refusing to "
+                                  "overwrite it")
+    if truth_path.resolve() == out_path.resolve():
+        raise SignalSpecError(f"--truth {str(truth_path)!r} is the output WAV")
+    src = FileSource(ref_path)
+    try:
+        fs, subtype = src.sample_rate_hz, src.subtype
+        y = src.read(0, src.frames)
+    finally:
+        src.close()
+    bits = args.bits or _BITS_OF_SUBTYPE.get(subtype)
+    if bits is None:
+        raise SignalSpecError(f"{ref_path}: input subtype {subtype!r} cannot be kept in the "
+                              "output WAV; give --bits 16, 24 or 32 (float)")
+    steps = plan_steps(args, fs)
+    lsb = 0.0 if bits == 32 else 2.0 ** (1 - bits)
+    res = compose(y, fs, [(_labelled(IMPAIRMENTS[s.function], s.option, lsb=lsb), s.params)
+                          for s in steps], seed=args.seed)
+    out, faults = res.y, list(res.faults)
+    notes = []
+    if bits != 32 and out.size and float(np.max(np.abs(out))) > 1.0:
+        sat = _labelled(clip, "(writer)", lsb=lsb)(out, fs, limit=1.0)
+        out = sat.y
+        faults += sat.faults
+        steps.append(Step("writer", "(writer)", "clip", {"limit": 1.0}))
+        notes.append(f"{len(sat.faults)} run(s) of samples beyond full scale were clipped: "
+                     f"{bits}-bit PCM cannot hold them (use --bits 32 to keep them)")
+    events = sorted((f for f in faults if f.is_event),
+                    key=lambda f: (f.start_sample, -1 if f.channel is None else f.channel))
+    conditions = [f for f in faults if not f.is_event]
+    n_out = out.shape[0]
+    doc = {
+        "schema_version": TRUTH_SCHEMA_VERSION,
+        "tool": "audio-stream-validator",
+        "tool_version": __version__,
+        "seed": args.seed,
+        "reference": {"path": str(ref_path), "sha256": _sha256(ref_path),
+                      "sample_rate_hz": fs, "channels": y.shape[1], "frames": y.shape[0],
+                      "subtype": subtype},
+        "received": {"path": str(out_path), "sample_rate_hz": fs, "channels": out.shape[1],
+                     "frames": n_out, "duration_s": n_out / fs,
+                     "subtype": _SUBTYPE_OF_BITS[bits]},
+        "order": [f"{stage}: {opts}" for stage, opts in ORDER],
+        "conventions": "spans on the received timeline, samples [start_sample, end_sample) "
+                       "and seconds = sample / sample_rate_hz; channel null = all channels; "
+                       "start_sample == end_sample marks a splice where samples were skipped",
+        "steps": [{"stage": s.stage, "option": s.option, "function": s.function,
+                   "params": _jsonable(s.params)} for s in steps],
+        "events": [_fault_doc(f) for f in events],
+        "conditions": [_fault_doc(f) for f in conditions],
+        "notes": notes,
+    }
+    write_wav(out_path, out, fs, bit_depth=bits)
+    write_text_atomic(truth_path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    _print_summary(out_path, truth_path, doc, steps, events)
+    for n in notes:
+        print(f"audio-validator: note: {n}", file=sys.stderr)
+    return 0
+
+
+def _print_summary(out_path: Path, truth_path: Path, doc: dict[str, Any], steps: Sequence[Step],
+                   events: Sequence[Any]) -> None:
+    rec = doc["received"]
+    print(f"{out_path}: {rec['frames']} samples x {rec['channels']} ch at "
+          f"{rec['sample_rate_hz']} Hz, {rec['subtype']}, {rec['duration_s']:.3f} s")
+    print("steps: " + (", ".join(s.option for s in steps) or "none (a clean copy)")
+          + f"  [seed {doc['seed']}]")
+    kinds = Counter(f.kind for f in events)
+    print(f"events: {len(events)}" + (" (" + ", ".join(f"{n} {k}" for k, n in kinds.items())
+                                      + ")" if events else ""))
+    if events:
+        print("     time s    dur ms  ch   type      cause")
+        for f in events[:_MAX_LISTED]:
+            ch = "all" if f.channel is None else str(f.channel)
+            extra = (f" (skipped {f.detail['skipped_s'] * 1000:.2f} ms)"
+                     if "skipped_s" in f.detail else "")
+            print(f"  {f.start_s:9.4f}  {(f.end_s - f.start_s) * 1000:8.3f}  {ch:<4} "
+                  f"{f.kind:<9} {f.detail.get('cause', '')}{extra}")
+        if len(events) > _MAX_LISTED:
+            print(f"  ... {len(events) - _MAX_LISTED} more in the truth file")
+    print(f"truth: {truth_path}")
