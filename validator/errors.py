@@ -43,3 +43,11 @@ class CaptureError(ValidatorError, ValueError):
     truncated or unknown file format, no RTP stream, an ambiguous stream choice,
     an unknown payload type.
     """
+
+
+class BatchError(ValidatorError, ValueError):
+    """A batch run cannot start: a malformed manifest, no capture to validate, no run to resume.
+
+    Problems with one capture of a batch are not raised: they become that
+    capture's error entry and the other captures go on.
+    """
