@@ -14,7 +14,8 @@ The package is a pipeline, one folder per stage::
     pipeline.py validate(): the stages above in order
     cli.py      the command line, a thin main(argv) -> int
     testing.py  assert_stream_ok() for QA suites; pytest_plugin.py: the audio_validator fixture
-    impair/     fault injection with ground truth, for tests and benchmarks
+    batch/      many captures at once: process pool or Dask, one aggregated report
+    impair/     fault injection with ground truth (audio-validator impair, tests, benchmarks)
 
 Python API::
 

@@ -13,6 +13,7 @@ jinja2 and matplotlib are imported only when a page is rendered; without them
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections import Counter
@@ -46,12 +47,19 @@ NETWORK_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 def _environment() -> Any:
+    """The Jinja2 environment (checks jinja2 is importable, then reuses one environment)."""
     try:
         import jinja2
     except ImportError as exc:
         raise MissingDependencyError(
             "the HTML report needs jinja2 and matplotlib: "
             "pip install jinja2 matplotlib (dependencies of audio-stream-validator)") from exc
+    return _build_environment(jinja2)
+
+
+@functools.lru_cache(maxsize=1)
+def _build_environment(jinja2: Any) -> Any:
+    """Built once per process, so the templates compile once (batch workers render many)."""
     env = jinja2.Environment(loader=jinja2.PackageLoader("validator.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
