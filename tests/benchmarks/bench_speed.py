@@ -328,8 +328,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     str(ref), "--no-progress"]
             full_dir, lean_dir = tmp / f"full_{rec.stem}", tmp / f"lean_{rec.stem}"
             full = best_of([*base, "--output-dir", str(full_dir)], args.repeat)
+            html = full_dir / f"{rec.stem}.html"
+            html_kb = html.stat().st_size / 1024 if html.exists() else float("nan")
             log(f"{label}: ours full {full.wall_s:.2f} s, {_fmt(full.rss_mb, 0)} MB, "
-                f"rc {full.returncode}")
+                f"rc {full.returncode}, HTML report {html_kb:.0f} kB")
             lean = best_of([*base, "--output-dir", str(lean_dir), "--no-html", "--no-junit"],
                            args.repeat)
             log(f"{label}: ours lean {lean.wall_s:.2f} s, {_fmt(lean.rss_mb, 0)} MB")
