@@ -22,28 +22,23 @@ from pathlib import Path
 from typing import Any
 
 from validator.batch.result import CaptureOutcome
-from validator.errors import MissingDependencyError
 
 __all__ = ["render_batch_junit", "render_index", "render_text"]
 
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
-def _environment() -> Any:
-    try:
-        import jinja2
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "the batch index needs jinja2: pip install jinja2 (a dependency of "
-            "audio-stream-validator)") from exc
-    from validator.report.html import fmt_fixed, fmt_num
+def _basename(p: object) -> str:
+    return os.path.basename(str(p).rstrip("/\\")) or str(p)
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("validator.batch", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
-    env.filters["num"] = fmt_num
-    env.filters["fixed"] = fmt_fixed
-    env.filters["basename"] = lambda p: os.path.basename(str(p).rstrip("/\\")) or str(p)
+
+def _environment() -> Any:
+    from validator.report.html import template_environment
+
+    env = template_environment(
+        "validator.batch", missing="the batch index needs jinja2: pip install jinja2 (a "
+        "dependency of audio-stream-validator)")
+    env.filters["basename"] = _basename
     return env
 
 

@@ -47,20 +47,40 @@ NETWORK_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 def _environment() -> Any:
-    """The Jinja2 environment (checks jinja2 is importable, then reuses one environment)."""
+    return template_environment(
+        "validator.report", missing="the HTML report needs jinja2 and matplotlib: "
+        "pip install jinja2 matplotlib (dependencies of audio-stream-validator)")
+
+
+def template_environment(package: str, *, missing: str) -> Any:
+    """The Jinja2 environment for the templates shipped in ``package``/templates.
+
+    Autoescaping on, undefined names an error, and the ``num``/``fixed`` number
+    filters. Built once per package and process, so templates compile once
+    (batch workers render many).
+
+    Parameters
+    ----------
+    package : str
+        A package holding a ``templates`` folder, e.g. ``"validator.report"``.
+    missing : str
+        The message when jinja2 cannot be imported.
+
+    Raises
+    ------
+    MissingDependencyError
+        If jinja2 is not installed.
+    """
     try:
         import jinja2
     except ImportError as exc:
-        raise MissingDependencyError(
-            "the HTML report needs jinja2 and matplotlib: "
-            "pip install jinja2 matplotlib (dependencies of audio-stream-validator)") from exc
-    return _build_environment(jinja2)
+        raise MissingDependencyError(missing) from exc
+    return _build_environment(jinja2, package)
 
 
-@functools.lru_cache(maxsize=1)
-def _build_environment(jinja2: Any) -> Any:
-    """Built once per process, so the templates compile once (batch workers render many)."""
-    env = jinja2.Environment(loader=jinja2.PackageLoader("validator.report", "templates"),
+@functools.lru_cache(maxsize=4)
+def _build_environment(jinja2: Any, package: str) -> Any:
+    env = jinja2.Environment(loader=jinja2.PackageLoader(package, "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = fmt_num
