@@ -108,11 +108,6 @@ def _window(x: np.ndarray, start: int, length: int) -> np.ndarray:
     return out
 
 
-def _ncc1(a: np.ndarray, b: np.ndarray) -> float:
-    den = np.sqrt(np.dot(a, a) * np.dot(b, b))
-    return float(np.dot(a, b) / den) if den > 1e-20 else 0.0
-
-
 def refine_fraction(ref: AudioSource, rec: AudioSource, lag: int, *, at: int = 0,
                     length: int | None = None, iterations: int = 3) -> float:
     """Refine an integer lag to a fractional one by least squares.

@@ -93,7 +93,15 @@ class AlignmentModel:
         -------
         np.ndarray, shape=(stop - start,), float64
         """
-        n = np.arange(start, stop, dtype=np.float64)
+        return self.ref_positions_at(np.arange(start, stop, dtype=np.float64))
+
+    def ref_positions_at(self, n: np.ndarray) -> np.ndarray:
+        """Reference positions of received samples ``n`` (float64, modified in place).
+
+        Returns
+        -------
+        np.ndarray, shape=n.shape, float64
+        """
         if not self.breaks:
             n -= self.offsets[0]
         else:
@@ -102,17 +110,6 @@ class AlignmentModel:
         if self.drift_ppm:
             n /= 1.0 + self.drift_ppm * 1e-6
         return n
-
-    def received_position(self, ref_pos: float) -> float:
-        """Received sample where reference position ``ref_pos`` lands (first segment holding it)."""
-        scale = 1.0 + self.drift_ppm * 1e-6
-        for i, off in enumerate(self.offsets):
-            q = ref_pos * scale + off
-            lo = self.breaks[i - 1] if i > 0 else -np.inf
-            hi = self.breaks[i] if i < len(self.breaks) else np.inf
-            if lo <= q < hi:
-                return float(q)
-        return float(ref_pos * scale + self.offsets[-1])
 
 
 def track_lags(ref: AudioSource, rec: AudioSource, initial_lag: float, *, hop_s: float,

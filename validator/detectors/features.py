@@ -219,13 +219,12 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
         m = min(block, n - b0)
         y = rec.read(b0, m)
         xr = aligned_reference(ref, model, b0, b0 + m, channels=nch)
-        pos = model.ref_positions(b0, b0 + m)
         x = xr * gains[None, :]
         e = y - x
         nf = -(-m // flen)
         pad = nf * flen - m
         f0 = b0 // flen
-        fpos = pos[::flen][:nf]
+        fpos = model.ref_positions_at(np.arange(b0, b0 + m, flen, dtype=np.float64))
         covered[f0:f0 + nf] = (fpos >= 0) & (fpos < ref.frames)
         for ch in range(nch):
             c = chans[ch]

@@ -24,9 +24,6 @@ import numpy as np
 
 from validator.errors import AudioFormatError, MissingDependencyError, SignalSpecError
 
-#: Extensions read by libsndfile directly (soundfile).
-SOUNDFILE_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".w64", ".rf64",
-                        ".mp3", ".caf"}
 #: libsndfile's log line for a data chunk longer than the file ("data : N (should be M)").
 _TRUNCATED = re.compile(r"data\s*:\s*(\d+)\s*\(should be (\d+)\)")
 #: Extensions decoded through ffmpeg (optional; Debian package ``ffmpeg``).
