@@ -418,3 +418,25 @@ def test_m4a_without_ffmpeg_names_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(MissingDependencyError, match="ffmpeg"):
         open_audio(m4a)
+
+
+def test_an_internal_error_is_one_line_and_exit_2_never_the_fail_code(ctx, monkeypatch, capsys):
+    """A bug (any exception that is not a ValidatorError) must not exit 1, the FAIL code."""
+    import validator.pipeline
+
+    def broken(*args, **kwargs):
+        raise TypeError("'module' object is not callable")
+
+    monkeypatch.delenv("AUDIO_VALIDATOR_DEBUG", raising=False)
+    monkeypatch.setattr(validator.pipeline, "validate", broken)
+    rec, ref = _pair(ctx)
+    code = main(["validate", str(rec), "--reference", str(ref), "--no-json", "--no-html",
+                 "--no-junit"])
+    err = capsys.readouterr().err
+    assert code == EXIT_ERROR
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "internal error (TypeError" in err and "AUDIO_VALIDATOR_DEBUG" in err
+    monkeypatch.setenv("AUDIO_VALIDATOR_DEBUG", "1")
+    with pytest.raises(TypeError):
+        main(["validate", str(rec), "--reference", str(ref), "--no-json", "--no-html",
+              "--no-junit"])

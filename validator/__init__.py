@@ -17,6 +17,12 @@ The package is a pipeline, one folder per stage::
     batch/      many captures at once: process pool or Dask, one aggregated report
     impair/     fault injection with ground truth (audio-validator impair, tests, benchmarks)
 
+Import rule: a package never exports (in ``__all__``, eagerly or lazily) a
+name that is also one of its submodules. Python binds a submodule to its
+package's namespace when the submodule is first imported, so such a name would
+turn into a module behind the caller's back (``tests/test_imports.py`` checks
+every package).
+
 Python API::
 
     from validator import validate

@@ -131,6 +131,10 @@ def _register_rooms(sub: argparse._SubParsersAction) -> None:
         mod.register(sub)
 
 
+#: Set to any value to let an internal error (a bug) raise with its traceback.
+DEBUG_ENV = "AUDIO_VALIDATOR_DEBUG"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line.
 
@@ -142,7 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 pass, 1 fail, 2 could not run (bad input or usage).
+        0 pass, 1 fail, 2 could not run (bad input, usage, or an internal
+        error, which is reported on one line; set ``AUDIO_VALIDATOR_DEBUG=1``
+        for its traceback).
     """
     # One BLAS thread: the few small least-squares solves gain nothing from more, and
     # several threads fighting other jobs on a busy machine cost seconds.
@@ -164,6 +170,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("audio-validator: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: still exit 2 (could not run), never 1 (a FAIL verdict)
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"audio-validator: internal error ({type(exc).__name__}: {exc}); this is a bug, "
+              f"please report it (set {DEBUG_ENV}=1 for the traceback)", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -2,7 +2,9 @@
 
 Every error the user can cause (a bad file, a bad option, a bad profile) is a
 :class:`ValidatorError`. The CLI maps it to a one-line message and exit code 2;
-anything else is a bug and keeps its traceback.
+anything else is a bug: the CLI reports it on one line, also with exit code 2
+(never 1, which means a FAIL verdict), and ``AUDIO_VALIDATOR_DEBUG=1`` shows its
+traceback.
 """
 
 from __future__ import annotations

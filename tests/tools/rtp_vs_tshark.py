@@ -29,12 +29,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
-#: Dynamic payload types of the shared captures that carry no SDP (from their README).
+#: Dynamic payload types of the public captures that carry no SDP (from their README). The real
+#: captures name theirs in ``tshark_streams.txt`` (see :func:`stored_rtpmap`).
 DYNAMIC_PT = {
     "pilist_l16_48000_2ch_1ms.pcap": (98, "L16/48000/2"),
-    "l24_48k_stereo_1ms_loss1pct_mode_none": (97, "L24/48000/2"),
-    "opus_plc_sine": (96, "opus/48000/2"),
 }
+_RTPMAP = re.compile(r"a=rtpmap:(\d+) ([^\s)]+)")
 
 _ROW = re.compile(
     r"^\s*(?P<start>[\d.]+)\s+(?P<end>[\d.]+)\s+(?P<src>\S+)\s+(?P<sport>\d+)\s+(?P<dst>\S+)\s+"
@@ -120,6 +120,13 @@ def prepend_sap(src: Path, dst: Path, sdp_lines: list[str], *, connection: str) 
     dst.write_bytes(data[:24] + rec + data[24:])
 
 
+def stored_rtpmap(tshark_text: str) -> tuple[int, str] | None:
+    """The ``(payload type, "ENC/clock[/channels]")`` of the SDP that a real capture's stored
+    ``tshark_streams.txt`` prepended for its dynamic payload type, or None (a static one)."""
+    m = _RTPMAP.search(tshark_text)
+    return (int(m.group(1)), m.group(2)) if m else None
+
+
 @dataclass(frozen=True)
 class Case:
     """One capture to compare: the file, its Decode-As port and dynamic payload type."""
@@ -139,9 +146,10 @@ def cases(shared: Path = SHARED) -> list[Case]:
     for d in sorted((shared / "real").glob("*/")):
         pcap, txt = d / "received.pcap", d / "tshark_streams.txt"
         if pcap.is_file() and txt.is_file():
-            m = re.search(r"udp\.port==(\d+)", txt.read_text())
+            text = txt.read_text()
+            m = re.search(r"udp\.port==(\d+)", text)
             out.append(Case(f"real/{d.name}", pcap, int(m.group(1)) if m else None,
-                            DYNAMIC_PT.get(d.name)))
+                            stored_rtpmap(text)))
     return out
 
 

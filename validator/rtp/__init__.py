@@ -11,7 +11,7 @@ Python API::
 
 Modules: ``pcap`` (pcap/pcapng down to UDP, and a pcap writer), ``header``
 (RFC 3550 header), ``payload`` (formats), ``sdp`` (SIP/SAP), ``capture``
-(streams), ``stats`` (analysis), ``decode`` (audio), ``report`` (table and
+(streams), ``stats`` (analysis), ``decoding`` (audio: :func:`decode`), ``report`` (table and
 JSON), ``listen`` (live receiver), ``cli`` (the ``rtp`` and ``listen``
 subcommands).
 """
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # the names below load lazily: the CLI starts without numpy
         read_capture,
         select_stream,
     )
-    from validator.rtp.decode import DecodedAudio, NetworkEvent, decode
+    from validator.rtp.decoding import DecodedAudio, NetworkEvent, decode
     from validator.rtp.header import RtpHeader, build_rtp_packet, is_rtcp, parse_rtp_header
     from validator.rtp.payload import PayloadFormat, parse_rtpmap
     from validator.rtp.pcap import is_capture_file
@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # the names below load lazily: the CLI starts without numpy
 _LAZY = {
     "Capture": "capture", "RtpPacket": "capture", "RtpStream": "capture",
     "read_capture": "capture", "select_stream": "capture",
-    "DecodedAudio": "decode", "NetworkEvent": "decode", "decode": "decode",
+    "DecodedAudio": "decoding", "NetworkEvent": "decoding", "decode": "decoding",
     "RtpHeader": "header", "build_rtp_packet": "header", "is_rtcp": "header",
     "parse_rtp_header": "header", "PayloadFormat": "payload", "parse_rtpmap": "payload",
     "is_capture_file": "pcap", "StreamStats": "stats", "analyze": "stats",

@@ -5,7 +5,7 @@ lost (or that arrived too late) - ``cause = "network loss"`` - or it does not,
 in which case the device or the receiver made it on its own -
 ``cause = "no network loss"``. Both timelines are the same: sample 0 of the
 decoded audio is the first packet's RTP timestamp, and network events are
-placed by RTP timestamp too (:mod:`validator.rtp.decode`).
+placed by RTP timestamp too (:mod:`validator.rtp.decoding`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from validator.io.audio import ArraySource, AudioSource
 from validator.result import Event
-from validator.rtp.decode import DecodedAudio, NetworkEvent
+from validator.rtp.decoding import DecodedAudio, NetworkEvent
 from validator.rtp.stats import StreamStats
 
 #: Network events that take audio away.

@@ -1,7 +1,7 @@
 """Render RTP stream statistics: a text table and the JSON document. Rendering only.
 
 Every figure comes from :class:`~validator.rtp.stats.StreamStats` or
-:class:`~validator.rtp.decode.DecodedAudio`; nothing is computed here.
+:class:`~validator.rtp.decoding.DecodedAudio`; nothing is computed here.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from validator import __version__
 from validator.rtp.capture import Capture
-from validator.rtp.decode import DecodedAudio
+from validator.rtp.decoding import DecodedAudio
 from validator.rtp.stats import StreamStats
 
 __all__ = ["JSON_SCHEMA", "JSON_SCHEMA_VERSION", "events_text", "streams_document",

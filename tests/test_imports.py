@@ -1,0 +1,82 @@
+"""Import hygiene: no exported name can turn into a submodule, and every pcap path works cold.
+
+Python binds ``pkg.sub`` to the attribute ``sub`` of ``pkg`` when the
+submodule is first imported. A package that also exports a function called
+``sub`` then hands out the module instead, depending on what was imported
+before: a crash that the test order can hide. Each path below therefore runs in
+a fresh interpreter too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import validator
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CASE = PROJECT_ROOT / "tests" / "data" / "real_pcmu_loss"
+#: The four RTP sequence numbers the proxy dropped in the shipped capture (truth.json).
+DROPPED_SEQ = json.loads((CASE / "truth.json").read_text())["dropped_seq"]
+
+
+def _packages() -> list[str]:
+    names = ["validator"]
+    for info in pkgutil.walk_packages(validator.__path__, "validator."):
+        if info.ispkg:
+            names.append(info.name)
+    return names
+
+
+@pytest.mark.parametrize("package", _packages())
+def test_no_exported_name_is_also_a_submodule(package: str) -> None:
+    pkg = importlib.import_module(package)
+    submodules = {m.name for m in pkgutil.iter_modules(pkg.__path__)}
+    exported = set(getattr(pkg, "__all__", ()))
+    assert not exported & submodules, (
+        f"{package} exports {sorted(exported & submodules)}, which are also submodules")
+
+
+def test_rtp_decode_is_the_function_after_its_module_was_imported() -> None:
+    import validator.rtp.decoding  # noqa: F401  (the import that used to shadow it)
+    from validator.rtp import decode
+
+    assert callable(decode) and decode.__module__ == "validator.rtp.decoding"
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.slow
+def test_cli_validates_the_shipped_pcap_in_a_fresh_process(tmp_path: Path) -> None:
+    proc = _run(["-m", "validator", "validate", str(CASE / "received.pcap"), "--reference",
+                 str(CASE / "reference.wav"), "--output-dir", str(tmp_path), "--no-html"],
+                PROJECT_ROOT)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # FAIL: four packets were lost
+    doc = json.loads((tmp_path / "received.json").read_text())
+    dropouts = [e for e in doc["events"] if e["type"] == "dropout"]
+    assert len(dropouts) == len(DROPPED_SEQ)
+    assert all(e["cause"] == "network loss" for e in dropouts)
+    for e, seq in zip(sorted(dropouts, key=lambda e: e["start_s"]), sorted(DROPPED_SEQ),
+                      strict=True):
+        assert f"RTP seq {seq} lost" in e["description"]
+
+
+@pytest.mark.slow
+def test_api_validates_the_shipped_pcap_in_a_fresh_process(tmp_path: Path) -> None:
+    code = ("import json, sys\n"
+            "from validator import validate\n"
+            "r = validate(sys.argv[1], sys.argv[2])\n"
+            "print(json.dumps([r.passed, sum(e.type == 'dropout' for e in r.events)]))\n")
+    proc = _run(["-c", code, str(CASE / "received.pcap"), str(CASE / "reference.wav")], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [False, len(DROPPED_SEQ)]
