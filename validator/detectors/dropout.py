@@ -1,10 +1,16 @@
 """Dropouts: spans where the expected signal is present but the received is not.
 
 Two sources, merged: runs of digital zeros (a receiver's zero-fill, located to
-the sample) and frames that fall at least ``dropout_depth_db`` below the
-expected level (attenuated or noise-filled loss). In the spirit of the
-Frontline AES definition: an RMS fall from above a measurement threshold to
-below a silence threshold and back.
+the sample) and frames where the expected signal is gone (attenuated or
+noise-filled loss). A frame has lost its signal when its received power falls
+at least ``dropout_depth_db`` below the expected level (the Frontline AES
+definition: an RMS fall from above a measurement threshold to below a
+silence threshold and back), or when its *presence* - the projection of the
+received frame on the expected one, ``g = <y, x> / <x, x>`` - falls below
+the same depth as an amplitude ratio. A power test alone cannot see a gap that
+additive noise fills: at 20 dB SNR the gap is exactly 20 dB down. The
+projection is 0 there whatever the noise (FIELD-NOTES, "presence beats power
+at the noise floor").
 """
 
 from __future__ import annotations
@@ -56,9 +62,11 @@ def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
         if e2 - s2 >= min_len and act.active[a:b].mean() >= 0.5:
             zero_spans.append((s2, e2))
     with np.errstate(divide="ignore", invalid="ignore"):
-        deep = act.active & (cf.p_y < cf.p_x * 10.0 ** (-settings.dropout_depth_db / 10.0))
-    for s, e in zero_spans:  # frames wholly inside a zero run are already exact
-        deep[-(-s // flen):e // flen] = False
+        fall = cf.p_y < cf.p_x * 10.0 ** (-settings.dropout_depth_db / 10.0)
+        absent = cf.presence() < 10.0 ** (-settings.dropout_depth_db / 20.0)
+        deep = act.active & (fall | absent)
+    for s, e in zero_spans:  # frames a zero run touches are explained by it, to the sample
+        deep[s // flen:-(-e // flen)] = False
     deep_spans = [(a * flen, b * flen) for a, b in runs(deep)]
     # frame-based (attenuated) spans a few ms apart are one event; zero runs are exact
     deep_spans = merge_spans(deep_spans, gap=int(MERGE_S * fs))
@@ -69,7 +77,12 @@ def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
         lvl = ratio_db(float(cf.p_y[a:b].sum()), float(cf.p_x[a:b].sum()))
         zero = any(zs <= s and ze >= e for zs, ze in zero_spans)
         d = (e - s) / fs
-        what = "digital zeros" if zero else f"signal {lvl:.1f} dB below expected"
+        if zero:
+            what = "digital zeros"
+        elif lvl > -settings.dropout_depth_db:
+            what = f"expected signal absent, noise {lvl:.1f} dB re expected level"
+        else:
+            what = f"signal {lvl:.1f} dB below expected"
         events.append(fr.event("dropout", s, e, -120.0 if zero else lvl,
                                f"{d * 1000:.1f} ms dropout, {what}{packet_note(d)}"))
     return events

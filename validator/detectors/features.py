@@ -7,12 +7,13 @@ subtracted. What survives the pass is small:
 
 - per 1 ms frame and channel: mean square of the received signal ``p_y``, of
   the expected signal ``p_x`` (gain-matched, aligned reference) and of the
-  residual ``p_e``, as float32;
+  residual ``p_e``, and the mean product ``p_yr`` of the received signal and
+  the aligned reference, as float32;
 - sample-exact runs of digital zeros and of full-scale samples;
 - running sums for the level, peak and DC offset;
 - a few 1 s excerpts of the received audio for the tone analysis.
 
-Memory is therefore about 12 bytes per millisecond and channel (43 MB for an
+Memory is therefore about 20 bytes per millisecond and channel (72 MB for an
 hour of mono audio), whatever the sample rate, and the detectors are pure
 functions of these arrays.
 """
@@ -46,6 +47,10 @@ class ChannelFeatures:
         (full-scale units squared).
     p_r : np.ndarray, shape=(n_frames,), float32
         Mean square of the aligned reference before the gain (``p_x / gain**2``).
+    p_yr : np.ndarray, shape=(n_frames,), float32
+        Mean product of the received signal and the aligned reference before
+        the gain; ``p_yr / p_r`` is the frame's own least-squares gain (see
+        :meth:`presence`).
     gain : float
         The channel's least-squares gain.
     zero_runs : list of (int, int)
@@ -65,6 +70,7 @@ class ChannelFeatures:
     p_x: np.ndarray
     p_e: np.ndarray
     p_r: np.ndarray
+    p_yr: np.ndarray
     gain: float = 1.0
     zero_runs: list[tuple[int, int]] = field(default_factory=list)
     clip_runs: list[tuple[int, int]] = field(default_factory=list)
@@ -72,6 +78,25 @@ class ChannelFeatures:
     sum_y2: float = 0.0
     peak: float = 0.0
     envelope: np.ndarray = field(default_factory=lambda: np.zeros((4, 0), np.float32))
+
+    def presence(self) -> np.ndarray:
+        """Per-frame projection of the received signal on the expected one.
+
+        ``g = <y, x> / <x, x>`` with ``x`` the gain-matched aligned reference:
+        1 where the expected signal is there at its level, 0 where it is
+        absent, whatever noise fills the frame (FIELD-NOTES, "presence beats
+        power at the noise floor"). Additive noise of power ``N`` spreads ``g``
+        by about ``sqrt(N / (n * p_x))`` for ``n`` samples per frame.
+
+        Returns
+        -------
+        np.ndarray, shape=(n_frames,), float32
+            0 where the expected signal is silent (``p_r == 0``).
+        """
+        den = self.p_r * np.float32(self.gain)  # negative for a channel upside down
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where((self.p_r > 0) & (den != 0), self.p_yr / den, 0.0)
+        return g.astype(np.float32, copy=False)
 
 
 @dataclass
@@ -198,7 +223,8 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
     chans = [ChannelFeatures(p_y=np.zeros(n_frames, np.float32),
                              p_x=np.zeros(n_frames, np.float32),
                              p_e=np.zeros(n_frames, np.float32),
-                             p_r=np.zeros(n_frames, np.float32), gain=float(model.gains[ch]))
+                             p_r=np.zeros(n_frames, np.float32),
+                             p_yr=np.zeros(n_frames, np.float32), gain=float(model.gains[ch]))
              for ch in range(nch)]
     env_bin = max(1, -(-n // ENVELOPE_BINS))
     n_bins = -(-n // env_bin)
@@ -233,6 +259,10 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
                     arr = np.concatenate([arr, np.zeros(pad)])
                 fr = arr.reshape(nf, flen)
                 dst[f0:f0 + nf] = np.einsum("ij,ij->i", fr, fr) / flen
+            yr = y[:, ch] * xr[:, ch]
+            if pad:
+                yr = np.concatenate([yr, np.zeros(pad)])
+            c.p_yr[f0:f0 + nf] = yr.reshape(nf, flen).sum(axis=1) / flen
             c.p_x[f0:f0 + nf] = c.p_r[f0:f0 + nf] * np.float32(gains[ch] ** 2)
             _envelope(c.envelope, b0, env_bin, y[:, ch], x[:, ch])
             yc = y[:, ch]

@@ -41,6 +41,8 @@ MERGE_S = 0.015
 SCALES = (1, 4, 16)
 #: Smallest threshold above the residual floor, dB.
 MIN_MARGIN_DB = 6.0
+#: Frames either side of the reference's activity where "unexpected sound" is not judged.
+EDGE_GUARD_FRAMES = 2
 #: Frames handled at once (about 17 minutes of 1 ms frames).
 CHUNK_FRAMES = 1 << 20
 
@@ -99,6 +101,13 @@ def residual_floor(cf: ChannelFeatures, act: Activity, exclude: np.ndarray, *,
         floor[lo:lo + CHUNK_FRAMES] = np.maximum(np.where(p > 0, p * 10 ** (fdb / 10), 0.0),
                                                  act.noise_power)
     return floor
+
+
+def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
+    """``mask`` grown by ``k`` frames on each side."""
+    if k <= 0 or not mask.any():
+        return mask.copy()
+    return np.convolve(mask.astype(np.float32), np.ones(2 * k + 1, np.float32), "same") > 0.5
 
 
 def _box(x: np.ndarray, w: int) -> np.ndarray:
@@ -163,9 +172,21 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
     # a 1 ms frame inside a long flagged frame counts when it stands out on its own
     # (chi-square at 1e-6, at least MIN_MARGIN_DB)
     own_db = max(MIN_MARGIN_DB, 10 * np.log10(float(chdtri(flen, 1e-6)) / flen))
+    # frames next to the reference's activity edges hold the ringing of any band-limited
+    # onset (a sinc's tails), which is no fault: "unexpected sound" is judged away from them
+    far = ~_dilate(act.active, EDGE_GUARD_FRAMES)
+    # and at the first and last frames of an active run the expected signal is only a sliver:
+    # the residual there is judged against the run's level next to it, not the sliver's
+    edge = act.active & _dilate(~act.active, EDGE_GUARD_FRAMES)
+    px_eff = cf.p_x
+    if edge.any():
+        from scipy.ndimage import maximum_filter1d
+
+        px_eff = np.where(edge, maximum_filter1d(cf.p_x, 2 * EDGE_GUARD_FRAMES + 1),
+                          cf.p_x).astype(np.float32)
     hit = np.zeros(n, dtype=bool)
     for lo, hi, a, b in _chunks(n, max(SCALES)):
-        pe, px, fl = cf.p_e[a:b], cf.p_x[a:b], floor[a:b]
+        pe, px, fl = cf.p_e[a:b], px_eff[a:b], floor[a:b]
         h = np.zeros(b - a, dtype=bool)
         for w in SCALES:
             # frames of w * 1 ms: longer frames see weaker, longer faults through more noise
@@ -176,7 +197,7 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
             if w == 1:
                 # sound where none is expected, well above the background
                 quiet_thr = np.maximum(10 * thr, act.noise_power * 10 ** (k_db[w] / 10))
-                h |= (~act.active[a:b]) & (pe_w > quiet_thr)
+                h |= far[a:b] & (pe_w > quiet_thr)
                 h |= over
                 continue
             # a long frame over threshold marks its own 1 ms frames that stand out
