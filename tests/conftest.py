@@ -111,7 +111,8 @@ def make_result() -> ResultFactory:
             channels = (ChannelMetrics(index=0, rms_dbfs=-13.012, peak_dbfs=-10.0,
                                        reference_rms_dbfs=-13.01, gain_error_db=-0.002,
                                        frequency_hz=997.0, frequency_error_hz=0.0,
-                                       snr_db=62.5, thd_n_db=-62.4, dc_offset=0.0),)
+                                       snr_db=62.5, thd_n_db=-62.4, dc_offset=0.0,
+                                       judged_fraction=1.0, match_db=-62.4),)
         if alignment is None:
             alignment = Alignment(delay_s=0.0125, delay_samples=100.0, delay_confidence=0.98,
                                   delay_ambiguous=False, method="xcorr", drift_ppm=1.5,

@@ -233,3 +233,19 @@ def test_drift_and_truncation_checks(make_result):
     assert checks_by_name(judge(make_result(), strict)[0])["drift"].passed is False  # 1.5 ppm
     assert "truncation" not in checks_by_name(judge(make_result(truncation_s=None),
                                                     Profile())[0])
+
+
+def test_verdict_fails_closed_when_a_channel_was_not_judged(make_result):
+    """A detector that looked at nothing found nothing: that must not pass."""
+    from dataclasses import replace
+
+    clean = make_result(events=0)
+    assert judge(clean, Profile())[1] == "pass"
+    for judged, match, failing in ((0.4, -40.0, "judged_fraction_ch0"),
+                                   (None, None, "judged_fraction_ch0"),
+                                   (1.0, -3.0, "match_ch0"),
+                                   (1.0, None, "match_ch0")):
+        ch = replace(clean.channels[0], judged_fraction=judged, match_db=match)
+        checks, verdict = judge(replace(clean, channels=(ch,)), Profile())
+        assert verdict == "fail"
+        assert checks_by_name(checks)[failing].passed is False

@@ -16,10 +16,11 @@ import numpy as np
 
 from validator.align.delay import DelayEstimate, estimate_delay, mono, onset_index
 from validator.align.track import AlignmentModel, aligned_reference, fit_model, track_lags
-from validator.detectors.activity import measure_activity
+from validator.detectors.activity import Activity, measure_activity
 from validator.detectors.clipping import detect_clipping
 from validator.detectors.common import Frames, span_mask
 from validator.detectors.consolidate import consolidate
+from validator.detectors.coverage import measure_coverage
 from validator.detectors.dropout import detect_dropouts
 from validator.detectors.features import ChannelFeatures, Features, extract_features
 from validator.detectors.glitch import detect_glitches
@@ -34,6 +35,7 @@ from validator.io.audio import ArraySource, AudioSource, ToneSource, open_audio,
 from validator.plotdata import level_trace, plot_data
 from validator.result import (
     Alignment,
+    ChannelMetrics,
     Event,
     InputInfo,
     Segment,
@@ -167,9 +169,10 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
             feats.covered[max(ref.stop // feats.frame_len - guard, 0):] = False
 
         # 3. detectors, per channel
+        acts = [measure_activity(cf, settings, feats.covered) for cf in feats.channels]
         events: list[Event] = []
         for ch, cf in enumerate(feats.channels):
-            events.extend(_detect_channel(cf, feats, ch, settings))
+            events.extend(_detect_channel(cf, acts[ch], feats, ch, settings))
         events = _refine_glitches(events, rec, ref, model, feats, settings)
         events.extend(splice_events(model, feats, events))
         events = consolidate(events)
@@ -195,8 +198,9 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
                 dtw_distance = round(res.distance, 4)
                 events.extend(warp_events(res, fs))
                 events.sort(key=lambda e: (e.start_s, e.channel, e.type))
-        channels = tuple(channel_metrics(feats, ch, tonal[ch], events,
-                                         reference_known=tone is None)
+        channels = tuple(_with_coverage(channel_metrics(feats, ch, tonal[ch], events,
+                                                        reference_known=tone is None),
+                                        feats, acts[ch], events, settings)
                          for ch in range(rec.channels))
         truncation_s = _truncation_s(model, ref, rec) if tone is None else None
         if truncation_s:
@@ -278,11 +282,25 @@ def _check_compatible(rec: AudioSource, ref: AudioSource) -> None:
                                f"{MIN_DURATION_S * 1000:.0f} ms are needed")
 
 
-def _detect_channel(cf: ChannelFeatures, feats: Features, ch: int,
+def _with_coverage(metrics: ChannelMetrics, feats: Features, act: Activity,
+                   events: list[Event], settings: DetectorSettings) -> ChannelMetrics:
+    """The channel's metrics plus how much of it was judged and how well it matched."""
+    ch = metrics.index
+    spans = [(e.start_sample, max(e.end_sample, e.start_sample + 1)) for e in events
+             if e.channel == ch]
+    cov = measure_coverage(feats.channels[ch], act, feats.covered,
+                           span_mask(spans, feats.n_frames, feats.frame_len, pad_frames=2),
+                           settings)
+    return replace(metrics,
+                   judged_fraction=None if cov.judged_fraction is None
+                   else round(cov.judged_fraction, 4),
+                   match_db=None if cov.match_db is None else round(cov.match_db, 2))
+
+
+def _detect_channel(cf: ChannelFeatures, act: Activity, feats: Features, ch: int,
                     settings: DetectorSettings) -> list[Event]:
     fr = Frames(feats.sample_rate_hz, feats.frame_len, ch)
     n_frames, flen = feats.n_frames, feats.frame_len
-    act = measure_activity(cf, settings, feats.covered)
     silence = detect_silence(cf, act, fr, settings)
     sil_mask = span_mask([(e.start_sample, e.end_sample) for e in silence], n_frames, flen)
     dropouts = [e for e in detect_dropouts(cf, act, fr, settings)

@@ -149,6 +149,14 @@ class ChannelMetrics:
         Mean sample value, in full-scale units.
     polarity_inverted : bool
         The channel is the reference upside down (negative gain).
+    judged_fraction : float or None
+        Share (0..1) of the reference's energy on this channel that the
+        detectors judged; None when the reference is silent there
+        (:mod:`validator.detectors.coverage`).
+    match_db : float or None
+        Residual after alignment and gain relative to the received level on
+        judged frames outside events, dB: near 0 when received and reference
+        do not match; None with too few such frames.
     """
 
     index: int
@@ -162,6 +170,8 @@ class ChannelMetrics:
     thd_n_db: float | None
     dc_offset: float
     polarity_inverted: bool = False
+    judged_fraction: float | None = None
+    match_db: float | None = None
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,14 @@ class Limits:
         Largest delay (latency), s.
     max_polarity_inversions : int or None
         Largest number of channels received upside down.
+    min_judged_fraction : float or None
+        Smallest share (0..1) of the reference's energy, per channel, that the
+        detectors must have judged: below it the tool could not look, and the
+        verdict fails closed instead of passing unseen audio.
+    max_match_db : float or None
+        Largest residual after alignment relative to the received level, per
+        channel, dB: above it received and reference do not match (the wrong
+        file, a misalignment, noise far above the signal).
     """
 
     max_dropouts: int | None = 0
@@ -72,6 +80,8 @@ class Limits:
     max_thd_n_db: float | None = None
     max_delay_s: float | None = None
     max_polarity_inversions: int | None = 0
+    min_judged_fraction: float | None = 0.9
+    max_match_db: float | None = -10.0
 
 
 @dataclass(frozen=True)
@@ -192,6 +202,19 @@ def judge(result: ValidationResult, profile: Profile) -> tuple[tuple[Check, ...]
             ok = ch.thd_n_db is not None and ch.thd_n_db <= lim.max_thd_n_db
             checks.append(Check(f"thd_n_ch{ch.index}", ok, ch.thd_n_db, lim.max_thd_n_db, "dB",
                                 "THD+N relative to the fundamental"))
+    for ch in result.channels:
+        lv = lim.min_judged_fraction
+        if lv is not None or ch.judged_fraction is not None:
+            ok = lv is None or (ch.judged_fraction is not None and ch.judged_fraction >= lv)
+            checks.append(Check(f"judged_fraction_ch{ch.index}", ok, ch.judged_fraction, lv,
+                                "ratio", "share of the reference the detectors judged (lower "
+                                "limit; none: nothing to judge)"))
+        lv = lim.max_match_db
+        if lv is not None or ch.match_db is not None:
+            ok = lv is None or (ch.match_db is not None and ch.match_db <= lv)
+            checks.append(Check(f"match_ch{ch.index}", ok, ch.match_db, lv, "dB",
+                                "residual after alignment re received level (none: too little "
+                                "judged to tell)"))
     if any(ch.gain_error_db is not None for ch in result.channels):
         inv = sum(1 for ch in result.channels if ch.polarity_inverted)
         lv = lim.max_polarity_inversions

@@ -49,7 +49,11 @@ def measure_activity(cf: ChannelFeatures, settings: DetectorSettings,
     -------
     Activity
     """
+    # the background where the reference is silent, on frames that map inside it (before the
+    # delay or after its end the received may hold anything, even the misaligned tone)
     silent_ref = cf.p_r < 1e-12
+    if covered is not None:
+        silent_ref &= covered
     noise = float(np.median(cf.p_y[silent_ref])) if np.count_nonzero(silent_ref) >= 50 else 0.0
     margin = 10.0 ** (settings.active_margin_db / 10.0)
     thr = max(dbfs_power(settings.silence_threshold_dbfs) * margin, noise * margin)

@@ -41,6 +41,9 @@ MERGE_S = 0.015
 SCALES = (1, 4, 16)
 #: Smallest threshold above the residual floor, dB.
 MIN_MARGIN_DB = 6.0
+#: Largest margin the residual's own spread may add, dB (G.722 needs 25-30): a wrong model
+#: spreads the residual without bound, and an uncapped margin would blind the detector.
+MAX_MARGIN_DB = 30.0
 #: Frames either side of the reference's activity where "unexpected sound" is not judged.
 EDGE_GUARD_FRAMES = 2
 #: Frames handled at once (about 17 minutes of 1 ms frames).
@@ -165,7 +168,7 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
             r = np.concatenate(r_all)
             if len(r) > 20:
                 spread_db = 5 * 1.4826 * float(np.median(np.abs(r - np.median(r))))
-        k_db[w] = max(10 * np.log10(k), MIN_MARGIN_DB, spread_db)
+        k_db[w] = max(10 * np.log10(k), MIN_MARGIN_DB, min(spread_db, MAX_MARGIN_DB))
     # pass 2: thresholds, chunk by chunk
     abs_floor = dbfs_power(settings.silence_threshold_dbfs)
     min_ratio = 10 ** (settings.glitch_min_db / 10)

@@ -7,7 +7,9 @@ sample_rate_hz, channels, duration_s, reference_duration_s}``, ``verdict``
 delay_confidence, delay_ambiguous, method, drift_ppm, dtw_distance,
 segments[]}``, ``channels[] {index, rms_dbfs, peak_dbfs, reference_rms_dbfs,
 gain_error_db, frequency_hz, frequency_error_hz, snr_db, thd_n_db,
-dc_offset}``, ``events[] {type, channel, start_s, end_s, duration_s,
+dc_offset, polarity_inverted, judged_fraction, match_db}`` (the last two
+added within version 1: a reader of version 1 that does not know them keeps
+working), ``events[] {type, channel, start_s, end_s, duration_s,
 level_db, description, start_sample, end_sample, cause}``, ``checks[] {name, passed,
 measured, limit, unit, description}``, ``notes[]``, ``truncation_s``,
 ``elapsed_s``, ``traces[]`` (decimated level traces for plots) and, for RTP

@@ -1,0 +1,101 @@
+"""Verdicts you can trust on audio the project did not make (issue 9's failure classes).
+
+Every signal here is built with numpy alone, never with ``validator.impair``:
+noise defined against the signal's RMS that continues through the gaps, hard
+onsets after an FFT fractional delay (an ideal band-limited shift), gaps of
+digital zeros then noise added on top. The truth is the construction itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from validator import validate
+
+GAP_STARTS_S = (1.1, 2.3, 3.7, 5.05, 6.6, 8.2)
+
+
+def fft_delay(x: np.ndarray, delay_samples: float) -> np.ndarray:
+    """``x`` delayed by a fractional number of samples: an ideal band-limited shift (FFT)."""
+    n = len(x)
+    nfft = 1 << int(np.ceil(np.log2(2 * n)))
+    spec = np.fft.rfft(x, nfft) * np.exp(-2j * np.pi * np.fft.rfftfreq(nfft) * delay_samples)
+    return np.fft.irfft(spec, nfft)[:n]
+
+
+def tone_with_lead_in(fs: int, freq: float, seconds: float, lead_in_s: float,
+                      amplitude: float = 0.5) -> np.ndarray:
+    """A sine from phase 0 after ``lead_in_s`` of digital silence: a hard onset."""
+    n = int(seconds * fs)
+    y = np.zeros(n)
+    k = int(lead_in_s * fs)
+    y[k:] = amplitude * np.sin(2 * np.pi * freq * np.arange(n - k) / fs)
+    return y
+
+
+@pytest.mark.parametrize("fs", [16000, 48000])
+def test_noise_filled_gaps_at_20db_snr_are_six_tight_dropouts(fs, rng):
+    """Fail-open class: six 20 ms zero-fills, white noise at 20 dB SNR going on through them."""
+    ref = tone_with_lead_in(fs, 440.0, 10.0, 0.5)
+    rx = ref.copy()
+    for s in GAP_STARTS_S:
+        rx[int(s * fs):int(s * fs) + int(0.02 * fs)] = 0.0
+    rms = np.sqrt(np.mean(ref[int(0.5 * fs):] ** 2))
+    rx += rng.normal(0.0, rms / 10.0, len(rx))  # 20 dB SNR, also inside the gaps
+    r = validate(rx, ref, sample_rate_hz=fs)
+    assert r.verdict == "fail"
+    drops = sorted((e for e in r.events if e.type == "dropout"), key=lambda e: e.start_s)
+    assert len(drops) == len(GAP_STARTS_S), [(e.start_s, e.duration_s) for e in r.events]
+    for e, s in zip(drops, GAP_STARTS_S, strict=True):
+        assert e.start_s == pytest.approx(s, abs=0.001)
+        assert e.duration_s == pytest.approx(0.020, abs=0.002)
+    assert r.alignment.delay_samples == pytest.approx(0.0, abs=0.1)
+    assert r.channels[0].judged_fraction >= 0.9
+
+
+CASES = [(8000, 1004.0, 123.4), (16000, 997.0, 431.37), (8000, 997.0, 57.6),
+         (16000, 1004.0, 250.5), (44100, 440.0, 1000.25), (48000, 997.0, 4800.6)]
+
+
+@pytest.mark.parametrize("snr_db", [None, 30.0, 20.0])
+@pytest.mark.parametrize(("fs", "freq", "delay"), CASES)
+def test_hard_onset_tone_delay_is_exact_or_ambiguous_never_wrong(fs, freq, delay, snr_db, rng):
+    """Tone-delay class: the whole period is chosen at fractional lags; a confident delay is
+    within 0.1 sample, and a clean path raises no event."""
+    ref = tone_with_lead_in(fs, freq, 3.0, 0.2)
+    rx = fft_delay(np.concatenate([ref, np.zeros(int(delay) + 100)]), delay)
+    if snr_db is not None:
+        rms = np.sqrt(np.mean(ref[int(0.2 * fs):] ** 2))
+        rx = rx + rng.normal(0.0, rms * 10 ** (-snr_db / 20), len(rx))
+    r = validate(rx, ref, sample_rate_hz=fs)
+    a = r.alignment
+    if a.delay_ambiguous:
+        assert a.delay_samples is None and a.delay_confidence < 0.9
+    else:
+        assert a.delay_confidence >= 0.9
+        assert a.delay_samples == pytest.approx(delay, abs=0.1)
+    assert r.events == (), [(e.type, e.start_s, e.description) for e in r.events]
+    assert r.verdict == "pass"
+
+
+def test_the_wrong_reference_fails_closed_on_match(rng):
+    """Received and reference that do not match must fail, even with no event found."""
+    fs = 16000
+    ref = tone_with_lead_in(fs, 997.0, 3.0, 0.1)
+    other = rng.normal(0.0, 0.1, len(ref))  # not the reference at all
+    r = validate(other, ref, sample_rate_hz=fs)
+    assert r.verdict == "fail"
+    checks = {c.name: c for c in r.checks}
+    assert not checks["match_ch0"].passed or not checks["judged_fraction_ch0"].passed
+
+
+def test_inverted_tone_with_onset_is_found_at_its_start():
+    """A steady sine upside down is the sine half a period later, except at its start."""
+    fs = 8000
+    ref = tone_with_lead_in(fs, 997.0, 2.0, 0.25)
+    rx = -fft_delay(np.concatenate([ref, np.zeros(200)]), 77.3)
+    r = validate(rx, ref, sample_rate_hz=fs)
+    assert r.alignment.delay_samples == pytest.approx(77.3, abs=0.1)
+    assert r.channels[0].polarity_inverted
+    assert [c.passed for c in r.checks if c.name == "polarity_inversions"] == [False]
