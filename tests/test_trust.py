@@ -99,3 +99,31 @@ def test_inverted_tone_with_onset_is_found_at_its_start():
     assert r.alignment.delay_samples == pytest.approx(77.3, abs=0.1)
     assert r.channels[0].polarity_inverted
     assert [c.passed for c in r.checks if c.name == "polarity_inversions"] == [False]
+
+
+def test_skips_in_a_steady_tone_are_steps_not_drift():
+    """Class 3: five 20 ms skips of 1004 Hz at 8 kHz shift the phase by -0.08 cycle each.
+    A staircase is not a ramp: five splices at their places, and no drift."""
+    fs = 8000
+    ref = tone_with_lead_in(fs, 1004.0, 10.0, 0.1, amplitude=0.3)
+    cuts_s = (2.0, 3.5, 5.0, 6.5, 8.0)
+    keep = np.ones(len(ref), dtype=bool)
+    for c in cuts_s:
+        keep[int(c * fs):int(c * fs) + 160] = False
+    r = validate(ref[keep], ref, sample_rate_hz=fs)
+    assert r.alignment.drift_ppm == 0.0
+    assert len(r.alignment.segments) == len(cuts_s) + 1
+    drops = sorted((e for e in r.events if e.type == "dropout"), key=lambda e: e.start_s)
+    # on the received timeline each skip sits 20 ms earlier than the one before it
+    want = [c - 0.02 * i for i, c in enumerate(cuts_s)]
+    assert [round(e.start_s, 3) for e in drops] == pytest.approx(want, abs=0.001)
+    assert all(e.duration_s == 0.0 for e in drops)
+
+
+def test_a_constant_lag_with_no_edits_reports_no_drift(rng):
+    """A short noisy capture: the drift estimate's noise must not be reported as drift."""
+    fs = 8000
+    ref = tone_with_lead_in(fs, 997.0, 3.0, 0.2)
+    rx = fft_delay(np.concatenate([ref, np.zeros(200)]), 57.6)
+    rx = rx + rng.normal(0.0, 0.035, len(rx))  # 20 dB SNR
+    assert validate(rx, ref, sample_rate_hz=fs).alignment.drift_ppm == 0.0

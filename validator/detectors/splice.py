@@ -42,8 +42,11 @@ def splice_events(model: AlignmentModel, feats: Features, events: list[Event]) -
         tol = int(SPLICE_NEAR_S * fs)
         near = [e for e in events if e.type in ("dropout", "silence")
                 and e.start_sample - tol <= b <= e.end_sample + tol]
-        if near or abs(jump) < 0.5:
+        if near:
             continue  # a fill of slightly wrong length: the dropout already says it
+        if abs(jump) < 0.5 and not model.ambiguous_breaks[i]:
+            continue  # not a whole sample: no receiver moves audio by a fraction
+        # (in a steady tone any step is a cut, known only modulo the period)
         amb = ""
         if model.ambiguous_breaks[i]:
             amb = ("; the reference is a steady tone, so the length is known only modulo "
