@@ -25,10 +25,12 @@ from dataclasses import asdict
 from multiprocessing import Pool
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# ``verify`` is imported as a top-level package from this folder, so that ``validator``
+# comes from PYTHONPATH (e.g. PYTHONPATH=/work/main scores main's comparator).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.benchmarks.verify import corpus, score  # noqa: E402
-from tests.benchmarks.verify.common import DEFAULT_CACHE, Case  # noqa: E402
+from verify import corpus, score  # noqa: E402
+from verify.common import DEFAULT_CACHE, Case  # noqa: E402
 
 
 def _run(case: Case) -> score.CaseScore:
@@ -110,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="also write every case score and the class rows here")
     args = p.parse_args(argv)
 
+    import validator
+
+    print(f"verify: validator from {Path(validator.__file__).parent}", file=sys.stderr)
     t0 = time.perf_counter()
     cases = corpus.build(args.cache, args.classes.upper(), rebuild=args.rebuild)
     if args.only:

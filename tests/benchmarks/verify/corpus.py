@@ -44,6 +44,15 @@ def build(
             print("verify: class D (Opus over loopback, ~35 s the first time)", file=log)
             out += loopback.build_d(cache)
     if "E" in classes:
+        missing = [t for t in ("sox", "gst-launch-1.0", "ffmpeg") if not have(t)]
+        if missing or not loopback.SHARED_PROXY.exists():
+            print(
+                f"verify: {missing or loopback.SHARED_PROXY} missing, fresh class E skipped",
+                file=log,
+            )
+        else:
+            print("verify: fresh class E captures (~40 s the first time)", file=log)
+            out += loopback.build_fresh_e(cache, rebuild)
         if real.available():
             out += real.cases()
         else:

@@ -23,7 +23,10 @@ keeps erring after a loss, so each span carries a 40 ms tail.
 from __future__ import annotations
 
 import csv
+import json
+import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -278,5 +281,425 @@ def build_d(cache: Path) -> list[Case]:
             case = speech_opus(
                 fresh_folder(cache / name), name=name, loss=loss, seed=seed, clean_lag=lag
             )
+        out.append(case)
+    return out
+
+
+# ------------------------------------------------------------- fresh class E
+SHARED_PROXY = Path(
+    "/work/shared/tools/udp_impair_proxy.py"
+)  # has --jitter (the project's has not)
+PCMA_CAPS = "application/x-rtp,media=audio,clock-rate=8000,encoding-name=PCMA,payload=8"
+GAP_FLAG = 0x800  # GST_BUFFER_FLAG_GAP
+_TRACE = re.compile(
+    r"do_push_buffer_pre:<(\w+):src>.*?size (\d+), offset (\w+), .*?flags (0x[0-9a-f]+)"
+)
+
+
+G711_TOL = 0.03  # a G.711 step near -10 dBFS peak is <= 1/64; a slipped sample of 1 kHz moves ~0.25
+
+
+def parse_audiorate_trace(trace: Path, bytes_per_frame: int = 2) -> dict:
+    """Edits audiorate made, from the GStreamer ``log`` tracer (``GST_DEBUG=GST_BUFFER:7``).
+
+    Every decoded buffer (``dec:src``) is followed, in the same streaming
+    thread, by audiorate's pushes (``rate:src``) for it. A ``rate:src`` buffer
+    with the GAP flag is a zero-fill; a data buffer shorter than its decoded
+    buffer had its start truncated (a cut); a decoded buffer with no data push
+    was dropped whole (a cut of all of it). Positions are frames into the
+    output file (audiorate's offset minus its first offset).
+    """
+    fills, cuts, dropped = [], [], 0
+    off0 = None
+    pending = None  # size of the decoded buffer awaiting its push
+    out_pos = 0
+    for line in trace.read_text(errors="replace").splitlines():
+        m = _TRACE.search(line)
+        if not m:
+            continue
+        pad, size, offset, flags = m[1], int(m[2]), m[3], int(m[4], 16)
+        if pad == "dec":
+            if pending is not None:
+                dropped += 1
+                cuts.append([out_pos, pending // bytes_per_frame])
+            pending = size
+        elif pad == "rate":
+            off = int(offset)
+            if off0 is None:
+                off0 = off
+            pos = off - off0
+            frames = size // bytes_per_frame
+            if flags & GAP_FLAG:
+                fills.append([pos, frames])
+            else:
+                if pending is not None and size < pending:
+                    cuts.append([pos, (pending - size) // bytes_per_frame])
+                pending = None
+            out_pos = pos + frames
+    return {"zero_fills": fills, "cuts": cuts, "whole_buffers_dropped": dropped}
+
+
+def _popen_log(cmd: list[str], log: Path, env: dict | None = None, stderr: Path | None = None):
+    out = open(log, "w")
+    err = open(stderr, "w") if stderr else subprocess.STDOUT
+    try:
+        return subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
+    finally:
+        out.close()
+        if stderr:
+            err.close()
+
+
+def gst_jitter_capture(
+    folder: Path, *, name: str, jitter_ms: float, seed: int, seconds: float = 8.0
+) -> Case:
+    """E: PCMA 997 Hz through the shared proxy (20 ms +- ``jitter_ms``), default-mode jitter buffer.
+
+    Receiver: ``rtpjitterbuffer latency=40 do-lost=true`` (default
+    ``mode=slave``) ``! rtppcmadepay ! alawdec ! audiorate tolerance=10 ms
+    skip-to-first=true ! wavenc``. Truth: the zero-fills and cuts audiorate
+    made, read from GStreamer's own ``log`` tracer (every buffer push), checked
+    here against the written file (each fill is digital zero).
+    """
+    ref_path = folder / "reference.wav"
+    run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-b",
+            "16",
+            str(ref_path),
+            "synth",
+            str(seconds),
+            "sine",
+            "997",
+            "gain",
+            "-10",
+        ]
+    )
+    p_port, r_port = _free_port(), _free_port()
+    env = dict(os.environ, GST_TRACERS="log", GST_DEBUG="GST_BUFFER:7", GST_DEBUG_NO_COLOR="1")
+    procs: list[subprocess.Popen] = []
+    try:
+        rx = _popen_log(
+            [
+                "gst-launch-1.0",
+                "-e",
+                "udpsrc",
+                "address=127.0.0.1",
+                f"port={r_port}",
+                f"caps={PCMA_CAPS}",
+                "!",
+                "rtpjitterbuffer",
+                "latency=40",
+                "do-lost=true",
+                "!",
+                "rtppcmadepay",
+                "!",
+                "alawdec",
+                "name=dec",
+                "!",
+                "audiorate",
+                "name=rate",
+                "tolerance=10000000",
+                "skip-to-first=true",
+                "!",
+                "wavenc",
+                "!",
+                "filesink",
+                f"location={folder / 'received.wav'}",
+            ],
+            folder / "receiver.log",
+            env=env,
+            stderr=folder / "receiver.trace",
+        )
+        procs.append(rx)
+        proxy = subprocess.Popen(
+            [
+                sys.executable,
+                str(SHARED_PROXY),
+                "--listen",
+                f"127.0.0.1:{p_port}",
+                "--forward",
+                f"127.0.0.1:{r_port}",
+                "--delay",
+                "20",
+                "--jitter",
+                str(jitter_ms),
+                "--seed",
+                str(seed),
+                "--log",
+                str(folder / "proxy.csv"),
+                "--duration",
+                "60",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(proxy)
+        time.sleep(0.8)
+        run(
+            [
+                "gst-launch-1.0",
+                "filesrc",
+                f"location={ref_path}",
+                "!",
+                "wavparse",
+                "!",
+                "audioconvert",
+                "!",
+                "alawenc",
+                "!",
+                "rtppcmapay",
+                "min-ptime=20000000",
+                "max-ptime=20000000",
+                "!",
+                "udpsink",
+                "host=127.0.0.1",
+                f"port={p_port}",
+                "sync=true",
+            ],
+            timeout=60,
+        )
+        time.sleep(1.5)
+        _stop(rx, signal.SIGINT, 10.0)
+        _stop(proxy, signal.SIGINT)
+    finally:
+        for p in procs:
+            _stop(p)
+    edits = parse_audiorate_trace(folder / "receiver.trace")
+    (folder / "receiver.trace").unlink()  # large; the edits are kept in truth.json
+    rx_audio, fs = read(folder / "received.wav")
+    expected, _ = read(ref_path)
+    faults = []
+    nonzero_fills = 0
+    for pos, frames in edits["zero_fills"]:
+        if np.any(rx_audio[pos : pos + frames] != 0):
+            nonzero_fills += 1
+        if pos > 0:
+            faults.append(Fault("receiver_fill", pos, pos + frames))
+    for pos, _frames in edits["cuts"]:
+        faults.append(Fault("receiver_cut", pos, pos))
+    faults = merge_contiguous(faults)
+    # delay: the file starts with reference sample 0 when its first packet is the A-law of it
+    head = 160
+    delay = 0.0 if np.max(np.abs(rx_audio[:head, 0] - expected[:head, 0])) < G711_TOL else None
+    rows = list(csv.DictReader(open(folder / "proxy.csv", newline="")))
+    reordered = sum(
+        1 for a, b in zip(rows[:-1], rows[1:], strict=True) if int(b["seq"]) < int(a["seq"])
+    )
+    how = (
+        "GStreamer PCMA 20 ms, 997 Hz; shared udp_impair_proxy --delay 20 --jitter "
+        f"{jitter_ms} --seed {seed} "
+        f"({len(rows)} packets, {reordered} reordered, none dropped); rtpjitterbuffer default "
+        "mode, latency 40 ms; "
+        "audiorate tolerance 10 ms. Truth from the GStreamer log tracer: "
+        f"{len(edits['zero_fills'])} zero-fills, "
+        f"{len(edits['cuts'])} cuts ({edits['whole_buffers_dropped']} whole buffers); fills "
+        "not all-zero in the "
+        f"file: {nonzero_fills}; delay "
+        + (
+            "0 (the first packet is reference sample 0, within G.711 steps)"
+            if delay == 0
+            else "unknown"
+        )
+    )
+    return save_case(
+        folder,
+        Truth(
+            name=name,
+            klass="E",
+            sample_rate_hz=fs,
+            channels=1,
+            how=how,
+            faults=faults,
+            delay_samples=delay,
+            period_samples=fs / 997.0,
+            drift_ppm=0.0,
+            expect_fail=bool(faults),
+            channel_map=[0],
+            polarity=[1],
+            notes=json.dumps(edits),
+        ),
+    )
+
+
+def ffmpeg_skip_capture(
+    folder: Path, *, name: str, loss: float, seed: int, seconds: float = 8.0
+) -> Case:
+    """E: PCMU 1004 Hz through the project's seeded-loss proxy to ffmpeg's RTP receiver (it skips).
+
+    Truth: each dropped packet (proxy log) is one point on the received
+    timeline, moved earlier by the audio skipped before it; checked here
+    against the written file (the mu-law round trip of the reference with the
+    dropped packets cut out) and against ffmpeg's ``RTP: missed N packets``.
+    """
+    ref_path = folder / "reference.wav"
+    run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-b",
+            "16",
+            str(ref_path),
+            "synth",
+            str(seconds),
+            "sine",
+            "1004",
+            "gain",
+            "-10",
+        ]
+    )
+    p_port, r_port = _free_port(), _free_port()
+    sdp = folder / "stream.sdp"
+    sdp.write_text(
+        f"v=0\no=- 0 0 IN IP4 127.0.0.1\ns=verify\nc=IN IP4 127.0.0.1\nt=0 0\n"
+        f"m=audio {r_port} RTP/AVP 0\na=rtpmap:0 PCMU/8000\n"
+    )
+    procs: list[subprocess.Popen] = []
+    try:
+        rx = _popen_log(
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-hide_banner",
+                "-protocol_whitelist",
+                "file,udp,rtp",
+                "-i",
+                str(sdp),
+                "-c:a",
+                "pcm_s16le",
+                "-y",
+                str(folder / "received.wav"),
+            ],
+            folder / "receiver.log",
+        )
+        procs.append(rx)
+        proxy = subprocess.Popen(
+            [
+                sys.executable,
+                str(PROXY),
+                "--listen",
+                f"127.0.0.1:{p_port}",
+                "--forward",
+                f"127.0.0.1:{r_port}",
+                "--loss",
+                str(loss),
+                "--seed",
+                str(seed),
+                "--log",
+                str(folder / "proxy.csv"),
+                "--duration",
+                "60",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(proxy)
+        time.sleep(1.0)
+        run(
+            [
+                "gst-launch-1.0",
+                "filesrc",
+                f"location={ref_path}",
+                "!",
+                "wavparse",
+                "!",
+                "audioconvert",
+                "!",
+                "mulawenc",
+                "!",
+                "rtppcmupay",
+                "min-ptime=20000000",
+                "max-ptime=20000000",
+                "!",
+                "udpsink",
+                "host=127.0.0.1",
+                f"port={p_port}",
+                "sync=true",
+            ],
+            timeout=60,
+        )
+        time.sleep(2.0)
+        _stop(rx, signal.SIGINT, 10.0)
+        _stop(proxy, signal.SIGINT)
+    finally:
+        for p in procs:
+            _stop(p)
+    rows = list(csv.DictReader(open(folder / "proxy.csv", newline="")))
+    ts0 = int(rows[0]["rtp_ts"])
+    first_fwd = next(int(r["rtp_ts"]) for r in rows if r["action"] == "forwarded")
+    faults, skipped = [], 0
+    keep = []
+    for r in sorted(rows, key=lambda r: int(r["index"])):
+        t = (int(r["rtp_ts"]) - ts0) % 2**32
+        if t < (first_fwd - ts0) % 2**32:
+            continue
+        if r["action"] == "dropped":
+            p = t - (first_fwd - ts0) - skipped
+            if faults and faults[-1].start == p:
+                pass  # a burst: one point
+            else:
+                faults.append(Fault("skip", p, p))
+            skipped += 160
+        else:
+            keep.append(t)
+    rx_audio, fs = read(folder / "received.wav")
+    expected, _ = read(ref_path)
+    built = np.concatenate([expected[t : t + 160] for t in keep])
+    n = min(len(built), len(rx_audio))
+    max_err = float(np.max(np.abs(built[:n] - rx_audio[:n]))) if n else math.nan
+    missed = sum(
+        int(m)
+        for m in re.findall(r"RTP: missed (\d+) packets", (folder / "receiver.log").read_text())
+    )
+    dropped = sum(r["action"] == "dropped" for r in rows)
+    how = (
+        f"GStreamer PCMU 20 ms 1004 Hz -> udp_impair_proxy --loss {loss} --seed {seed} "
+        f"({dropped} dropped) -> "
+        f"ffmpeg RTP receiver (SDP), which skips; ffmpeg logged 'RTP: missed' {missed} "
+        "packets. Truth: proxy "
+        "log, one point per lost run; received vs the reference with the drops cut out: max "
+        "|diff| "
+        f"{max_err:.2g} over {n} samples (received {len(rx_audio)}, expected {len(built)})"
+    )
+    return save_case(
+        folder,
+        Truth(
+            name=name,
+            klass="E",
+            sample_rate_hz=fs,
+            channels=1,
+            how=how,
+            faults=faults,
+            delay_samples=0.0 if max_err < G711_TOL else None,
+            period_samples=fs / 1004.0,
+            drift_ppm=0.0,
+            expect_fail=bool(faults),
+            channel_map=[0],
+            polarity=[1],
+        ),
+    )
+
+
+FRESH_E = (
+    ("E_gst_jitter25ms_default_mode", gst_jitter_capture, dict(jitter_ms=25.0, seed=3)),
+    ("E_gst_jitter40ms_default_mode", gst_jitter_capture, dict(jitter_ms=40.0, seed=5)),
+    ("E_ffmpeg_skip_loss3pct", ffmpeg_skip_capture, dict(loss=0.03, seed=7)),
+)
+
+
+def build_fresh_e(cache: Path, rebuild: bool = False) -> list[Case]:
+    from .common import load_case
+
+    out = []
+    for name, builder, kwargs in FRESH_E:
+        case = None if rebuild else load_case(cache / name)
+        if case is None:
+            case = builder(fresh_folder(cache / name), name=name, **kwargs)
         out.append(case)
     return out
