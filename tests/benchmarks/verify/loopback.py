@@ -339,6 +339,32 @@ def parse_audiorate_trace(trace: Path, bytes_per_frame: int = 2) -> dict:
     return {"zero_fills": fills, "cuts": cuts, "whole_buffers_dropped": dropped}
 
 
+def _segments_off_reference(
+    rx: np.ndarray, ref: np.ndarray, edits: dict, search: int = 1200
+) -> int:
+    """Pieces of ``rx`` between the edits that equal no single shift of ``ref`` (G.711 steps apart).
+
+    0 means the edit list explains the file: between two edits the received
+    audio is the reference at one constant offset.
+    """
+    cuts = [p for p, _ in edits["cuts"]]
+    fills = [q for p, n in edits["zero_fills"] for q in (p, p + n)]
+    pts = sorted({0, len(rx), *cuts, *fills})
+    bad = 0
+    for a, b in zip(pts[:-1], pts[1:], strict=True):
+        a, b = a + 4, b - 4
+        if b - a < 32 or not np.any(rx[a:b]):
+            continue
+        seg = rx[a:b]
+        ok = any(
+            np.max(np.abs(seg - ref[a - k : b - k])) < G711_TOL
+            for k in range(-search, search + 1)
+            if a - k >= 0 and b - k <= len(ref)
+        )
+        bad += not ok
+    return bad
+
+
 def _popen_log(cmd: list[str], log: Path, env: dict | None = None, stderr: Path | None = None):
     out = open(log, "w")
     err = open(stderr, "w") if stderr else subprocess.STDOUT
@@ -483,6 +509,7 @@ def gst_jitter_capture(
     for pos, _frames in edits["cuts"]:
         faults.append(Fault("receiver_cut", pos, pos))
     faults = merge_contiguous(faults)
+    unmatched = _segments_off_reference(rx_audio[:, 0], expected[:, 0], edits)
     # delay: the file starts with reference sample 0 when its first packet is the A-law of it
     head = 160
     delay = 0.0 if np.max(np.abs(rx_audio[:head, 0] - expected[:head, 0])) < G711_TOL else None
@@ -499,7 +526,8 @@ def gst_jitter_capture(
         f"{len(edits['zero_fills'])} zero-fills, "
         f"{len(edits['cuts'])} cuts ({edits['whole_buffers_dropped']} whole buffers); fills "
         "not all-zero in the "
-        f"file: {nonzero_fills}; delay "
+        f"file: {nonzero_fills}; pieces between edits that are not the reference at one offset: "
+        f"{unmatched}; delay "
         + (
             "0 (the first packet is reference sample 0, within G.711 steps)"
             if delay == 0
