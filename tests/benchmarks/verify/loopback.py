@@ -715,6 +715,7 @@ def ffmpeg_skip_capture(
 
 
 FRESH_E = (
+    ("E_gst_no_jitter_default_mode", gst_jitter_capture, dict(jitter_ms=0.0, seed=2)),
     ("E_gst_jitter25ms_default_mode", gst_jitter_capture, dict(jitter_ms=25.0, seed=3)),
     ("E_gst_jitter40ms_default_mode", gst_jitter_capture, dict(jitter_ms=40.0, seed=5)),
     ("E_ffmpeg_skip_loss3pct", ffmpeg_skip_capture, dict(loss=0.03, seed=7)),
