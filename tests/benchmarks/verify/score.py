@@ -4,7 +4,7 @@ Matching (all on the received timeline, in samples):
 
 - a fault with span ``[start, end]`` (a point for skips and cuts) is *found*
   when an event of an accepted type (``dropout`` or ``glitch``; also ``level``
-  for a concealed packet), on the fault's channel (any channel when the
+  for a concealed or repeated packet), on the fault's channel (any channel when the
   fault is on all of them), overlaps ``[start - 2 ms, end + tail + 2 ms]``
   and lasts no longer than the fault plus its decoder tail plus 5 ms. One
   long event over many faults finds none of them;
@@ -33,7 +33,7 @@ from .common import Case, Fault
 
 TOL_S = 0.002
 LONGER_S = 0.005
-ACCEPT = {"plc": {"dropout", "glitch", "level"}}
+ACCEPT = {"plc": {"dropout", "glitch", "level"}, "repeat": {"dropout", "glitch", "level"}}
 DEFAULT_ACCEPT = {"dropout", "glitch"}
 
 

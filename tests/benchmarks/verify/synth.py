@@ -246,6 +246,106 @@ def tone_drift(
     )
 
 
+def tone_repeats(
+    folder: Path,
+    *,
+    name: str,
+    fs: int,
+    freq: float,
+    seconds: float = 6.0,
+    n: int = 4,
+    seed: int = 1,
+) -> Case:
+    """B: a receiver that conceals a lost 20 ms packet by repeating the previous one.
+
+    Packet k (on the 20 ms grid) is replaced by packet k - 1: the length is
+    unchanged, so the fault is the repeated span itself (``repeat``).
+    """
+    rng = np.random.default_rng(seed)
+    ref_path = folder / "reference.wav"
+    sox_tone(ref_path, fs, seconds, [freq], TONE_DB)
+    ref, _ = read(ref_path)
+    pkt = fs // 50
+    rx = ref.copy()
+    faults = []
+    for p in _positions(rng, int(0.5 * fs), len(ref) - int(0.5 * fs), n, int(0.3 * fs), pkt):
+        rx[p : p + pkt] = ref[p - pkt : p]
+        faults.append(Fault("repeat", p, p + pkt))
+    write(folder / "received.wav", rx, fs)
+    how = (
+        f"sox synth {seconds:g} s sine {freq:g} Hz at {fs} Hz; received = reference with {n} "
+        f"20 ms packets replaced by the packet before them (seed {seed})"
+    )
+    truth = Truth(
+        name=name,
+        klass="B",
+        sample_rate_hz=fs,
+        channels=1,
+        how=how,
+        faults=faults,
+        delay_samples=0.0,
+        period_samples=fs / freq,
+        drift_ppm=0.0,
+        expect_fail=True,
+        channel_map=[0],
+        polarity=[1],
+    )
+    return save_case(folder, truth)
+
+
+def speech_drift(folder: Path, *, name: str, fake_rate: int = 47998, fs: int = 48000) -> Case:
+    """B: espeak-ng speech with a clock drift made by ffmpeg (the ``-r`` trick).
+
+    ``ffmpeg -af asetrate=R,aresample=48000`` relabels the reference as R Hz
+    and resamples it to 48 kHz: the content lasts 48000 / R as long, so the
+    truth drift is (48000 / R - 1) * 1e6 ppm (R = 47998: +41.67 ppm). Sample 0
+    stays at 0: delay 0.
+    """
+    from .loopback import make_speech
+
+    ref_path = folder / "reference.wav"
+    make_speech(ref_path)
+    run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-i",
+            str(ref_path),
+            "-af",
+            f"asetrate={fake_rate},aresample={fs}",
+            "-c:a",
+            "pcm_s24le",
+            "-y",
+            str(folder / "received.wav"),
+        ]
+    )
+    ppm = (fs / fake_rate - 1.0) * 1e6
+    how = (
+        f"espeak-ng en-us speech at {fs} Hz; received = ffmpeg -af asetrate={fake_rate},"
+        f"aresample={fs}: drift {ppm:+.3f} ppm, delay 0"
+    )
+    truth = Truth(
+        name=name,
+        klass="B",
+        sample_rate_hz=fs,
+        channels=1,
+        how=how,
+        faults=[],
+        delay_samples=0.0,
+        delay_tol_samples=0.5,
+        period_samples=None,
+        drift_ppm=ppm,
+        expect_fail=False,
+        channel_map=[0],
+        polarity=[1],
+        notes="ffmpeg's resampler has its own group delay: delay tolerance 0.5 sample",
+    )
+    return save_case(folder, truth)
+
+
 # ---------------------------------------------------------------- class C
 STEREO_FREQS = [997.0, 1499.0]
 
@@ -394,6 +494,9 @@ def cases() -> list[tuple[str, str, object, dict]]:
             tone_with_removals,
             dict(fs=8000, freq=1004.0, lengths=[], seed=204),
         ),
+        ("B", "B_48k_997_repeat20ms_x4", tone_repeats, dict(fs=48000, freq=997.0, seed=205)),
+        ("B", "B_8k_1004_repeat20ms_x4", tone_repeats, dict(fs=8000, freq=1004.0, seed=206)),
+        ("B", "B_speech_48k_ffmpeg_drift+41.7ppm", speech_drift, dict(fake_rate=47998)),
         (
             "B",
             "B_48k_997_drift+50ppm",
