@@ -220,6 +220,27 @@ def test_sox_speed_drift_minus_50ppm(tmp_path):
 
 
 @needs_sox
+@xfail("3 drift where there is none: 4 repeated packets in 3 s of 997 Hz read as -0.57 ppm")
+def test_repeated_packet_spans_997hz_48k(tmp_path):
+    # issue 9 class 5: a repeated 20 ms packet must read as ~20 ms, not 35-51 ms (the spans are
+    # right today; the drift is not)
+    check(
+        synth.tone_repeats(
+            tmp_path, name="repeat_997_48k", fs=48000, freq=997.0, seconds=3.0, seed=205
+        )
+    )
+
+
+@needs_sox
+@pytest.mark.skipif(
+    shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None,
+    reason="espeak-ng or ffmpeg is not installed",
+)
+def test_ffmpeg_resampled_speech_drift(tmp_path):
+    check(synth.speech_drift(tmp_path, name="speech_drift", fake_rate=47998))
+
+
+@needs_sox
 @pytest.mark.slow
 @xfail("4 channels: 1 ms cuts in 997/1499 Hz stereo read as a polarity flip, cuts missed")
 def test_stereo_cut_1ms(tmp_path):
@@ -313,11 +334,12 @@ def test_speech_opus_loss(tmp_path):
 def test_gstreamer_jitter_buffer_default_mode(tmp_path):
     if not loopback.SHARED_PROXY.exists():
         pytest.skip(f"{loopback.SHARED_PROXY} (the proxy with jitter) is absent")
-    check(
-        loopback.gst_jitter_capture(
-            tmp_path, name="gst_jitter", jitter_ms=25.0, seed=3, seconds=5.0
-        )
+    case = loopback.gst_jitter_capture(
+        tmp_path, name="gst_jitter", jitter_ms=25.0, seed=3, seconds=5.0
     )
+    if len(case.truth.faults) < 3:  # timing-dependent: keep the xfail meaningful
+        pytest.skip(f"this run's jitter buffer made only {len(case.truth.faults)} edits")
+    check(case)
 
 
 @needs_loopback
