@@ -12,7 +12,9 @@ Modules:
 - :mod:`.synth`: classes A (tones in noise, gaps, fractional delays),
   B (skips, cuts, a resampled drift) and C (stereo, channel map, polarity);
 - :mod:`.loopback`: class D (espeak-ng speech through Opus over a real
-  loopback RTP link with seeded loss) and fresh class E receivers;
+  loopback RTP link with seeded loss) and fresh class E receivers (a
+  default-mode GStreamer jitter buffer under jitter; ffmpeg's RTP receiver);
 - :mod:`.real`: class E cases read from ``../shared/real`` (not copied);
-- :mod:`.score`: matching events to truth spans and the per-class summary.
+- :mod:`.score`: matching events to truth spans and the per-class summary;
+- :mod:`.corpus`: builds (or loads from the cache) the cases of chosen classes.
 """
