@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Score ``validate()`` on the independent verification corpus (issue 9).
+
+The corpus (``tests/benchmarks/verify``) is built by sox, ffmpeg, espeak-ng,
+GStreamer and numpy, with truth from how each case was made, never from the
+validator. It is cached under ``--cache`` (default ``/tmp/verify_corpus``).
+
+    PYTHONPATH=. python tests/benchmarks/bench_verify.py [--jobs 2] [--classes ABCDE] \
+        [--json out.json]
+
+Prints one row per case, then per class: verdicts right, recall, false
+events, onset / duration error, delay error (samples and tone periods),
+drift error and channel map / polarity, against issue 9's targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from multiprocessing import Pool
+from pathlib import Path
+
+# ``verify`` is imported as a top-level package from this folder, so that ``validator``
+# comes from PYTHONPATH (e.g. PYTHONPATH=/work/main scores main's comparator).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from verify import corpus, score  # noqa: E402
+from verify.common import DEFAULT_CACHE, Case  # noqa: E402
+
+
+def _run(case: Case) -> score.CaseScore:
+    from validator import validate
+
+    t0 = time.perf_counter()
+    try:
+        result = validate(str(case.received), str(case.reference))
+        s = score.score(case, result)
+    except Exception as exc:  # a crash is a result too
+        s = score.failed(case, f"{type(exc).__name__}: {exc}")
+        traceback.print_exc(file=sys.stderr)
+    s.seconds = time.perf_counter() - t0
+    return s
+
+
+def _f(v, fmt="{:.2f}") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return fmt.format(v)
+
+
+def case_table(scores: list[score.CaseScore]) -> str:
+    lines = [
+        "| case | verdict | ok | found | false | other | onset med ms | delay truth | reported "
+        "| conf | "
+        "err smp | err periods | drift err ppm | map | pol | s |",
+        "|" + "---|" * 16,
+    ]
+    for s in scores:
+        rep = "ambiguous" if s.delay_ambiguous else _f(s.delay_reported)
+        onset = _f(sorted(s.onset_ms)[len(s.onset_ms) // 2]) if s.onset_ms else "-"
+        lines.append(
+            f"| {s.name} | {s.verdict} | {_f(s.verdict_right, '{}')} | {s.found}/{s.faults} | "
+            f"{s.false_events} | "
+            f"{s.other_events} | {onset} | {_f(s.delay_truth)} | {rep} | "
+            f"{_f(s.delay_confidence)} | "
+            f"{_f(s.delay_error)} | {_f(s.delay_error_periods)} | {_f(s.drift_error)} | "
+            f"{_f(s.map_right, '{}')} | {_f(s.polarity_right, '{}')} | {s.seconds:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def class_table(rows: dict) -> str:
+    lines = [
+        "| class | cases | verdicts right | recall | worst case | cases >= 0.95 | false ev | "
+        "other ev | "
+        "onset ms med / p95 | |dur err| ms med / p95 | delay ok (ambig.) | delay err max smp / "
+        "periods | "
+        "drift err max ppm (none / made) | map | polarity | s |",
+        "|" + "---|" * 16,
+    ]
+    for k, r in rows.items():
+        lines.append(
+            f"| {k} | {r['cases']} | {r['verdicts_right']}/{r['verdicts_scored']} | "
+            f"{_f(r['recall'])} ({r['found']}/{r['faults']}) | {_f(r['worst_case_recall'])} | "
+            f"{r['cases_recall_ge_095']}/{r['cases_with_faults']} | {r['false_events']} | "
+            f"{r['other_events']} | "
+            f"{_f(r['onset_ms_median'])} / {_f(r['onset_ms_p95'])} | "
+            f"{_f(r['duration_ms_median'])} / {_f(r['duration_ms_p95'])} | "
+            f"{r['delay_ok']}/{r['delay_scored']} ({r['delay_ambiguous']}) | "
+            f"{_f(r['delay_err_max_samples'])} / {_f(r['delay_err_max_periods'])} | "
+            f"{_f(r['drift_err_max_ppm_no_drift'])} / {_f(r['drift_err_max_ppm_drift'])} | "
+            f"{r['map_right']}/{r['map_scored']} | "
+            f"{r['polarity_right']}/{r['polarity_scored']} | {r['seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--cache", type=Path, default=DEFAULT_CACHE, help="corpus folder (default %(default)s)"
+    )
+    p.add_argument("--classes", default=corpus.CLASSES, help="subset of ABCDE (default all)")
+    p.add_argument("--only", help="comma-separated case names (substring match)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the cached corpus")
+    p.add_argument("--json", type=Path, help="also write every case score and the class rows here")
+    args = p.parse_args(argv)
+
+    import validator
+
+    print(f"verify: validator from {Path(validator.__file__).parent}", file=sys.stderr)
+    t0 = time.perf_counter()
+    cases = corpus.build(args.cache, args.classes.upper(), rebuild=args.rebuild)
+    if args.only:
+        keys = args.only.split(",")
+        cases = [c for c in cases if any(k in c.truth.name for k in keys)]
+    t_build = time.perf_counter() - t0
+    print(
+        f"verify: {len(cases)} cases (built/loaded in {t_build:.1f} s), scoring with "
+        f"{args.jobs} job(s)",
+        file=sys.stderr,
+    )
+    if args.jobs > 1:
+        with Pool(args.jobs) as pool:
+            scores = pool.map(_run, cases, chunksize=1)
+    else:
+        scores = [_run(c) for c in cases]
+    rows = score.summarise(scores)
+    wall = time.perf_counter() - t0
+    print("## Verification corpus: per case\n")
+    print(case_table(scores))
+    print("\n## Verification corpus: per class\n")
+    print(class_table(rows))
+    print(
+        f"\nwall time {wall:.0f} s ({args.jobs} job(s)); targets (issue 9): verdicts all "
+        "right, recall >= 0.99 "
+        "and every case >= 0.95, 0 false events, delay error <= 0.1 sample or ambiguous, drift "
+        "error <= 0.1 ppm "
+        "where there is none, real receivers (E) recall >= 0.95 and 0 false events"
+    )
+    for s in scores:
+        if s.error:
+            print(f"error: {s.name}: {s.error}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "cases": [asdict(s) for s in scores],
+                    "classes": rows,
+                    "wall_s": wall,
+                    "jobs": args.jobs,
+                },
+                indent=1,
+                default=str,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
