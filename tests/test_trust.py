@@ -127,3 +127,43 @@ def test_a_constant_lag_with_no_edits_reports_no_drift(rng):
     rx = fft_delay(np.concatenate([ref, np.zeros(200)]), 57.6)
     rx = rx + rng.normal(0.0, 0.035, len(rx))  # 20 dB SNR
     assert validate(rx, ref, sample_rate_hz=fs).alignment.drift_ppm == 0.0
+
+
+def _stereo(fs: int = 48000, seconds: float = 3.0) -> np.ndarray:
+    """997 Hz left, 1499 Hz right after 0.1 s of silence, as AES67 tests use."""
+    return np.stack([tone_with_lead_in(fs, 997.0, seconds, 0.1),
+                     tone_with_lead_in(fs, 1499.0, seconds, 0.1)], axis=1)
+
+
+def test_stereo_cut_is_found_on_both_channels_and_flips_no_polarity():
+    """A 1 ms cut shifts 997 Hz by 0.003 cycle but 1499 Hz by half a cycle: align per channel."""
+    fs = 48000
+    ref = _stereo(fs)
+    keep = np.ones(len(ref), dtype=bool)
+    keep[int(1.5 * fs):int(1.5 * fs) + 48] = False
+    r = validate(ref[keep], ref, sample_rate_hz=fs)
+    assert not any(c.polarity_inverted for c in r.channels)
+    assert {e.channel for e in r.events} == {0, 1}
+    assert all(e.start_s == pytest.approx(1.5, abs=0.001) for e in r.events)
+    assert all(c.judged_fraction >= 0.9 for c in r.channels)
+
+
+def test_swapped_channels_are_a_channel_map_not_a_level_fault():
+    fs = 48000
+    ref = _stereo(fs)
+    r = validate(ref[:, ::-1].copy(), ref, sample_rate_hz=fs)
+    assert r.alignment.channel_map == (1, 0)
+    assert r.events == ()
+    assert [c.passed for c in r.checks if c.name == "channel_map"] == [False]
+    assert all(abs(c.gain_error_db) < 0.01 for c in r.channels)
+
+
+def test_one_inverted_channel_is_that_channel_upside_down():
+    fs = 48000
+    ref = _stereo(fs)
+    rx = ref.copy()
+    rx[:, 1] *= -1
+    r = validate(rx, ref, sample_rate_hz=fs)
+    assert [c.polarity_inverted for c in r.channels] == [False, True]
+    assert r.alignment.delay_samples == pytest.approx(0.0, abs=0.1)
+    assert [c.passed for c in r.checks if c.name == "polarity_inversions"] == [False]

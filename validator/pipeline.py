@@ -14,8 +14,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from validator.align.delay import DelayEstimate, estimate_delay, mono, onset_index
-from validator.align.track import AlignmentModel, aligned_reference, fit_model, track_lags
+from validator.align.channels import ChannelAlignments, ChannelView, align_channels, channel_map
+from validator.align.delay import DelayEstimate, mono, onset_index
+from validator.align.track import AlignmentModel, fit_model, track_lags
 from validator.detectors.activity import Activity, measure_activity
 from validator.detectors.clipping import detect_clipping
 from validator.detectors.common import Frames, span_mask
@@ -35,6 +36,7 @@ from validator.io.audio import ArraySource, AudioSource, ToneSource, open_audio,
 from validator.plotdata import level_trace, plot_data
 from validator.result import (
     Alignment,
+    ChannelAlignment,
     ChannelMetrics,
     Event,
     InputInfo,
@@ -138,28 +140,30 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         notes: list[str] = []
         fs = rec.sample_rate_hz
 
-        # 1. alignment
-        period = None
+        # 1. alignment: which reference channel each received channel carries, then each
+        #    channel against its own (periods, splices and polarity are per channel)
+        mapping = (channel_map(ref, rec, max_delay_s=max_delay_s) if tone is None
+                   else tuple(range(rec.channels)) if ref.channels > 1 else (0,) * rec.channels)
         if tone is not None:
-            period = fs / tone[0]
-            est = DelayEstimate(0.0, 0.0, True, "tone", period,
-                                "no reference file: delay is not measurable from a tone")
+            aligns = _tone_alignments(ref, rec, mapping)
         else:
-            est = estimate_delay(ref, rec, max_delay_s=max_delay_s)
-            period = est.period_samples if est.method != "xcorr" else None
-        if est.note:
-            notes.append(est.note)
-        hop_s = max(0.05, min(1.0, ref.duration_s / 2000))
-        points = track_lags(ref, rec, est.lag_samples, hop_s=hop_s, period_samples=period,
-                            inverted=est.inverted)
-        model = fit_model(points, ref, rec, initial_lag=est.lag_samples, period_samples=period)
-        if not points:
+            aligns = align_channels(ref, rec, max_delay_s=max_delay_s, mapping=mapping)
+        for note in dict.fromkeys(e.note for e in aligns.estimates if e.note):
+            notes.append(note)
+        if not any(m.points for m in aligns.models) and tone is None:
             notes.append("no stretch of the received audio matches the reference: alignment "
-                          "falls back to the global delay")
+                         "falls back to the global delay")
+        if mapping != tuple(range(rec.channels)) and ref.channels > 1:
+            notes.append("channel map: " + ", ".join(
+                f"received ch{i} carries reference ch{j}" for i, j in enumerate(mapping)
+                if i != j))
+        if rec.channels > 1 and not aligns.shared_clock:
+            notes.append("the channels do not share one timeline (different drift or splices): "
+                         "each channel is aligned on its own")
 
         # 2. one streaming pass for frame features
         min_zero = max(int(np.ceil(settings.min_dropout_ms * fs / 1000)), 1)
-        feats = extract_features(rec, ref, model, min_zero_run=min_zero,
+        feats = extract_features(rec, aligns, min_zero_run=min_zero,
                                  min_clip_run=settings.clip_min_samples, progress=progress,
                                  n_excerpts=16, excerpt_s=0.5)
         if isinstance(ref, ToneSource):
@@ -173,8 +177,9 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         events: list[Event] = []
         for ch, cf in enumerate(feats.channels):
             events.extend(_detect_channel(cf, acts[ch], feats, ch, settings))
-        events = _refine_glitches(events, rec, ref, model, feats, settings)
-        events.extend(splice_events(model, feats, events))
+        events = _refine_glitches(events, rec, aligns, feats, settings)
+        for ch, m in enumerate(aligns.models):
+            events.extend(splice_events(m, feats, events, channels=(ch,)))
         events = consolidate(events)
         rtp = None
         if decoded is not None:
@@ -194,7 +199,7 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
             else:
                 from validator.align.dtw import dtw_align, warp_events
 
-                res = dtw_align(rec, ref, model)
+                res = dtw_align(rec, ref, aligns.models[0])
                 dtw_distance = round(res.distance, 4)
                 events.extend(warp_events(res, fs))
                 events.sort(key=lambda e: (e.start_s, e.channel, e.type))
@@ -202,11 +207,11 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
                                                         reference_known=tone is None),
                                         feats, acts[ch], events, settings)
                          for ch in range(rec.channels))
-        truncation_s = _truncation_s(model, ref, rec) if tone is None else None
+        truncation_s = _truncation_s(aligns, rec) if tone is None else None
         if truncation_s:
             notes.append(f"the received audio lacks {truncation_s:.3f} s of the reference at its "
                          "start or end")
-        alignment = replace(_alignment(est, model, fs, tone is not None),
+        alignment = replace(_alignment(aligns, fs, tone is not None),
                             dtw_distance=dtw_distance)
         result = ValidationResult(
             input=InputInfo(received=_name(received, "received"),
@@ -216,7 +221,7 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
             alignment=alignment, channels=channels, events=tuple(events), notes=tuple(notes),
             traces=tuple(level_trace(feats, ch) for ch in range(rec.channels)),
             truncation_s=truncation_s,
-            plots=plot_data(feats, rec, ref, model, events, tonal, zoom_events),
+            plots=plot_data(feats, rec, aligns, events, tonal, zoom_events),
             rtp=rtp)
         checks, verdict = judge(result, profile)
         return replace(result, checks=checks, verdict=verdict,
@@ -315,9 +320,8 @@ def _detect_channel(cf: ChannelFeatures, act: Activity, feats: Features, ch: int
     return silence + dropouts + level + glitches + clipping
 
 
-def _refine_glitches(events: list[Event], rec: AudioSource, ref: AudioSource,
-                     model: AlignmentModel, feats: Features,
-                     settings: DetectorSettings) -> list[Event]:
+def _refine_glitches(events: list[Event], rec: AudioSource, aligns: ChannelAlignments,
+                     feats: Features, settings: DetectorSettings) -> list[Event]:
     """Second look at short events at the sample level.
 
     A run of digital zeros where the reference itself is near-silent is no
@@ -338,8 +342,7 @@ def _refine_glitches(events: list[Event], rec: AudioSource, ref: AudioSource,
     out = []
     for e in events:
         if e.type == "dropout" and e.level_db <= -120.0 and e.duration_s <= REFINE_MAX_S:
-            x = aligned_reference(ref, model, e.start_sample, e.end_sample,
-                                  channels=rec.channels)[:, e.channel] * model.gains[e.channel]
+            x = aligns.expected(e.channel, e.start_sample, e.end_sample)
             if reference_silent(x, settings):
                 continue  # the reference holds (near-)zeros there too: nothing was lost
         if not candidate(e):
@@ -359,8 +362,7 @@ def _refine_glitches(events: list[Event], rec: AudioSource, ref: AudioSource,
         ch = cl[0].channel
         s, t = min(e.start_sample for e in cl), max(e.end_sample for e in cl)
         a, b = s - margin, t + margin
-        x = aligned_reference(ref, model, a, b, channels=rec.channels)
-        drop = gap_in_noise(rec.read(a, b - a)[:, ch], x[:, ch] * model.gains[ch],
+        drop = gap_in_noise(rec.read(a, b - a)[:, ch], aligns.expected(ch, a, b),
                             Frames(fs, feats.frame_len, ch), origin=a, settings=settings,
                             core=(s, t))
         flen = feats.frame_len
@@ -394,13 +396,28 @@ def _tonal_frequencies(ref: AudioSource, tone: tuple[float, ...] | None,
     return out * channels if len(out) == 1 else out
 
 
-def _alignment(est: DelayEstimate, model: AlignmentModel, fs: int, is_tone: bool) -> Alignment:
+def _alignment(aligns: ChannelAlignments, fs: int, is_tone: bool) -> Alignment:
+    """The alignment section: channel 0's figures, and every channel's own."""
+    per = tuple(_channel_alignment(ch, est, m, fs, is_tone)
+                for ch, (est, m) in enumerate(zip(aligns.estimates, aligns.models, strict=True)))
+    first = per[0]
+    return Alignment(
+        delay_s=first.delay_s, delay_samples=first.delay_samples,
+        delay_confidence=first.delay_confidence, delay_ambiguous=first.delay_ambiguous,
+        method=first.method, drift_ppm=first.drift_ppm, segments=first.segments,
+        channel_map=aligns.channel_map, shared_clock=aligns.shared_clock,
+        channels=per if len(per) > 1 else ())
+
+
+def _channel_alignment(ch: int, est: DelayEstimate, model: AlignmentModel, fs: int,
+                       is_tone: bool) -> ChannelAlignment:
     delay = None if (est.ambiguous or is_tone) else model.offsets[0]
     bounds = [0, *model.breaks]
     ends = [*model.breaks, None]
     segs = tuple(Segment(int(a), int(b) if b is not None else -1, round(float(o), 3))
                  for a, b, o in zip(bounds, ends, model.offsets, strict=True))
-    return Alignment(
+    return ChannelAlignment(
+        channel=ch,
         delay_s=None if delay is None else round(delay / fs, 7),
         delay_samples=None if delay is None else round(float(delay), 3),
         delay_confidence=round(float(est.confidence), 3),
@@ -410,12 +427,32 @@ def _alignment(est: DelayEstimate, model: AlignmentModel, fs: int, is_tone: bool
         segments=segs)
 
 
-def _truncation_s(model: AlignmentModel, ref: AudioSource, rec: AudioSource) -> float:
-    fs = ref.sample_rate_hz
-    first = float(model.ref_positions(0, 1)[0])
-    last = float(model.ref_positions(rec.frames - 1, rec.frames)[0])
-    head = max(first, 0.0)
-    tail = max(ref.frames - 1 - last, 0.0)
-    return round((head + tail) / fs, 4)
+def _truncation_s(aligns: ChannelAlignments, rec: AudioSource) -> float:
+    """Reference audio missing at the received file's start and end, s (worst channel)."""
+    fs = rec.sample_rate_hz
+    worst = 0.0
+    for m in aligns.models:
+        first = float(m.ref_positions(0, 1)[0])
+        last = float(m.ref_positions(rec.frames - 1, rec.frames)[0])
+        head = max(first, 0.0)
+        tail = max(aligns.reference.frames - 1 - last, 0.0)
+        worst = max(worst, (head + tail) / fs)
+    return round(worst, 4)
 
 
+def _tone_alignments(ref: AudioSource, rec: AudioSource,
+                     mapping: tuple[int, ...]) -> ChannelAlignments:
+    """A tone spec has no timing to measure: a lag track per channel against the synthetic tone."""
+    fs = rec.sample_rate_hz
+    models, ests = [], []
+    for ch in range(rec.channels):
+        r, y = ChannelView(ref, mapping[ch]), ChannelView(rec, ch)
+        period = (fs / ref.frequencies_hz[mapping[ch]] if isinstance(ref, ToneSource)
+                  else None)
+        est = DelayEstimate(0.0, 0.0, True, "tone", period,
+                            "no reference file: delay is not measurable from a tone")
+        hop_s = max(0.05, min(1.0, ref.duration_s / 2000))
+        points = track_lags(r, y, 0.0, hop_s=hop_s, period_samples=period)
+        models.append(fit_model(points, r, y, initial_lag=0.0, period_samples=period))
+        ests.append(est)
+    return ChannelAlignments(tuple(models), tuple(ests), mapping, ref)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from validator.align.track import AlignmentModel, aligned_reference
+from validator.align.channels import ChannelAlignments
 from validator.detectors.common import power_dbfs
 from validator.detectors.features import Features
 from validator.detectors.metrics import blackmanharris
@@ -39,7 +39,7 @@ def level_trace(feats: Features, ch: int, *, max_points: int = 4000) -> Trace:
     return Trace(ch, per * feats.frame_s, agg(cf.p_y), agg(cf.p_x), agg(cf.p_e))
 
 
-def plot_data(feats: Features, rec: AudioSource, ref: AudioSource, model: AlignmentModel,
+def plot_data(feats: Features, rec: AudioSource, aligns: ChannelAlignments,
                events: list[Event], tonal: list[float | None], zoom_events: int) -> PlotData:
     """Decimated envelopes, spectra and event zooms for the HTML report."""
     fs = feats.sample_rate_hz
@@ -56,8 +56,7 @@ def plot_data(feats: Features, rec: AudioSource, ref: AudioSource, model: Alignm
             if feats.excerpts else None
         if pick is not None:
             s, y = pick
-            x = aligned_reference(ref, model, s, s + len(y), channels=rec.channels)[:, ch]
-            x = x * model.gains[ch]
+            x = aligns.expected(ch, s, s + len(y))
             freqs, spec_y = _spectrum(y[:, ch], fs)
             _, spec_x = _spectrum(x, fs)
 
@@ -75,8 +74,7 @@ def plot_data(feats: Features, rec: AudioSource, ref: AudioSource, model: Alignm
         if b <= a:
             continue
         y = rec.read(a, b - a)[:, e.channel]
-        x = aligned_reference(ref, model, a, b, channels=rec.channels)[:, e.channel]
-        x = x * model.gains[e.channel]
+        x = aligns.expected(e.channel, a, b)
         step = max(1, (b - a) // ZOOM_POINTS)
         zooms.append(EventZoom(i, e.channel, a / fs, step / fs,
                                tuple(round(float(v), 5) for v in y[::step]),

@@ -85,6 +85,28 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class ChannelAlignment:
+    """How one received channel maps onto its reference channel.
+
+    Attributes
+    ----------
+    channel : int
+        Zero-based received channel.
+    delay_s, delay_samples, delay_confidence, delay_ambiguous, method, drift_ppm, segments
+        As in :class:`Alignment`, for this channel alone.
+    """
+
+    channel: int
+    delay_s: float | None
+    delay_samples: float | None
+    delay_confidence: float
+    delay_ambiguous: bool
+    method: str
+    drift_ppm: float
+    segments: tuple[Segment, ...] = ()
+
+
+@dataclass(frozen=True)
 class Alignment:
     """How the received audio maps onto the reference.
 
@@ -111,6 +133,16 @@ class Alignment:
         Piecewise alignment; more than one when the receiver skipped audio.
     dtw_distance : float or None
         Normalised DTW distance on MFCCs (speech/music only).
+    channel_map : tuple of int
+        ``channel_map[i]`` is the reference channel that received channel
+        ``i`` carries (all 0 with a mono reference); empty when not measured.
+    shared_clock : bool
+        All channels share one timeline (same drift, splices at the same places).
+    channels : tuple of ChannelAlignment
+        Every channel's own alignment (multichannel input only). The fields
+        above are channel 0's; each channel is aligned against its own
+        reference channel, since one skip shifts tones of different
+        frequencies by different fractions of their periods.
     """
 
     delay_s: float | None
@@ -121,6 +153,9 @@ class Alignment:
     drift_ppm: float
     segments: tuple[Segment, ...] = ()
     dtw_distance: float | None = None
+    channel_map: tuple[int, ...] = ()
+    shared_clock: bool = True
+    channels: tuple[ChannelAlignment, ...] = ()
 
 
 @dataclass(frozen=True)

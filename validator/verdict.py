@@ -61,6 +61,9 @@ class Limits:
         Smallest share (0..1) of the reference's energy, per channel, that the
         detectors must have judged: below it the tool could not look, and the
         verdict fails closed instead of passing unseen audio.
+    max_channel_map_errors : int or None
+        Largest number of received channels that carry another reference
+        channel than their own (swapped wiring).
     max_match_db : float or None
         Largest residual after alignment relative to the received level, per
         channel, dB: above it received and reference do not match (the wrong
@@ -82,6 +85,7 @@ class Limits:
     max_polarity_inversions: int | None = 0
     min_judged_fraction: float | None = 0.9
     max_match_db: float | None = -10.0
+    max_channel_map_errors: int | None = 0
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,13 @@ def judge(result: ValidationResult, profile: Profile) -> tuple[tuple[Check, ...]
         checks.append(Check("polarity_inversions", lv is None or inv <= lv, inv, lv, "channels",
                             "channels received upside down"))
     al = result.alignment
+    if len(al.channel_map) > 1 and any(al.channel_map):
+        wrong = sum(1 for i, j in enumerate(al.channel_map) if i != j)
+        lv = lim.max_channel_map_errors
+        checks.append(Check("channel_map", lv is None or wrong <= lv, wrong, lv, "channels",
+                            "received channels carrying another reference channel (map "
+                            + ", ".join(f"{i}<-{j}" for i, j in enumerate(al.channel_map))
+                            + ")"))
     checks.append(Check("drift", lim.max_abs_drift_ppm is None
                         or abs(al.drift_ppm) <= lim.max_abs_drift_ppm,
                         al.drift_ppm, lim.max_abs_drift_ppm, "ppm",

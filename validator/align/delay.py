@@ -467,7 +467,7 @@ def _steady_gain_noise(ref: AudioSource, rec: AudioSource, d0: float, steady_at:
 
     Medians over the pieces (``chunks`` of ``chunk_s``, spread over ``span_s``
     from ``steady_at``) whose waveform matches the reference at ``d0``
-    (``|NCC| >= 0.8``): a gap, a near-silence or a skip in the received audio
+    (``NCC >= 0.8``): a gap, a near-silence or a skip in the received audio
     changes neither. The
     variance never falls below the interpolator's own accuracy
     (:data:`MODEL_FLOOR`): a clean digital path has no noise, and candidates
@@ -487,8 +487,9 @@ def _steady_gain_noise(ref: AudioSource, rec: AudioSource, d0: float, steady_at:
         xs = interpolate(rb, np.arange(q, q + length, dtype=np.float64) - d0, origin=lo)[:, 0]
         den = float(np.dot(xs, xs))
         dy = float(np.dot(ys, ys))
-        if den <= 1e-12 or abs(float(np.dot(ys, xs))) < 0.8 * np.sqrt(den * dy):
-            continue  # silent, or not this alignment (a fault, or after a skip)
+        if den <= 1e-12 or float(np.dot(ys, xs)) < 0.8 * np.sqrt(den * dy):
+            continue  # silent, or not this alignment (a fault, or after a skip: a half-period
+            # skip reads NCC -1, so the sign counts; d0 is a positive correlation peak)
         g = float(np.dot(ys, xs) / den)
         es = ys - g * xs
         gains.append(g)

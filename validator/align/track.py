@@ -221,7 +221,8 @@ def fit_model(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
         points = [LagPoint(pt.ref_pos, float(v), pt.score) for pt, v in zip(points, lag,
                                                                             strict=True)]
     seg_id, slope, intercepts = segment_track(p, lag, min_step=jump_tol,
-                                              min_drift_span=2.0 * ref.sample_rate_hz)
+                                              min_drift_span=2.0 * ref.sample_rate_hz,
+                                              smooth_span=0.15 * ref.sample_rate_hz)
     cut_list = [int(c) for c in np.flatnonzero(np.diff(seg_id)) + 1]
     kept = _drop_excursions(cut_list, lag - slope * p, p, max(jump_tol, 5 * track_sigma(lag)),
                             min_len=ref.sample_rate_hz // 2)
@@ -271,7 +272,8 @@ MIN_TRACK_SIGMA = 0.01
 
 
 def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
-                  min_drift_span: float = 0.0) -> tuple[np.ndarray, float, list[float]]:
+                  min_drift_span: float = 0.0,
+                  smooth_span: float = 0.0) -> tuple[np.ndarray, float, list[float]]:
     """Split a lag track into constant segments plus an optional common drift.
 
     A receiver that skips or cuts audio makes the lag a staircase; a clock
@@ -304,6 +306,9 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
         The drift model is considered only when one of its segments spans at
         least this much reference, samples: a clock drift shows within long
         stretches, while a jitter buffer's many short edits fake a slope.
+    smooth_span : float
+        Half-width of the running median taken before the change points,
+        samples of reference (3 to 9 points).
 
     Returns
     -------
@@ -329,19 +334,25 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
         return np.zeros(n, dtype=int), 0.0, [float(np.median(lag))]
     sigma = track_sigma(lag)
     pen = CHANGE_PENALTY * sigma * sigma * np.log(n)
-    # a median of three removes lone outliers (a bad window) and keeps steps sharp
-    smooth = lag.copy()
-    smooth[1:-1] = np.median(np.stack([lag[:-2], lag[1:-1], lag[2:]]), axis=0)
+    # a running median over +-smooth_span removes short excursions (a bad window, a concealed
+    # packet pulling two or three windows aside) and keeps steps sharp
+    from scipy.ndimage import median_filter
+
+    hop = float(np.median(np.diff(p))) if n > 1 else 1.0
+    width = int(np.clip(2 * round(smooth_span / max(hop, 1.0)) + 1, 3, 9))
     step = max(min_step, 5 * sigma)
     best: tuple[float, np.ndarray, np.ndarray, float] | None = None
     for with_slope in (False, True):
-        slope = _theil_sen(p, smooth) if with_slope else 0.0
+        # (the running median is taken on the detrended track: on a ramp it would be biased)
+        slope = _theil_sen(p, median_filter(lag, size=width, mode="nearest")) \
+            if with_slope else 0.0
         seg_id = np.zeros(n, dtype=int)
         use = np.ones(n, dtype=bool)
         for _ in range(4):
-            x = smooth - slope * p
+            x = median_filter(lag - slope * p, size=width, mode="nearest")
             new_id = _merge_close(x, _pelt(x, pen), step)
-            new_id, use = _dissolve_transitions(x, new_id)
+            new_id, use = _dissolve_transitions(x, new_id, step)
+            smooth = x + slope * p
             slope_new, _ = _fit_segments(p[use], smooth[use], new_id[use], with_slope=with_slope)
             done = np.array_equal(new_id, seg_id) and abs(slope_new - slope) < 1e-9
             seg_id, slope = new_id, slope_new
@@ -350,6 +361,7 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
         if with_slope and max(float(p[seg_id == k].max() - p[seg_id == k].min())
                               for k in range(int(seg_id.max()) + 1)) < min_drift_span:
             continue
+        smooth = median_filter(lag - slope * p, size=width, mode="nearest") + slope * p
         _, icpt = _fit_segments(p[use], smooth[use], seg_id[use], with_slope=with_slope)
         resid = (smooth - (np.asarray(icpt)[seg_id] + slope * p))[use]
         cost = float(np.dot(resid, resid)) + pen * (int(seg_id.max()) + with_slope)
@@ -361,32 +373,47 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
     return seg_id, slope, intercepts
 
 
-def _dissolve_transitions(x: np.ndarray, seg_id: np.ndarray, *,
+def _dissolve_transitions(x: np.ndarray, seg_id: np.ndarray, step: float, *,
                           max_points: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Fold short segments that lie between their neighbours into them.
+    """Fold runs of short segments between two long ones into their neighbours.
 
     An analysis window that straddles a step measures a lag between the two
-    sides: one or two points in transit, not a segment of their own. They join
-    the neighbour nearer in value and are left out of the fits (``use``).
+    sides: points in transit, not segments of their own. A concealed packet
+    pulls one or two windows aside and back: an excursion, which the
+    detectors report as a glitch. A run of segments of at most ``max_points``
+    points each is an excursion when the long segments either side sit within
+    ``step`` of each other (it joins the left one), and a transition when all
+    its points lie between them (each point joins the nearer side). Either way
+    its points are left out of the fits (``use``).
     """
     nseg = int(seg_id.max()) + 1
     out = seg_id.copy()
     use = np.ones(len(x), dtype=bool)
-    meds = [float(np.median(x[seg_id == k])) for k in range(nseg)]
     counts = np.bincount(seg_id, minlength=nseg)
-    for k in range(1, nseg - 1):
-        lo, hi = sorted((meds[k - 1], meds[k + 1]))
-        if counts[k] <= max_points and lo <= meds[k] <= hi:
-            near = k - 1 if abs(meds[k] - meds[k - 1]) <= abs(meds[k] - meds[k + 1]) else k + 1
-            out[seg_id == k] = near
-            use[seg_id == k] = False
-    # renumber 0, 1, ... in order; a segment left with only points in transit keeps them
+    meds = [float(np.median(x[seg_id == k])) for k in range(nseg)]
+    k = 1
+    while k < nseg - 1:
+        if counts[k] > max_points or counts[k - 1] <= max_points:
+            k += 1
+            continue
+        j = k
+        while j < nseg - 1 and counts[j] <= max_points:
+            j += 1
+        if counts[j] <= max_points:  # the run reaches the last segment: leave it
+            break
+        run = (seg_id >= k) & (seg_id < j)
+        a, b = meds[k - 1], meds[j]
+        lo, hi = min(a, b), max(a, b)
+        if abs(a - b) < step:
+            out[run] = k - 1
+            use[run] = False
+        elif np.all((x[run] >= lo - step) & (x[run] <= hi + step)):
+            idx = np.flatnonzero(run)
+            out[idx] = np.where(np.abs(x[idx] - a) <= np.abs(x[idx] - b), k - 1, j)
+            use[idx] = False
+        k = j + 1
     _, out = np.unique(out, return_inverse=True)
-    out = out.astype(int)
-    for k in range(int(out.max()) + 1):
-        if not use[out == k].any():
-            use[out == k] = True
-    return out, use
+    return out.astype(int), use
 
 
 def track_sigma(lag: np.ndarray) -> float:
@@ -559,8 +586,8 @@ def _locate_splice(ref: AudioSource, rec: AudioSource, p_a: float, p_b: float, c
     # A receiver splices at its fill: the end of a run of digital zeros whose cost is within
     # a few per cent of the best (over the fill and quiet audio both alignments fit alike)
     zero = np.abs(y) < 2.0 ** -16
-    ends = np.flatnonzero(zero[:-1] & ~zero[1:]) + 1  # first sample after a zero run
-    ends = [e for e in ends if zero[max(e - 8, 0):e].all()]
+    after_zeros = np.flatnonzero(zero[:-1] & ~zero[1:]) + 1  # first sample after a zero run
+    ends = [int(e) for e in after_zeros if zero[max(e - 8, 0):e].all()]
     near = [e for e in ends if cost[e] <= best + 0.05 * (float(cost.max()) - best)]
     if near:
         return int(q_lo + min(near, key=lambda e: abs(e - int(np.argmin(cost)))))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from validator.align.track import AlignmentModel, aligned_reference
+from validator.align.channels import ChannelAlignments
 from validator.io.audio import AudioSource
 
 #: A sample counts as digital silence below this magnitude (half an LSB at 16 bits).
@@ -185,7 +185,7 @@ class _RunTracker:
         return self.runs
 
 
-def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, *,
+def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
                      min_zero_run: int, min_clip_run: int = 3, block_frames: int = 4096,
                      n_excerpts: int = 8, excerpt_s: float = 1.0,
                      progress: Callable[[float], None] | None = None) -> Features:
@@ -193,10 +193,11 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
 
     Parameters
     ----------
-    rec, ref : AudioSource
-        Received and reference sources (a mono reference is broadcast).
-    model : AlignmentModel
-        From :func:`validator.align.track.fit_model`.
+    rec : AudioSource
+        The received source.
+    aligns : ChannelAlignments
+        Each received channel's alignment to its reference channel
+        (:func:`validator.align.channels.align_channels`).
     min_zero_run : int
         Shortest run of digital zeros kept, in samples.
     min_clip_run : int
@@ -224,7 +225,7 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
                              p_x=np.zeros(n_frames, np.float32),
                              p_e=np.zeros(n_frames, np.float32),
                              p_r=np.zeros(n_frames, np.float32),
-                             p_yr=np.zeros(n_frames, np.float32), gain=float(model.gains[ch]))
+                             p_yr=np.zeros(n_frames, np.float32), gain=aligns.gain(ch))
              for ch in range(nch)]
     env_bin = max(1, -(-n // ENVELOPE_BINS))
     n_bins = -(-n // env_bin)
@@ -234,7 +235,8 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
         c.envelope[1::2] = -np.inf
     zeros = [_RunTracker(min_zero_run) for _ in range(nch)]
     clips = [_RunTracker(min_clip_run) for _ in range(nch)]
-    gains = np.asarray(model.gains, dtype=np.float64)
+    gains = np.array([aligns.gain(ch) for ch in range(nch)], dtype=np.float64)
+    ref_frames = aligns.reference.frames
     block = block_frames * flen
     ex_len = max(int(excerpt_s * fs), 1)
     want = sorted(set(np.linspace(0, max(n - ex_len, 0), n_excerpts).astype(int).tolist())) \
@@ -244,14 +246,17 @@ def extract_features(rec: AudioSource, ref: AudioSource, model: AlignmentModel, 
     for b0 in range(0, n, block):
         m = min(block, n - b0)
         y = rec.read(b0, m)
-        xr = aligned_reference(ref, model, b0, b0 + m, channels=nch)
+        xr = np.stack([aligns.aligned(ch, b0, b0 + m) for ch in range(nch)], axis=1)
         x = xr * gains[None, :]
         e = y - x
         nf = -(-m // flen)
         pad = nf * flen - m
         f0 = b0 // flen
-        fpos = model.ref_positions_at(np.arange(b0, b0 + m, flen, dtype=np.float64))
-        covered[f0:f0 + nf] = (fpos >= 0) & (fpos < ref.frames)
+        cov = np.ones(nf, dtype=bool)
+        for model in aligns.models:  # judged where every channel maps inside the reference
+            fpos = model.ref_positions_at(np.arange(b0, b0 + m, flen, dtype=np.float64))
+            cov &= (fpos >= 0) & (fpos < ref_frames)
+        covered[f0:f0 + nf] = cov
         for ch in range(nch):
             c = chans[ch]
             for arr, dst in ((y[:, ch], c.p_y), (e[:, ch], c.p_e), (xr[:, ch], c.p_r)):

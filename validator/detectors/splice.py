@@ -9,6 +9,8 @@ a ``glitch`` spanning audio the receiver inserted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from validator.align.track import AlignmentModel
 from validator.detectors.features import Features
 from validator.result import Event
@@ -17,7 +19,8 @@ from validator.result import Event
 SPLICE_NEAR_S = 0.010
 
 
-def splice_events(model: AlignmentModel, feats: Features, events: list[Event]) -> list[Event]:
+def splice_events(model: AlignmentModel, feats: Features, events: list[Event], *,
+                  channels: Sequence[int] | None = None) -> list[Event]:
     """Dropouts where the receiver skipped audio; glitches where it inserted some.
 
     Parameters
@@ -28,6 +31,8 @@ def splice_events(model: AlignmentModel, feats: Features, events: list[Event]) -
     events : list of Event
         Events found so far: a splice within ``SPLICE_NEAR_S`` of a dropout or
         silence is that dropout's fill of the wrong length, not a new event.
+    channels : sequence of int, optional
+        The channels that ``model`` aligns (default: all).
 
     Returns
     -------
@@ -41,6 +46,7 @@ def splice_events(model: AlignmentModel, feats: Features, events: list[Event]) -
         jump = model.offsets[i] - model.offsets[i + 1]  # > 0: reference audio skipped
         tol = int(SPLICE_NEAR_S * fs)
         near = [e for e in events if e.type in ("dropout", "silence")
+                and (channels is None or e.channel in channels)
                 and e.start_sample - tol <= b <= e.end_sample + tol]
         if near:
             continue  # a fill of slightly wrong length: the dropout already says it
@@ -51,7 +57,7 @@ def splice_events(model: AlignmentModel, feats: Features, events: list[Event]) -
         if model.ambiguous_breaks[i]:
             amb = ("; the reference is a steady tone, so the length is known only modulo "
                    f"its period ({model.period_samples or 0:.2f} samples)")
-        for ch in range(len(feats.channels)):
+        for ch in (range(len(feats.channels)) if channels is None else channels):
             if jump > 0:
                 out.append(Event("dropout", ch, b / fs, b / fs, -120.0,
                                  f"receiver skipped {jump:.1f} samples ({jump / fs * 1000:.2f} ms)"

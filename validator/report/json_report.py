@@ -5,7 +5,8 @@ Schema (``schema_version`` 1): ``schema_version``, ``tool {name, version}``,
 sample_rate_hz, channels, duration_s, reference_duration_s}``, ``verdict``
 (``"pass" | "fail"``), ``alignment {delay_s, delay_samples,
 delay_confidence, delay_ambiguous, method, drift_ppm, dtw_distance,
-segments[]}``, ``channels[] {index, rms_dbfs, peak_dbfs, reference_rms_dbfs,
+segments[], channel_map[], shared_clock, channels[]}`` (the last three, each
+channel's own alignment, added within version 1), ``channels[] {index, rms_dbfs, peak_dbfs, reference_rms_dbfs,
 gain_error_db, frequency_hz, frequency_error_hz, snr_db, thd_n_db,
 dc_offset, polarity_inverted, judged_fraction, match_db}`` (the last two
 added within version 1: a reader of version 1 that does not know them keeps

@@ -1,0 +1,209 @@
+"""Channels: which reference channel each received channel carries, and one alignment each.
+
+A stereo capture is not one signal. With a different tone per channel (997 Hz
+left, 1499 Hz right) each has its own period, so one skip can shift one
+channel by 0.015 cycle and the other by half a cycle (FIELD-NOTES, "stereo
+with one tone per channel"); aligned on the channel mean with one period, a
+bit-exact channel reads "polarity inverted". Channels may also arrive swapped
+or one of them upside down. So:
+
+1. :func:`channel_map` finds the reference channel each received channel
+   carries: the assignment that maximises the polarity-blind normalised
+   correlation (best over the searched delays) of the heads. The identity is
+   kept unless another assignment is clearly better.
+2. :func:`align_channels` measures the delay, the lag track, drift and
+   splices of every received channel against its own reference channel, so
+   that per-channel polarity, gain and splices are each channel's own.
+3. :class:`ChannelAlignments` carries the models and gives the aligned
+   reference of any channel (:meth:`~ChannelAlignments.expected`), for the
+   feature pass, the sample-level second look and the report's plots.
+
+Whether all channels share one clock (same drift, same splice positions) is
+reported by :attr:`ChannelAlignments.shared_clock`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from validator.align.delay import DelayEstimate, estimate_delay
+from validator.align.track import AlignmentModel, aligned_reference, fit_model, track_lags
+from validator.align.xcorr import ncc
+from validator.io.audio import AudioSource
+
+#: Another channel assignment replaces the identity only when its mean |NCC| is higher by this.
+MAP_MARGIN = 0.2
+#: Seconds of each head compared for the channel map.
+MAP_HEAD_S = 2.0
+#: Splices of two channels closer than this are the same splice (shared clock), s.
+SAME_SPLICE_S = 0.002
+
+
+class ChannelView(AudioSource):
+    """One channel of a source, as a mono source.
+
+    Parameters
+    ----------
+    source : AudioSource
+    channel : int
+        Zero-based channel index in ``source``.
+    """
+
+    def __init__(self, source: AudioSource, channel: int) -> None:
+        self.source = source
+        self.channel = channel
+        self.name = source.name
+        self.sample_rate_hz = source.sample_rate_hz
+        self.channels = 1
+        self.frames = source.frames
+
+    def _read(self, start: int, frames: int) -> np.ndarray:
+        return self.source.read(start, frames)[:, self.channel:self.channel + 1]
+
+
+@dataclass(frozen=True)
+class ChannelAlignments:
+    """Every received channel's alignment to its reference channel.
+
+    Attributes
+    ----------
+    models : tuple of AlignmentModel
+        One per received channel (each with one gain: its own).
+    estimates : tuple of DelayEstimate
+        The global delay of each channel, for confidence and notes.
+    channel_map : tuple of int
+        ``channel_map[i]`` is the reference channel that received channel
+        ``i`` carries (0 for every channel with a mono reference).
+    reference : AudioSource
+        The reference, all its channels.
+    """
+
+    models: tuple[AlignmentModel, ...]
+    estimates: tuple[DelayEstimate, ...]
+    channel_map: tuple[int, ...]
+    reference: AudioSource
+
+    def reference_channel(self, ch: int) -> AudioSource:
+        """The reference channel that received channel ``ch`` carries, as a mono source."""
+        return ChannelView(self.reference, self.channel_map[ch])
+
+    def gain(self, ch: int) -> float:
+        """Received over reference amplitude of channel ``ch`` (negative: upside down)."""
+        return float(self.models[ch].gains[0])
+
+    def aligned(self, ch: int, start: int, stop: int) -> np.ndarray:
+        """The reference of channel ``ch`` on received samples ``start .. stop-1``, before gain.
+
+        Returns
+        -------
+        np.ndarray, shape=(stop - start,), float64
+            Zero where the span maps outside the reference.
+        """
+        return aligned_reference(self.reference_channel(ch), self.models[ch], start, stop,
+                                 channels=1)[:, 0]
+
+    def expected(self, ch: int, start: int, stop: int) -> np.ndarray:
+        """What channel ``ch`` should hold on received samples ``start .. stop-1``.
+
+        Returns
+        -------
+        np.ndarray, shape=(stop - start,), float64
+            The aligned reference times the channel's gain.
+        """
+        return self.aligned(ch, start, stop) * self.gain(ch)
+
+    @property
+    def shared_clock(self) -> bool:
+        """All channels share one timeline: the same drift and splices at the same places."""
+        first = self.models[0]
+        fs = self.reference.sample_rate_hz
+        for m in self.models[1:]:
+            if abs(m.drift_ppm - first.drift_ppm) > 1.0 or len(m.breaks) != len(first.breaks):
+                return False
+            if any(abs(a - b) > SAME_SPLICE_S * fs for a, b in zip(m.breaks, first.breaks,
+                                                                   strict=True)):
+                return False
+        return True
+
+
+def channel_map(ref: AudioSource, rec: AudioSource, *, max_delay_s: float) -> tuple[int, ...]:
+    """The reference channel that each received channel carries.
+
+    Parameters
+    ----------
+    ref, rec : AudioSource
+        With the same number of channels (a mono reference maps every
+        received channel to 0).
+    max_delay_s : float
+        Largest delay searched, s.
+
+    Returns
+    -------
+    tuple of int
+        ``out[i]``: reference channel of received channel ``i``; the identity
+        unless another assignment's mean |NCC| is higher by :data:`MAP_MARGIN`.
+
+    Notes
+    -----
+    The score of a pair is the highest |NCC| of the reference head against
+    the received head over the searched delays, so it is blind to delay and
+    polarity; the assignment is the one with the highest total
+    (``scipy.optimize.linear_sum_assignment``, Kuhn-Munkres).
+    """
+    n = rec.channels
+    if ref.channels == 1 or n == 1:
+        return (0,) * n
+    fs = ref.sample_rate_hz
+    head = int(min(ref.frames, MAP_HEAD_S * fs))
+    span = int(min(max_delay_s * fs, max(rec.frames - head // 2, 0))) + head
+    r = ref.read(0, head)
+    y = rec.read(0, span)
+    score = np.zeros((n, ref.channels))
+    for i in range(n):
+        for j in range(ref.channels):
+            if np.any(r[:, j]) and np.any(y[:, i]) and len(y) >= head:
+                score[i, j] = float(np.max(np.abs(ncc(r[:, j], y[:, i]))))
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(-score)
+    best = tuple(int(c) for _, c in sorted(zip(rows, cols, strict=True)))
+    identity = tuple(range(n))
+    gain = (score[np.arange(n), list(best)].mean() - score[np.arange(n), list(identity)].mean())
+    return best if gain > MAP_MARGIN else identity
+
+
+def align_channels(ref: AudioSource, rec: AudioSource, *, max_delay_s: float,
+                   mapping: Sequence[int]) -> ChannelAlignments:
+    """Align every received channel to its reference channel.
+
+    Parameters
+    ----------
+    ref, rec : AudioSource
+        Reference and received sources at the same sample rate.
+    max_delay_s : float
+        Largest delay searched, s.
+    mapping : sequence of int
+        From :func:`channel_map`.
+
+    Returns
+    -------
+    ChannelAlignments
+        With one :class:`~validator.align.track.AlignmentModel` per received
+        channel: global delay (:func:`~validator.align.delay.estimate_delay`),
+        lag track, drift and splices (:func:`~validator.align.track.fit_model`).
+    """
+    models, estimates = [], []
+    for ch in range(rec.channels):
+        r, y = ChannelView(ref, mapping[ch]), ChannelView(rec, ch)
+        est = estimate_delay(r, y, max_delay_s=max_delay_s)
+        period = est.period_samples if est.method != "xcorr" else None
+        hop_s = max(0.05, min(1.0, ref.duration_s / 2000))
+        points = track_lags(r, y, est.lag_samples, hop_s=hop_s, period_samples=period,
+                            inverted=est.inverted)
+        models.append(fit_model(points, r, y, initial_lag=est.lag_samples,
+                                period_samples=period))
+        estimates.append(est)
+    return ChannelAlignments(tuple(models), tuple(estimates), tuple(mapping), ref)
