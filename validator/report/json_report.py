@@ -5,16 +5,17 @@ Schema (``schema_version`` 1): ``schema_version``, ``tool {name, version}``,
 sample_rate_hz, channels, duration_s, reference_duration_s}``, ``verdict``
 (``"pass" | "fail"``), ``alignment {delay_s, delay_samples,
 delay_confidence, delay_ambiguous, method, drift_ppm, dtw_distance,
-segments[], channel_map[], shared_clock, channels[]}`` (the last three, each
-channel's own alignment, added within version 1), ``channels[] {index, rms_dbfs, peak_dbfs, reference_rms_dbfs,
-gain_error_db, frequency_hz, frequency_error_hz, snr_db, thd_n_db,
-dc_offset, polarity_inverted, judged_fraction, match_db}`` (the last two
-added within version 1: a reader of version 1 that does not know them keeps
-working), ``events[] {type, channel, start_s, end_s, duration_s,
-level_db, description, start_sample, end_sample, cause}``, ``checks[] {name, passed,
-measured, limit, unit, description}``, ``notes[]``, ``truncation_s``,
-``elapsed_s``, ``traces[]`` (decimated level traces for plots) and, for RTP
-input, ``rtp {streams[], network_events[]}``.
+segments[], channel_map[], shared_clock, channels[]}``, ``channels[] {index,
+rms_dbfs, peak_dbfs, reference_rms_dbfs, gain_error_db, frequency_hz,
+frequency_error_hz, snr_db, thd_n_db, dc_offset, polarity_inverted,
+judged_fraction, match_db}``, ``events[] {type, channel, start_s, end_s,
+duration_s, level_db, description, start_sample, end_sample, cause}``,
+``checks[] {name, passed, measured, limit, unit, description}``,
+``notes[]``, ``truncation_s``, ``elapsed_s``, ``traces[]`` (decimated level
+traces for plots) and, for RTP input, ``rtp {streams[], network_events[]}``.
+``alignment.channel_map``, ``.shared_clock``, ``.channels`` (each channel's
+own alignment) and ``channels[].judged_fraction``, ``.match_db`` were added
+within version 1: a reader that does not know them keeps working.
 Times are seconds on the received file's timeline. The renderer computes
 nothing: it only lays out the result.
 """
