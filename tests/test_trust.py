@@ -167,3 +167,16 @@ def test_one_inverted_channel_is_that_channel_upside_down():
     assert [c.polarity_inverted for c in r.channels] == [False, True]
     assert r.alignment.delay_samples == pytest.approx(0.0, abs=0.1)
     assert [c.passed for c in r.checks if c.name == "polarity_inversions"] == [False]
+
+
+def test_tone_spec_judges_the_steady_tone_not_its_marker():
+    """Class 7: ``sine:997`` on a capture that starts with the generator's chirp marker."""
+    from validator.signals import tone
+
+    y = tone(997.0, sample_rate_hz=48000, duration_s=3.0, marker="chirp")
+    r = validate(y, "sine:997", sample_rate_hz=48000)
+    assert r.events == () and r.verdict == "pass"
+    gap = y.copy()
+    gap[72000:72960] = 0.0  # 20 ms of zeros inside the tone at 1.5 s
+    (e,) = validate(gap, "sine:997", sample_rate_hz=48000).events
+    assert (e.type, e.start_sample, e.end_sample) == ("dropout", 72000, 72960)

@@ -15,7 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from validator.align.channels import ChannelAlignments, ChannelView, align_channels, channel_map
-from validator.align.delay import DelayEstimate, mono, onset_index
+from validator.align.delay import DelayEstimate, steady_tone_span
 from validator.align.track import AlignmentModel, fit_model, track_lags
 from validator.detectors.activity import Activity, measure_activity
 from validator.detectors.clipping import detect_clipping
@@ -259,13 +259,13 @@ def _tone_reference(freqs: tuple[float, ...], rec: AudioSource) -> ToneSource:
         if f >= rec.sample_rate_hz / 2:
             raise InputMismatchError(f"{rec.name}: tone {f:g} Hz is not below Nyquist "
                                      f"({rec.sample_rate_hz / 2:g} Hz)")
-    y = mono(rec.read(0, rec.frames)) if rec.frames <= 60 * rec.sample_rate_hz else None
+    # judge where the steady tone is: a sync marker, its gap and the tone's ramps lie outside
+    y = rec.read(0, rec.frames)[:, 0] if rec.frames <= 60 * rec.sample_rate_hz else None
     start, stop = 0, rec.frames
     if y is not None:
-        on = onset_index(y)
-        off = onset_index(y[::-1])
-        if on is not None and off is not None:
-            start, stop = on, rec.frames - off
+        span = steady_tone_span(y, freqs[0], rec.sample_rate_hz)
+        if span is not None:
+            start, stop = span
     return ToneSource(freqs, rec.sample_rate_hz, rec.frames, start=start, stop=stop)
 
 

@@ -320,6 +320,56 @@ def tone_onset(x: np.ndarray, frequency_hz: float, sample_rate_hz: int) -> ToneO
     return ToneOnset(min(cp + box // 2, n - 1), True, step_db)
 
 
+def steady_tone_span(x: np.ndarray, frequency_hz: float, sample_rate_hz: int, *,
+                     min_run_s: float = 0.05) -> tuple[int, int] | None:
+    """Where a steady tone fills the signal: its first and last stretch at its level.
+
+    The amplitude at the tone's frequency (quadrature demodulation, 10 ms
+    moving average) is compared with its median: the span runs from the first
+    stretch of at least ``min_run_s`` within 6 dB of it to the end of the
+    last. A sync marker before the tone (broadband, a chirp passing the
+    frequency only briefly), its gap and the tone's ramps lie outside.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape=(n,), float
+    frequency_hz : float
+        The tone's frequency, Hz.
+    sample_rate_hz : int
+
+    Returns
+    -------
+    (start, stop) : tuple of int, or None
+        Sample span ``[start, stop)``; None when no such stretch exists.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is not 1-D.
+    """
+    x = np.asarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"steady_tone_span needs a 1-D signal, got shape {x.shape!r}")
+    n = len(x)
+    box = max(int(round(0.01 * sample_rate_hz)), int(np.ceil(2 * sample_rate_hz / frequency_hz)))
+    if n < 2 * box:
+        return None
+    z = x * np.exp(-2j * np.pi * frequency_hz / sample_rate_hz * np.arange(n))
+    cs = np.concatenate(([0.0], np.cumsum(z)))
+    amp = np.abs(cs[box:] - cs[:-box]) / box  # amp[i]: window [i, i + box)
+    level = float(np.median(amp))
+    if level <= 0:
+        return None
+    ok = amp >= 0.5 * level
+    d = np.diff(np.concatenate(([0], ok.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    long_runs = [(a, b) for a, b in zip(starts, ends, strict=True)
+                 if b - a >= min_run_s * sample_rate_hz]
+    if not long_runs:
+        return None
+    return int(long_runs[0][0]), int(min(long_runs[-1][1] + box, n))
+
+
 def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, c: np.ndarray, lead: int,
                 period: float, *, inverted: bool, max_lag: int, head: int) -> DelayEstimate:
     """Delay of a steady tone: waveform fraction, whole period chosen at the start.
@@ -394,16 +444,20 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, c: np.ndarray
         return DelayEstimate(float(d0), 0.0, True, "onset", period,
                              "too little of the tone to choose its period: the delay is "
                              "ambiguous", inverted)
-    logp = -(energies - energies.min()) / (2 * sigma2)
-    post = np.exp(logp - logp.max())
-    post /= post.sum()
     # Candidates whose fit differs by less than a tenth of one period of the tone are alike
     # (the start says nothing between them: it lies outside the received file, or an edge
-    # only rings differently). Among them, the reference the right way up, then the one
-    # nearest the coarse lag, so that an ambiguous delay is at least the plausible one.
+    # only rings differently): they share the best energy, so that rounding cannot split them
+    # (nor make the confidence depend on the machine). Among them, the reference the right
+    # way up, then the one nearest the coarse lag, so that an ambiguous delay is at least the
+    # plausible one.
     g, _ = gain_noise
     one_period = g * g * float(np.mean(r[steady_at:steady_at + steady_len] ** 2)) * period
     tied = np.flatnonzero(energies <= energies.min() + 0.1 * one_period)
+    energies = energies.copy()
+    energies[tied] = energies.min()
+    logp = -(energies - energies.min()) / (2 * sigma2)
+    post = np.exp(logp - logp.max())
+    post /= post.sum()
     upright = tied[signs[tied] > 0]
     pool = upright if len(upright) else tied
     best = int(pool[np.argmin(np.abs(lags[pool] - coarse))])

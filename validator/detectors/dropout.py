@@ -20,11 +20,15 @@ import numpy as np
 from validator.detectors.activity import Activity
 from validator.detectors.common import Frames, merge_spans, packet_note, ratio_db, runs
 from validator.detectors.features import ChannelFeatures
+from validator.detectors.glitch import residual_floor
 from validator.detectors.settings import DetectorSettings
 from validator.result import Event
 
 #: Attenuated spans closer than this are one dropout, s.
 MERGE_S = 0.005
+#: The presence test is used where the residual floor lies at least this far below the
+#: expected signal, dB (negative).
+PRESENCE_FLOOR_DB = -10.0
 
 
 def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
@@ -61,9 +65,14 @@ def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
         s2, e2 = max(s, a * flen), min(e, b * flen)
         if e2 - s2 >= min_len and act.active[a:b].mean() >= 0.5:
             zero_spans.append((s2, e2))
+    # the presence test holds only where the waveform is matched well enough to measure it:
+    # the residual floor at the frame's level (codec noise, additive noise) at least
+    # PRESENCE_FLOOR_DB below the expected signal; a perceptual codec's quiet frames are not
+    floor = residual_floor(cf, act, np.zeros(n_frames, dtype=bool))
     with np.errstate(divide="ignore", invalid="ignore"):
         fall = cf.p_y < cf.p_x * 10.0 ** (-settings.dropout_depth_db / 10.0)
-        absent = cf.presence() < 10.0 ** (-settings.dropout_depth_db / 20.0)
+        measurable = floor <= cf.p_x * 10.0 ** (PRESENCE_FLOOR_DB / 10.0)
+        absent = measurable & (cf.presence() < 10.0 ** (-settings.dropout_depth_db / 20.0))
         deep = act.active & (fall | absent)
     for s, e in zero_spans:  # frames a zero run touches are explained by it, to the sample
         deep[s // flen:-(-e // flen)] = False

@@ -46,6 +46,10 @@ MIN_MARGIN_DB = 6.0
 MAX_MARGIN_DB = 30.0
 #: Frames either side of the reference's activity where "unexpected sound" is not judged.
 EDGE_GUARD_FRAMES = 2
+#: Frames after (and before) the reference's activity where a codec's smear is learnt (30 ms).
+SMEAR_FRAMES = 30
+#: Fewest frames in that zone from which a smear level is learnt.
+SMEAR_MIN_FRAMES = 50
 #: Frames handled at once (about 17 minutes of 1 ms frames).
 CHUNK_FRAMES = 1 << 20
 
@@ -178,6 +182,14 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
     # frames next to the reference's activity edges hold the ringing of any band-limited
     # onset (a sinc's tails), which is no fault: "unexpected sound" is judged away from them
     far = ~_dilate(act.active, EDGE_GUARD_FRAMES)
+    # A codec smears sound into the silence after (and before) speech: Opus leaves -43 to
+    # -50 dBFS for up to ~26 ms at word ends. Its level is learnt from this capture: within
+    # SMEAR_FRAMES of the reference's activity the threshold sits above the smear's 95th
+    # percentile there; farther out the silence is judged as before.
+    smear_zone = far & _dilate(act.active, SMEAR_FRAMES)
+    smear_power = 0.0
+    if np.count_nonzero(smear_zone) >= SMEAR_MIN_FRAMES:
+        smear_power = float(np.percentile(cf.p_e[smear_zone], 95))
     # and at the first and last frames of an active run the expected signal is only a sliver:
     # the residual there is judged against the run's level next to it, not the sliver's
     edge = act.active & _dilate(~act.active, EDGE_GUARD_FRAMES)
@@ -200,7 +212,9 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
             if w == 1:
                 # sound where none is expected, well above the background
                 quiet_thr = np.maximum(10 * thr, act.noise_power * 10 ** (k_db[w] / 10))
-                h |= far[a:b] & (pe_w > quiet_thr)
+                smear_thr = np.where(smear_zone[a:b], smear_power * 10 ** (MIN_MARGIN_DB / 10),
+                                     0.0)
+                h |= far[a:b] & (pe_w > np.maximum(quiet_thr, smear_thr))
                 h |= over
                 continue
             # a long frame over threshold marks its own 1 ms frames that stand out

@@ -15,6 +15,8 @@ from validator.align.track import AlignmentModel
 from validator.detectors.features import Features
 from validator.result import Event
 
+#: Smallest step of a steady tone's lag reported as a cut, samples.
+MIN_TONE_STEP_SAMPLES = 0.05
 #: A splice this close to a dropout is the dropout's fill of the wrong length, s.
 SPLICE_NEAR_S = 0.010
 
@@ -52,7 +54,9 @@ def splice_events(model: AlignmentModel, feats: Features, events: list[Event], *
             continue  # a fill of slightly wrong length: the dropout already says it
         if abs(jump) < 0.5 and not model.ambiguous_breaks[i]:
             continue  # not a whole sample: no receiver moves audio by a fraction
-        # (in a steady tone any step is a cut, known only modulo the period)
+        if abs(jump) < MIN_TONE_STEP_SAMPLES:
+            continue  # in a steady tone any step is a cut (known modulo the period), but one
+            # this small is the track's own noise
         amb = ""
         if model.ambiguous_breaks[i]:
             amb = ("; the reference is a steady tone, so the length is known only modulo "
