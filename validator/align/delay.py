@@ -363,11 +363,11 @@ def steady_tone_span(x: np.ndarray, frequency_hz: float, sample_rate_hz: int, *,
     ok = amp >= 0.5 * level
     d = np.diff(np.concatenate(([0], ok.astype(np.int8), [0])))
     starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-    long_runs = [(a, b) for a, b in zip(starts, ends, strict=True)
+    long_runs = [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)
                  if b - a >= min_run_s * sample_rate_hz]
     if not long_runs:
         return None
-    return int(long_runs[0][0]), int(min(long_runs[-1][1] + box, n))
+    return long_runs[0][0], min(long_runs[-1][1] + box, n)
 
 
 def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, c: np.ndarray, lead: int,
