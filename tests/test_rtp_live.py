@@ -140,3 +140,40 @@ def test_listener_keeps_up_with_aes67() -> None:
     assert fig["received"] == 5000
     assert fig["kernel_drops"] in (0, None)
     assert fig["lost"] == 0 and fig["seq_wraps"] == 1
+
+
+def test_kernel_drops_are_reported_and_counted_as_lost(tmp_path: Path) -> None:
+    """A tiny socket buffer filled before the first read: every kernel drop is a loss."""
+    import socket
+    import struct
+    import threading
+    import time
+
+    from validator.rtp.listen import listen
+
+    (port,) = free_udp_ports(1)
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+
+    def packet(seq: int) -> bytes:
+        return struct.pack("!BBHII", 0x80, 97, seq, 48 * seq, 0x5EED0001) + bytes(288)
+
+    def last_later() -> None:
+        time.sleep(0.3)
+        tx.sendto(packet(200), ("127.0.0.1", port))
+
+    def burst() -> None:  # runs before listen() reads anything
+        for seq in range(200):
+            tx.sendto(packet(seq), ("127.0.0.1", port))
+        threading.Thread(target=last_later, daemon=True).start()
+
+    try:
+        r = listen(port, pcap_path=tmp_path / "drops.pcap", duration_s=10, idle_timeout_s=0.5,
+                   rcvbuf_bytes=1, on_ready=burst, clock_rates={97: 48000})
+    finally:
+        tx.close()
+    (s,) = r.streams
+    assert r.kernel_drops is not None and r.kernel_drops > 100
+    assert r.kernel_drops_ovfl == r.kernel_drops
+    assert r.packets + r.kernel_drops == 201 == s.expected
+    assert s.lost == r.kernel_drops == sum(e.packets for e in s.loss_events)
+    assert (s.first_seq, s.last_seq, r.stopped_by) == (0, 200, "idle")
