@@ -177,3 +177,49 @@ def test_kernel_drops_are_reported_and_counted_as_lost(tmp_path: Path) -> None:
     assert r.packets + r.kernel_drops == 201 == s.expected
     assert s.lost == r.kernel_drops == sum(e.packets for e in s.loss_events)
     assert (s.first_seq, s.last_seq, r.stopped_by) == (0, 200, "idle")
+
+
+def _load_tool(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(name, mod)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.slow
+def test_two_aes67_streams_through_loss_proxy_lost_equals_proxy_drops(tmp_path: Path) -> None:
+    """10 s of bench_listen: 2 x 1000 packets/s, 0.5 % seeded loss, truth from the proxy's log.
+
+    Kernel drops are not asserted to be 0: on a loaded CI box a multi-second
+    stall of the receiver is possible and is not a counting error. What must
+    hold exactly is the accounting: the proxy's every drop is reported lost
+    by sequence number, and anything else reported lost is a kernel drop
+    that both counters (SO_RXQ_OVFL and /proc/net/udp) reported as such.
+    The 10-minute benchmark asserts 0 kernel drops.
+    """
+    bench = _load_tool("bench_listen", ROOT / "tests" / "benchmarks" / "bench_listen.py")
+    res = bench.run_bench(10.0, loss=0.005, seed=10, rss_at_s=(2.0, 5.0, 10.0),
+                          workdir=tmp_path)
+    print("\n" + bench.render(res))  # shown with -s
+    assert len(res.streams) == 2
+    assert res.sender["sent"] == 20000
+    kernel = res.receiver_kernel_drops + res.proxy_kernel_drops
+    assert res.receiver_kernel_drops_ovfl == res.receiver_kernel_drops
+    for f in res.streams:
+        assert f.sent == 10000 and f.proxy_dropped_in_span > 10  # ~50 expected per stream
+        assert f.received + f.proxy_dropped + f.lost_not_dropped == f.sent
+        assert f.dropped_not_lost == 0
+        assert f.lost == f.proxy_dropped_in_span + f.lost_not_dropped
+        assert f.lost_seqs_equal or kernel > 0
+    assert sum(f.lost_not_dropped for f in res.streams) == kernel
+    assert sum(f.sent - f.proxy_received for f in res.streams) == res.proxy_kernel_drops
+    assert res.pcap_packets == sum(f.received for f in res.streams)
+    peaks = list(res.rss_peak_kib.values())
+    assert max(peaks) <= 1.10 * min(peaks)
+    assert res.status_updates >= 10 and res.status_max_lag_s < 0.5
+    # the pcap the receiver streamed to disk says the same
+    cap = read_capture(tmp_path / "rx.pcap", payload_types={97: "L24/48000/2"})
+    by_ssrc = {s.ssrc: analyze(s).lost for s in cap.streams}
+    assert by_ssrc == {f.ssrc: f.lost for f in res.streams}

@@ -465,7 +465,8 @@ def listen(port: int, *, bind: str = "127.0.0.1", pcap_path: str | os.PathLike[s
                             status(counters.status())
                             n_status += 1
                     if not ready:  # the last batch emptied the queue: wait for more
-                        ready, _, _ = select.select([sock], [], [], 0.1)
+                        wait_s = min(0.1, max(0.0, next_status - now))
+                        ready, _, _ = select.select([sock], [], [], wait_s)
                         if not ready:
                             continue
                     n_before = n
