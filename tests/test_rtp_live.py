@@ -192,6 +192,9 @@ def _load_tool(name: str, path: Path):
 def test_two_aes67_streams_through_loss_proxy_lost_equals_proxy_drops(tmp_path: Path) -> None:
     """10 s of bench_listen: 2 x 1000 packets/s, 0.5 % seeded loss, truth from the proxy's log.
 
+    Also checks the WAV the receiver streamed to disk for each stream: the
+    sender's audio, the proxy's dropped packets zeroed, bit-exact.
+
     Kernel drops are not asserted to be 0: on a loaded CI box a multi-second
     stall of the receiver is possible and is not a counting error. What must
     hold exactly is the accounting: the proxy's every drop is reported lost
@@ -213,6 +216,10 @@ def test_two_aes67_streams_through_loss_proxy_lost_equals_proxy_drops(tmp_path: 
         assert f.dropped_not_lost == 0
         assert f.lost == f.proxy_dropped_in_span + f.lost_not_dropped
         assert f.lost_seqs_equal or kernel > 0
+        # the WAV streamed live: every lost packet zero-filled, the rest bit-exact
+        assert f.wav_zero_filled_frames == 48 * f.lost
+        assert f.wav_mismatched_frames == 0 or (f.wav_mismatched_frames is None
+                                                and res.proxy_kernel_drops > 0)
     assert sum(f.lost_not_dropped for f in res.streams) == kernel
     assert sum(f.sent - f.proxy_received for f in res.streams) == res.proxy_kernel_drops
     assert res.pcap_packets == sum(f.received for f in res.streams)
@@ -223,3 +230,50 @@ def test_two_aes67_streams_through_loss_proxy_lost_equals_proxy_drops(tmp_path: 
     cap = read_capture(tmp_path / "rx.pcap", payload_types={97: "L24/48000/2"})
     by_ssrc = {s.ssrc: analyze(s).lost for s in cap.streams}
     assert by_ssrc == {f.ssrc: f.lost for f in res.streams}
+
+
+@pytest.mark.parametrize("pt, rtpmap, frame_bytes, spp", [
+    (0, None, 1, 160),                 # PCMU 8 kHz, 20 ms
+    (11, None, 2, 441),                # L16 44.1 kHz mono (static), 10 ms
+    (97, "L24/48000/2", 6, 48),        # AES67
+])
+def test_live_wav_equals_decoding_the_pcap(tmp_path: Path, pt: int, rtpmap: str | None,
+                                           frame_bytes: int, spp: int) -> None:
+    """The WAV streamed while listening is the file decoder's audio of the same pcap."""
+    import socket
+    import struct
+    import threading
+
+    import numpy as np
+    import soundfile as sf
+
+    from validator.rtp.listen import listen
+
+    rng = np.random.default_rng(pt)
+    (port,) = free_udp_ports(1)
+    payloads = [rng.integers(0, 256, spp * frame_bytes, dtype=np.uint8).tobytes()
+                for _ in range(120)]
+    dropped = {7, 8, 9, 60}
+
+    def send() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            for k, pl in enumerate(payloads):
+                if k not in dropped:
+                    tx.sendto(struct.pack("!BBHII", 0x80, pt, (65530 + k) & 0xFFFF,
+                                          (2**32 - 1000 + k * spp) % 2**32, 0xC0FFEE00) + pl,
+                              ("127.0.0.1", port))
+
+    types = {pt: rtpmap} if rtpmap else None
+    r = listen(port, pcap_path=tmp_path / "x.pcap", duration_s=10, idle_timeout_s=0.5,
+               on_ready=lambda: threading.Thread(target=send, daemon=True).start(),
+               payload_types=types, wav_dir=tmp_path / "wav")
+    (s,) = r.streams
+    assert (s.lost, s.packets, r.kernel_drops) == (4, 116, 0)
+    assert (s.wav_frames, s.zero_filled_frames) == (120 * spp, 4 * spp)
+    live, rate = sf.read(s.wav_path, dtype="float64", always_2d=True)
+    d = decode(select_stream(read_capture(tmp_path / "x.pcap", port=port,
+                                          payload_types=types)))
+    assert rate == d.sample_rate_hz and live.shape == d.audio.shape
+    step = 2.0 ** (-23 if frame_bytes == 6 else -15)  # the WAV holds 24- or 16-bit PCM
+    np.testing.assert_allclose(live, d.audio, rtol=0, atol=step)
+    assert not live[7 * spp:10 * spp].any() and live[10 * spp:11 * spp].any()

@@ -11,14 +11,17 @@ sequence number, SSRC and ``dropped`` / ``forwarded``), never this project's
 code. The benchmark prints, per stream, packets sent / received / lost against
 the proxy's drops, the kernel drops of both sockets, the receiver's peak RSS
 at 1, 5 and 10 minutes, its CPU share, the sender's achieved rate and whether
-the live display kept its one-second schedule::
+the live display kept its one-second schedule. The receiver also streams each
+stream's decoded audio to a WAV; that WAV is compared, frame for frame, with
+what the sender sent, the packets the proxy dropped zeroed::
 
     python tests/benchmarks/bench_listen.py                     # 10 min (600 s)
     python tests/benchmarks/bench_listen.py --duration-s 30 --loss 0.005 --seed 10
 
 Exit code 0 when every figure meets its limit (loss equal to the proxy's
 drops per stream, 0 kernel drops, RSS flat within 10 %, display lag under
-0.5 s), 1 otherwise. ``tests/test_rtp_live.py`` runs a 10 s version.
+0.5 s, each WAV equal to the sent audio with the dropped packets zeroed), 1
+otherwise. ``tests/test_rtp_live.py`` runs a 10 s version.
 
 The receiver role (``--receive``) is internal: it runs :func:`listen` with a
 status display written to its stderr and prints the result as JSON.
@@ -83,6 +86,15 @@ class StreamFigures:
     dropped_not_lost : int
         Sequence numbers the proxy dropped inside the span that the receiver
         did not report lost.
+    wav_frames : int
+        Frames in the stream's WAV written live by the receiver.
+    wav_zero_filled_frames : int
+        Of those, frames the receiver zero-filled for missing packets.
+    wav_mismatched_frames : int or None
+        Frames of that WAV that differ from the sent audio with the proxy's
+        drops zeroed, over the span from the first to the last forwarded
+        packet; None when it cannot be checked (no WAV, or the proxy log
+        misses packets so its rows are not the sender's ticks).
     """
 
     ssrc: int
@@ -95,6 +107,9 @@ class StreamFigures:
     lost_seqs_equal: bool
     lost_not_dropped: int
     dropped_not_lost: int
+    wav_frames: int = 0
+    wav_zero_filled_frames: int = 0
+    wav_mismatched_frames: int | None = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +184,8 @@ class BenchResult:
 
 # --------------------------------------------------------------------------- receiver role
 
-def _receive(port: int, pcap: str, duration_s: float, idle_timeout_s: float) -> int:
+def _receive(port: int, pcap: str, duration_s: float, idle_timeout_s: float,
+             wav_dir: str | None) -> int:
     """Run :func:`listen` with a live display on stderr; print its result as JSON."""
     sys.path.insert(0, str(ROOT))
     from validator.rtp.listen import listen
@@ -182,7 +198,8 @@ def _receive(port: int, pcap: str, duration_s: float, idle_timeout_s: float) -> 
         print("ready", flush=True)
 
     r = listen(port, pcap_path=pcap, duration_s=duration_s, idle_timeout_s=idle_timeout_s,
-               on_ready=ready, status=show, clock_rates={PAYLOAD_TYPE: 48000})
+               on_ready=ready, status=show, payload_types={PAYLOAD_TYPE: "L24/48000/2"},
+               wav_dir=wav_dir)
     doc = asdict(r)
     doc["streams"] = [dict(asdict(s), loss_seqs=[(e.first_seq + k) & 0xFFFF
                                                  for e in s.loss_events
@@ -275,8 +292,50 @@ def _proxy_truth(log: Path) -> dict[int, dict]:
         out[ssrc] = {"received": len(seq_drop),
                      "dropped": sum(d for _, d in seq_drop),
                      "dropped_in_span": [s for i, (s, d) in enumerate(seq_drop)
-                                         if d and lo < i < hi]}
+                                         if d and lo < i < hi],
+                     # row i of an SSRC is the sender's tick i when the proxy saw every packet
+                     "first_fwd": lo, "last_fwd": hi,
+                     "dropped_rows": {i for i, (_, d) in enumerate(seq_drop) if d}}
     return out
+
+
+def _wav_mismatches(wav_path: Path, stream_index: int, first_tick: int, last_tick: int,
+                    dropped_ticks: set[int]) -> int:
+    """Frames of a live-written WAV that differ from the sent audio with drops zeroed.
+
+    The expected audio is rebuilt from :func:`rtp_sender.l24_payloads` (the
+    sender's own payloads, which repeat every 1000 ticks), tick by tick from
+    ``first_tick`` to ``last_tick``, and compared one second at a time
+    (nothing else is held). A length difference counts as mismatched frames.
+    """
+    import wave
+
+    sys.path.insert(0, str(TOOLS))
+    from rtp_sender import l24_payloads
+
+    cycle = l24_payloads(1000, first_tone=2 * stream_index)
+    zero = bytes(len(cycle[0]))
+
+    def little(b: bytes) -> bytes:
+        out = bytearray(b)
+        out[0::3], out[2::3] = b[2::3], b[0::3]
+        return bytes(out)
+
+    cycle_le = [little(b) for b in cycle]
+    frame_bytes = 6
+    bad = 0
+    with wave.open(str(wav_path), "rb") as w:
+        n_frames = w.getnframes()
+        expected_frames = (last_tick - first_tick + 1) * 48
+        for k0 in range(first_tick, last_tick + 1, 1000):
+            ticks = range(k0, min(k0 + 1000, last_tick + 1))
+            want = b"".join(zero if k in dropped_ticks else cycle_le[k % 1000] for k in ticks)
+            got = w.readframes(len(ticks) * 48)
+            if got != want:
+                for f in range(len(want) // frame_bytes):
+                    a = f * frame_bytes
+                    bad += got[a:a + frame_bytes] != want[a:a + frame_bytes]
+    return bad + abs(n_frames - expected_frames)
 
 
 # --------------------------------------------------------------------------- the run
@@ -336,7 +395,7 @@ def run_bench(duration_s: float = 600.0, *, loss: float = 0.005, seed: int = 10,
             rx = subprocess.Popen(
                 [sys.executable, __file__, "--receive", "--port", str(rx_port),
                  "--pcap", str(pcap), "--duration-s", str(duration_s + margin_s),
-                 "--idle-timeout-s", "2"],
+                 "--idle-timeout-s", "2", "--wav-dir", str(work / "wav")],
                 stdout=subprocess.PIPE, stderr=display_fh, text=True, cwd=ROOT, env=env)
             procs.append(rx)
             assert rx.stdout is not None
@@ -393,14 +452,20 @@ def run_bench(duration_s: float = 600.0, *, loss: float = 0.005, seed: int = 10,
     figures = []
     sent_by_ssrc = {int(s["ssrc"], 16): s["sent"] for s in sent["streams"]}
     rx_by_ssrc = {s["ssrc"]: s for s in rx_doc["streams"]}
-    for ssrc, n_sent in sent_by_ssrc.items():
+    for index, (ssrc, n_sent) in enumerate(sent_by_ssrc.items()):
         t = truth.get(ssrc, {"received": 0, "dropped": 0, "dropped_in_span": []})
-        r = rx_by_ssrc.get(ssrc, {"packets": 0, "lost": 0, "loss_seqs": []})
+        r = rx_by_ssrc.get(ssrc, {"packets": 0, "lost": 0, "loss_seqs": [], "wav_path": None,
+                                  "wav_frames": 0, "zero_filled_frames": 0})
         said, truly = Counter(r["loss_seqs"]), Counter(t["dropped_in_span"])
+        mismatched = None
+        if r["wav_path"] and t["received"] == n_sent:
+            mismatched = _wav_mismatches(Path(r["wav_path"]), index, t["first_fwd"],
+                                         t["last_fwd"], t["dropped_rows"])
         figures.append(StreamFigures(ssrc, n_sent, t["received"], t["dropped"],
                                      len(t["dropped_in_span"]), r["packets"], r["lost"],
                                      r["loss_seqs"] == t["dropped_in_span"],
-                                     (said - truly).total(), (truly - said).total()))
+                                     (said - truly).total(), (truly - said).total(),
+                                     r["wav_frames"], r["zero_filled_frames"], mismatched))
     kd, kd_ovfl = rx_doc["kernel_drops"], rx_doc["kernel_drops_ovfl"]
     peaks = [rss_peak[t] for t in rss_times]
     pcap_packets = _pcap_records(pcap)
@@ -417,6 +482,7 @@ def run_bench(duration_s: float = 600.0, *, loss: float = 0.005, seed: int = 10,
         "pcap holds every packet": pcap_packets == rx_doc["packets"],
         "RSS flat (10 %)": max(peaks) <= (1 + RSS_FLAT_TOLERANCE) * min(peaks),
         "display kept up": rx_doc["status_max_lag_s"] < DISPLAY_LAG_LIMIT_S,
+        "WAV == sent audio, drops zeroed": all(f.wav_mismatched_frames == 0 for f in figures),
     }
     return BenchResult(
         duration_s, loss, seed, tuple(figures), kd, kd_ovfl,
@@ -439,17 +505,20 @@ def render(res: BenchResult) -> str:
         f"CPU {s['cpu_s']} s",
         "",
         f"{'ssrc':<12}{'sent':>9}{'proxy rx':>10}{'proxy drop':>11}{'in span':>9}"
-        f"{'received':>10}{'lost':>7}  same seqs",
+        f"{'received':>10}{'lost':>7}  same seqs  {'WAV frames':>10}{'zero-filled':>12}"
+        f"{'wrong':>6}",
     ]
     for f in res.streams:
         lines.append(f"0x{f.ssrc:08X}  {f.sent:>9}{f.proxy_received:>10}{f.proxy_dropped:>11}"
                      f"{f.proxy_dropped_in_span:>9}{f.received:>10}{f.lost:>7}  "
-                     f"{'yes' if f.lost_seqs_equal else 'NO'}")
+                     f"{'yes' if f.lost_seqs_equal else 'NO':<9}  {f.wav_frames:>10}"
+                     f"{f.wav_zero_filled_frames:>12}{f.wav_mismatched_frames!s:>6}")
     lines += [
         "",
         f"kernel drops: receiver {res.receiver_kernel_drops} (/proc/net/udp), "
         f"{res.receiver_kernel_drops_ovfl} (SO_RXQ_OVFL); proxy {res.proxy_kernel_drops}",
-        f"pcap: {res.pcap_packets} records, {res.pcap_bytes / 1e6:.1f} MB",
+        f"on disk: pcap {res.pcap_packets} records, {res.pcap_bytes / 1e6:.1f} MB; "
+        f"WAVs {sum(f.wav_frames for f in res.streams) * 6 / 1e6:.1f} MB",
         "receiver peak RSS (VmHWM): " + ", ".join(
             f"{t:g} s {kib / 1024:.1f} MiB" for t, kib in sorted(res.rss_peak_kib.items()))
         + "; RSS now: " + ", ".join(
@@ -479,9 +548,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--pcap", help=argparse.SUPPRESS)
     ap.add_argument("--idle-timeout-s", type=float, default=2.0, help=argparse.SUPPRESS)
+    ap.add_argument("--wav-dir", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.receive:
-        return _receive(args.port, args.pcap, args.duration_s, args.idle_timeout_s)
+        return _receive(args.port, args.pcap, args.duration_s, args.idle_timeout_s,
+                        args.wav_dir)
     res = run_bench(args.duration_s, loss=args.loss, seed=args.seed, n_streams=args.streams,
                     workdir=args.workdir, progress=True)
     if args.json:

@@ -12,7 +12,10 @@ What stays in memory is, per RTP stream (SSRC), a fixed set of counters
 (:class:`LiveCounters`: packets, highest extended sequence number, late
 packets, RFC 3550 jitter) and the list of loss events (one
 :class:`LossEvent` per gap in the sequence numbers, at most ``max_events``
-in all). Everything else goes to the pcap, through a 1 MiB write buffer.
+in all). Everything else goes to the pcap, through a 1 MiB write buffer,
+and, with ``wav_dir``, each stream's decoded audio goes to its own WAV file
+as packets arrive (:class:`_WavSink`: PCM on the RTP-timestamp timeline,
+lost packets zero-filled, a fixed 256 KiB write buffer per stream).
 
 Datagrams the kernel dropped because the socket buffer was full are counted
 twice, independently: from the ``SO_RXQ_OVFL`` ancillary data the kernel
@@ -32,15 +35,18 @@ import socket
 import struct
 import threading
 import time
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from validator.errors import CaptureError
+from validator.rtp.payload import PayloadFormat
 from validator.rtp.pcap import PcapWriter
 
-__all__ = ["DEFAULT_MAX_EVENTS", "DEFAULT_RCVBUF_BYTES", "ListenResult", "LiveCounters",
-           "LiveStreamStats", "LossEvent", "kernel_drops", "listen"]
+__all__ = ["DEFAULT_MAX_EVENTS", "DEFAULT_RCVBUF_BYTES", "LIVE_WAV_ENCODINGS", "MAX_ZERO_FILL_S",
+           "ListenResult", "LiveCounters", "LiveStreamStats", "LossEvent", "kernel_drops",
+           "listen"]
 
 #: Receive buffer asked for, bytes (the kernel may grant less: see ``rcvbuf_bytes``).
 DEFAULT_RCVBUF_BYTES = 4 * 1024 * 1024
@@ -48,6 +54,10 @@ DEFAULT_RCVBUF_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_EVENTS = 100_000
 _SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # Linux; not exported by Python
+#: Encodings written live to WAV (sample-based; G.722 and Opus need the decoder).
+LIVE_WAV_ENCODINGS = frozenset({"L16", "L24", "PCMU", "PCMA"})
+#: A timestamp jump longer than this is a new timeline, not a gap to zero-fill, s.
+MAX_ZERO_FILL_S = 10.0
 #: Datagrams read in one go before the loop looks at the clock, the display and ``stop``.
 _DRAIN_BATCH = 64
 
@@ -103,6 +113,13 @@ class LiveStreamStats:
         rate of the payload type is unknown.
     loss_events : tuple of LossEvent
         The gaps, in arrival order (at most ``max_events`` over all streams).
+    wav_path : str or None
+        The stream's decoded audio (``wav_dir`` given and the encoding in
+        :data:`LIVE_WAV_ENCODINGS`), else None.
+    wav_frames : int
+        Frames (samples per channel) written to ``wav_path``.
+    zero_filled_frames : int
+        Of those, frames written as zeros for missing packets.
     """
 
     ssrc: int
@@ -115,6 +132,9 @@ class LiveStreamStats:
     late: int
     jitter_ms: float
     loss_events: tuple[LossEvent, ...]
+    wav_path: str | None = None
+    wav_frames: int = 0
+    zero_filled_frames: int = 0
 
 
 @dataclass(frozen=True)
@@ -201,6 +221,97 @@ def kernel_drops(sock: socket.socket) -> int | None:
         except OSError:
             continue
     return None
+
+
+def _payload_offsets(data: bytes) -> tuple[int, int]:
+    """(start, end) of the payload of an RTP packet (CSRCs, extension, padding skipped)."""
+    start = 12 + 4 * (data[0] & 0x0F)
+    if data[0] & 0x10 and len(data) >= start + 4:
+        start += 4 + 4 * int.from_bytes(data[start + 2:start + 4], "big")
+    end = len(data) - (data[-1] if data[0] & 0x20 else 0)
+    return start, max(start, end)
+
+
+class _WavSink:
+    """One stream's audio appended to a WAV as its packets arrive.
+
+    Each packet lands at its RTP timestamp (minus the first packet's) on
+    the output timeline: a gap before it is written as zeros (up to
+    :data:`MAX_ZERO_FILL_S`; a longer jump starts a new timeline without a
+    fill), a packet wholly behind what was written (late or duplicate) is
+    left out, a partly overlapping one contributes only its new tail. L16
+    and L24 are written as they are (byte order swapped to WAV's little
+    endian), PCMU and PCMA as 16-bit PCM. Memory: the file's write buffer.
+    """
+
+    def __init__(self, path: Path, fmt: PayloadFormat, first_ts: int) -> None:
+        self.path = path
+        self._fmt = fmt
+        self._width = {"L16": 2, "L24": 3}.get(fmt.encoding, 1)
+        self._frame_in = self._width * fmt.channels
+        self._frame_out = (2 if self._width == 1 else self._width) * fmt.channels
+        self._table: bytes | None = None
+        if fmt.encoding in ("PCMU", "PCMA"):
+            import numpy as np
+
+            from validator.rtp.decoding import _g711_table
+
+            lin = np.clip(np.round(_g711_table(fmt.encoding) * 32768.0), -32768, 32767)
+            self._table = lin.astype("<i2").tobytes()
+        self._max_fill = round(MAX_ZERO_FILL_S * fmt.clock_rate_hz)
+        self._last_ts = first_ts
+        self._pos = 0  # frames from the first packet, at _last_ts
+        self.frames = 0  # frames written
+        self.zero_frames = 0
+        self._fh = open(path, "wb", buffering=1 << 18)  # noqa: SIM115 (closed in close())
+        self._w = wave.open(self._fh, "wb")
+        self._w.setnchannels(fmt.channels)
+        self._w.setsampwidth(self._frame_out // fmt.channels)
+        self._w.setframerate(fmt.sample_rate_hz)
+
+    def _pcm(self, payload: bytes) -> bytes:
+        if self._width == 3:
+            b = bytearray(payload)
+            b[0::3], b[2::3] = payload[2::3], payload[0::3]
+            return bytes(b)
+        if self._width == 2:
+            b = bytearray(payload)
+            b[0::2], b[1::2] = payload[1::2], payload[0::2]
+            return bytes(b)
+        table = self._table
+        assert table is not None
+        return b"".join(table[2 * c:2 * c + 2] for c in payload)
+
+    def add(self, data: bytes) -> None:
+        """Place one RTP packet of this stream on the timeline."""
+        ts = int.from_bytes(data[4:8], "big")
+        start, end = _payload_offsets(data)
+        n = (end - start) // self._frame_in
+        if n == 0:
+            return
+        pos = self._pos + ((ts - self._last_ts + (1 << 31)) % (1 << 32) - (1 << 31))
+        self._last_ts, self._pos = ts, pos
+        gap = pos - self.frames
+        if gap > self._max_fill:  # a new timeline: no fill
+            self._pos = pos = self.frames
+            gap = 0
+        if gap > 0:
+            self._w.writeframesraw(bytes(gap * self._frame_out))
+            self.frames += gap
+            self.zero_frames += gap
+        skip = self.frames - pos  # frames of this packet already on the timeline
+        if skip >= n:
+            return
+        pcm = self._pcm(data[start + skip * self._frame_in:start + n * self._frame_in])
+        self._w.writeframesraw(pcm)
+        self.frames += n - skip
+
+    def close(self) -> None:
+        """Patch the WAV header and close the file."""
+        try:
+            self._w.close()
+        finally:
+            self._fh.close()
 
 
 class _Stream:
@@ -290,8 +401,14 @@ class LiveCounters:
             s.jitter_s += (abs(dd) - s.jitter_s) / 16
         s.r_ns, s.ts = arrival_ns, ts
 
-    def stream_stats(self) -> tuple[LiveStreamStats, ...]:
+    def stream_stats(self, sinks: dict[int, _WavSink | None] | None = None
+                     ) -> tuple[LiveStreamStats, ...]:
         """Each SSRC's counters and loss events, in order of first arrival.
+
+        Parameters
+        ----------
+        sinks : dict, optional
+            ``{ssrc: WAV sink}`` whose paths and frame counts to report.
 
         Returns
         -------
@@ -300,9 +417,12 @@ class LiveCounters:
         out = []
         for ssrc, s in self.streams.items():
             expected = s.top - s.first + 1
+            sink = (sinks or {}).get(ssrc)
             out.append(LiveStreamStats(
                 ssrc, s.pt, s.n, s.first & 0xFFFF, s.top & 0xFFFF, expected, expected - s.n,
-                s.late, s.jitter_s * 1000 if s.clock_hz else math.nan, tuple(s.events)))
+                s.late, s.jitter_s * 1000 if s.clock_hz else math.nan, tuple(s.events),
+                str(sink.path) if sink else None, sink.frames if sink else 0,
+                sink.zero_frames if sink else 0))
         return tuple(out)
 
     def status(self) -> str:
@@ -356,7 +476,9 @@ def listen(port: int, *, bind: str = "127.0.0.1", pcap_path: str | os.PathLike[s
            on_ready: Callable[[], None] | None = None,
            status: Callable[[str], None] | None = None,
            clock_rates: dict[int, int] | None = None,
-           max_events: int = DEFAULT_MAX_EVENTS) -> ListenResult:
+           max_events: int = DEFAULT_MAX_EVENTS,
+           payload_types: dict[int, str | PayloadFormat] | None = None,
+           wav_dir: str | os.PathLike[str] | None = None) -> ListenResult:
     """Receive UDP datagrams on ``bind:port`` and stream them to a pcap.
 
     Parameters
@@ -384,6 +506,15 @@ def listen(port: int, *, bind: str = "127.0.0.1", pcap_path: str | os.PathLike[s
         ``{pt: clock_rate_hz}`` for the live jitter of dynamic payload types.
     max_events : int
         Loss events kept in memory over all streams (later ones are counted).
+    payload_types : dict, optional
+        ``{pt: "L24/48000/2"}`` (rtpmap text or :class:`PayloadFormat`) for
+        dynamic payload types: their clock rates for the jitter, their
+        formats for ``wav_dir``.
+    wav_dir : str or Path, optional
+        Write each stream's decoded audio, as it arrives, to
+        ``wav_dir/listen-0xSSRC.wav`` (encodings in
+        :data:`LIVE_WAV_ENCODINGS`; others get no WAV). Lost packets are
+        zero-filled on the RTP-timestamp timeline.
 
     Returns
     -------
@@ -407,6 +538,16 @@ def listen(port: int, *, bind: str = "127.0.0.1", pcap_path: str | os.PathLike[s
     at the clock, so the status line and ``stop`` are served even when
     datagrams arrive faster than they are processed.
     """
+    from validator.rtp.payload import STATIC_PAYLOAD_TYPES, parse_rtpmap
+
+    formats: dict[int, PayloadFormat] = dict(STATIC_PAYLOAD_TYPES)
+    for pt, f in (payload_types or {}).items():
+        formats[pt] = parse_rtpmap(f) if isinstance(f, str) else f
+    clock_rates = {**{pt: f.clock_rate_hz for pt, f in formats.items()}, **(clock_rates or {})}
+    wav_folder = Path(wav_dir) if wav_dir is not None else None
+    if wav_folder is not None:
+        wav_folder.mkdir(parents=True, exist_ok=True)
+    sinks: dict[int, _WavSink | None] = {}
     sock, kernel_ts, ovfl = _open_socket(port, bind, rcvbuf_bytes)
     granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
     if granted < rcvbuf_bytes:  # capped by net.core.rmem_max: root may force it
@@ -494,6 +635,19 @@ def listen(port: int, *, bind: str = "127.0.0.1", pcap_path: str | os.PathLike[s
                         src = addr[0] if ":" not in addr[0] else "127.0.0.1"
                         write_udp(t_ns, src, addr[1], local, port, data)
                         add(data, t_ns)
+                        if wav_folder is not None and len(data) >= 12 and data[0] >> 6 == 2 \
+                                and not 200 <= data[1] <= 204:
+                            ssrc = int.from_bytes(data[8:12], "big")
+                            if ssrc not in sinks:
+                                fmt = formats.get(data[1] & 0x7F)
+                                sinks[ssrc] = _WavSink(
+                                    wav_folder / f"listen-0x{ssrc:08X}.wav", fmt,
+                                    int.from_bytes(data[4:8], "big")) \
+                                    if fmt is not None and fmt.encoding in LIVE_WAV_ENCODINGS \
+                                    else None
+                            sink = sinks[ssrc]
+                            if sink is not None:
+                                sink.add(data)
                         n += 1
                         nbytes += len(data)
                     if n > n_before:
@@ -503,11 +657,14 @@ def listen(port: int, *, bind: str = "127.0.0.1", pcap_path: str | os.PathLike[s
         drops = kernel_drops(sock)
     finally:
         sock.close()
+        for sink in sinks.values():
+            if sink is not None:
+                sink.close()
     if status is not None:
         status(counters.status())
         n_status += 1
     return ListenResult(
         str(out), n, nbytes, None if drops is None else drops - drops0, granted,
-        time.monotonic() - t_start, stopped_by, kernel_ts, counters.stream_stats(),
+        time.monotonic() - t_start, stopped_by, kernel_ts, counters.stream_stats(sinks),
         counters.kernel_drops if ovfl else None, counters.events_discarded,
         time.process_time() - cpu0, n_status, status_lag, backlog_ns / 1e9)
