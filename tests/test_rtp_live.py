@@ -277,3 +277,20 @@ def test_live_wav_equals_decoding_the_pcap(tmp_path: Path, pt: int, rtpmap: str 
     step = 2.0 ** (-23 if frame_bytes == 6 else -15)  # the WAV holds 24- or 16-bit PCM
     np.testing.assert_allclose(live, d.audio, rtol=0, atol=step)
     assert not live[7 * spp:10 * spp].any() and live[10 * spp:11 * spp].any()
+
+
+def test_live_counters_wrap_gap_late_duplicate_as_tshark_counts() -> None:
+    import struct
+
+    from validator.rtp.listen import LiveCounters, LossEvent
+
+    c = LiveCounters({97: 48000})
+    seqs = [65534, 65535, 0, 2, 1, 1, 5]
+    for k, seq in enumerate(seqs):
+        c.add(struct.pack("!BBHII", 0x80, 97, seq, 48 * ((seq - 65534) % 65536), 7)
+              + bytes(288), 1_000_000 * k)
+    (s,) = c.stream_stats()
+    assert (s.first_seq, s.last_seq, s.packets, s.expected) == (65534, 5, 7, 8)
+    assert (s.lost, s.late) == (1, 2)  # expected - received: the duplicate offsets one loss
+    assert s.loss_events == (LossEvent(7, 1, 1, 3_000_000), LossEvent(7, 3, 2, 6_000_000))
+    assert "lost 1" in c.status() and "streams 1" in c.status()
