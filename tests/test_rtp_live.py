@@ -226,6 +226,7 @@ def test_two_aes67_streams_through_loss_proxy_lost_equals_proxy_drops(tmp_path: 
     peaks = list(res.rss_peak_kib.values())
     assert max(peaks) <= 1.10 * min(peaks)
     assert res.status_updates >= 10 and res.status_max_lag_s < 0.5
+    assert res.display_max_interval_s < 1.5  # the display wrote a line every second
     # the pcap the receiver streamed to disk says the same
     cap = read_capture(tmp_path / "rx.pcap", payload_types={97: "L24/48000/2"})
     by_ssrc = {s.ssrc: analyze(s).lost for s in cap.streams}
