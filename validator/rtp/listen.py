@@ -10,12 +10,13 @@ tshark both read.
 Memory stays flat however long it runs: no datagram and no audio is kept.
 What stays in memory is, per RTP stream (SSRC), a fixed set of counters
 (:class:`LiveCounters`: packets, highest extended sequence number, late
-packets, RFC 3550 jitter) and the list of loss events (one
-:class:`LossEvent` per gap in the sequence numbers, at most ``max_events``
-in all). Everything else goes to the pcap, through a 1 MiB write buffer,
-and, with ``wav_dir``, each stream's decoded audio goes to its own WAV file
-as packets arrive (:class:`_WavSink`: PCM on the RTP-timestamp timeline,
-lost packets zero-filled, a fixed 256 KiB write buffer per stream).
+packets, RFC 3550 jitter) and the loss events (one per gap in the sequence
+numbers, 24 bytes each in an ``array``, at most ``max_events`` in all; they
+become :class:`LossEvent` objects only in the result). Everything else goes
+to the pcap, through a 1 MiB write buffer, and, with ``wav_dir``, each
+stream's decoded audio goes to its own WAV file as packets arrive
+(:class:`_WavSink`: PCM on the RTP-timestamp timeline, lost packets
+zero-filled, a fixed 256 KiB write buffer per stream).
 
 Datagrams the kernel dropped because the socket buffer was full are counted
 twice, independently: from the ``SO_RXQ_OVFL`` ancillary data the kernel
@@ -36,6 +37,7 @@ import struct
 import threading
 import time
 import wave
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,7 +332,7 @@ class _Stream:
         self.jitter_s = 0.0
         self.r_ns = arrival_ns
         self.ts = ts
-        self.events: list[LossEvent] = []
+        self.events = array("q")  # (first_seq, packets, arrival_ns) per gap, flat
 
 
 class LiveCounters:
@@ -388,7 +390,7 @@ class LiveCounters:
         if d > 0:
             if d > 1:
                 if self._n_events < self._max_events:
-                    s.events.append(LossEvent(ssrc, (s.top + 1) & 0xFFFF, d - 1, arrival_ns))
+                    s.events.extend(((s.top + 1) & 0xFFFF, d - 1, arrival_ns))
                     self._n_events += 1
                 else:
                     self.events_discarded += 1
@@ -418,9 +420,12 @@ class LiveCounters:
         for ssrc, s in self.streams.items():
             expected = s.top - s.first + 1
             sink = (sinks or {}).get(ssrc)
+            ev = s.events
+            events = tuple(LossEvent(ssrc, ev[i], ev[i + 1], ev[i + 2])
+                           for i in range(0, len(ev), 3))
             out.append(LiveStreamStats(
                 ssrc, s.pt, s.n, s.first & 0xFFFF, s.top & 0xFFFF, expected, expected - s.n,
-                s.late, s.jitter_s * 1000 if s.clock_hz else math.nan, tuple(s.events),
+                s.late, s.jitter_s * 1000 if s.clock_hz else math.nan, events,
                 str(sink.path) if sink else None, sink.frames if sink else 0,
                 sink.zero_frames if sink else 0))
         return tuple(out)
