@@ -1,10 +1,15 @@
-"""Live RTP over 127.0.0.1 with real stacks: GStreamer -> seeded loss proxy -> our listener.
+"""Live RTP over 127.0.0.1: real stacks and our own sender -> seeded loss proxy -> listener.
 
 The tool must report exactly the sequence numbers the proxy dropped (its CSV is
-the ground truth), from the pcap it wrote itself. A second test measures that
-the listener keeps up with AES67 (L24 48 kHz stereo, 1 ms packets, 1000
-packets/s) with no drops. Every process is started and ended by its PID with
-bounded timeouts; ports 22000-22999; skipped without gst-launch-1.0.
+the ground truth), from the pcap it wrote itself (GStreamer senders; skipped
+without gst-launch-1.0). Under load: two AES67 streams (L24 48 kHz stereo, 1 ms
+packets, 2000 packets/s) for 10 s through the proxy at 0.5 % loss, where each
+stream's loss must equal the proxy's drops and the WAV streamed live must be
+the sent audio with the drops zeroed (a 10 s run of
+``tests/benchmarks/bench_listen.py``). Kernel drops are reported and counted as
+lost, the live counters count as tshark does, and the live WAV equals decoding
+the pcap. Every process is started and ended by its PID with bounded timeouts;
+ports 22000-23999.
 """
 
 from __future__ import annotations
