@@ -145,6 +145,8 @@ class BenchResult:
         ``receiver_cpu_s`` / the sender's wall time (1.0 = one core).
     sender : dict
         The sender's own figures (achieved rate, lateness, CPU).
+    proxy_cpu_s : float
+        Proxy CPU time (user + system) while the sender ran, s.
     status_updates : int
         Display refreshes by the receiver.
     status_max_lag_s : float
@@ -172,6 +174,7 @@ class BenchResult:
     receiver_cpu_s: float
     receiver_cpu_share: float
     sender: dict
+    proxy_cpu_s: float
     status_updates: int
     status_max_lag_s: float
     display_max_interval_s: float
@@ -432,7 +435,7 @@ def run_bench(duration_s: float = 600.0, *, loss: float = 0.005, seed: int = 10,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
             procs.append(sender)
             t0 = time.monotonic()
-            cpu0 = _proc_cpu_s(rx.pid)
+            cpu0, cpu0_proxy = _proc_cpu_s(rx.pid), _proc_cpu_s(proxy.pid)
             pending = list(rss_times)
             while sender.poll() is None:
                 if time.monotonic() - t0 > duration_s + margin_s:
@@ -446,6 +449,7 @@ def run_bench(duration_s: float = 600.0, *, loss: float = 0.005, seed: int = 10,
                 time.sleep(0.2)
             sender_wall = time.monotonic() - t0
             cpu_rx = _proc_cpu_s(rx.pid) - cpu0
+            cpu_proxy = _proc_cpu_s(proxy.pid) - cpu0_proxy
             for t in pending:  # the sender ended before these times: read at its end
                 rss_now[t], rss_peak[t] = _proc_status_kib(rx.pid)
             s_out, s_err = sender.communicate(timeout=10)
@@ -501,9 +505,8 @@ def run_bench(duration_s: float = 600.0, *, loss: float = 0.005, seed: int = 10,
         duration_s, loss, seed, tuple(figures), kd, kd_ovfl,
         int(proxy_stats.get("kernel_drops", 0)), pcap_packets, pcap.stat().st_size,
         rss_peak, rss_now, cpu_rx, cpu_rx / sender_wall if sender_wall > 0 else math.nan,
-        sent, rx_doc["status_updates"], rx_doc["status_max_lag_s"], _max_interval_s(display),
-        rx_doc["max_backlog_s"],
-        load0, _loadavg(), checks)
+        sent, cpu_proxy, rx_doc["status_updates"], rx_doc["status_max_lag_s"],
+        _max_interval_s(display), rx_doc["max_backlog_s"], load0, _loadavg(), checks)
 
 
 def render(res: BenchResult) -> str:
@@ -538,7 +541,8 @@ def render(res: BenchResult) -> str:
         + "; RSS now: " + ", ".join(
             f"{t:g} s {kib / 1024:.1f} MiB" for t, kib in sorted(res.rss_now_kib.items())),
         f"receiver CPU: {res.receiver_cpu_s:.1f} s over the sending time = "
-        f"{100 * res.receiver_cpu_share:.1f} % of one core",
+        f"{100 * res.receiver_cpu_share:.1f} % of one core (proxy {res.proxy_cpu_s:.1f} s, "
+        f"sender {res.sender['cpu_s']:.1f} s)",
         f"live display: {res.status_updates} refreshes, worst lag behind its 1 s schedule "
         f"{1000 * res.status_max_lag_s:.1f} ms, longest interval between two lines "
         f"{res.display_max_interval_s:.3f} s; worst kernel-arrival-to-processing backlog "
