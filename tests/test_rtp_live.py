@@ -300,3 +300,24 @@ def test_live_counters_wrap_gap_late_duplicate_as_tshark_counts() -> None:
     assert (s.lost, s.late) == (1, 2)  # expected - received: the duplicate offsets one loss
     assert s.loss_events == (LossEvent(7, 1, 1, 3_000_000), LossEvent(7, 3, 2, 6_000_000))
     assert "lost 1" in c.status() and "streams 1" in c.status()
+
+
+def test_live_wav_timeline_gap_late_and_timestamp_jumps(tmp_path: Path) -> None:
+    """Gaps are zero-filled; late packets left out; a jump over 10 s either way is no gap."""
+    import struct
+
+    import soundfile as sf
+
+    from validator.rtp.listen import _WavSink
+    from validator.rtp.payload import PayloadFormat
+
+    def pkt(ts: int, value: int) -> bytes:
+        return struct.pack("!BBHII", 0x80, 96, 0, ts % 2**32, 1) + struct.pack(">h", value) * 80
+
+    sink = _WavSink(tmp_path / "t.wav", PayloadFormat("L16", 8000, 1), first_ts=2**32 - 80)
+    for ts, v in [(-80, 1), (0, 2), (160, 4), (80, 3), (80 + 8000 * 20, 5), (80 - 8000 * 30, 6)]:
+        sink.add(pkt(ts, v))  # ts 80 arrives late: its place was zero-filled already
+    sink.close()
+    y, _ = sf.read(tmp_path / "t.wav", dtype="int16")
+    assert list(y[::80]) == [1, 2, 0, 4, 5, 6]
+    assert (sink.frames, sink.zero_frames) == (480, 80)

@@ -60,6 +60,7 @@ _SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # Linux; not exported by Pyth
 LIVE_WAV_ENCODINGS = frozenset({"L16", "L24", "PCMU", "PCMA"})
 #: A timestamp jump longer than this is a new timeline, not a gap to zero-fill, s.
 MAX_ZERO_FILL_S = 10.0
+_WAV_MAX_DATA_BYTES = 0xFFFFFFFF - 36  # RIFF chunk size field minus the rest of the header
 #: Datagrams read in one go before the loop looks at the clock, the display and ``stop``.
 _DRAIN_BATCH = 64
 
@@ -240,10 +241,13 @@ class _WavSink:
     Each packet lands at its RTP timestamp (minus the first packet's) on
     the output timeline: a gap before it is written as zeros (up to
     :data:`MAX_ZERO_FILL_S`; a longer jump starts a new timeline without a
-    fill), a packet wholly behind what was written (late or duplicate) is
-    left out, a partly overlapping one contributes only its new tail. L16
-    and L24 are written as they are (byte order swapped to WAV's little
-    endian), PCMU and PCMA as 16-bit PCM. Memory: the file's write buffer.
+    fill, and so does a jump back by more than that), a packet wholly
+    behind what was written (late or duplicate) is left out, a partly
+    overlapping one contributes only its new tail. L16 and L24 are written
+    as they are (byte order swapped to WAV's little endian), PCMU and PCMA as
+    16-bit PCM. Memory: the file's write buffer. The WAV stops growing at the
+    RIFF limit of 4 GiB (about 4 h of 48 kHz 24-bit stereo); its header is
+    complete once :meth:`close` ran.
     """
 
     def __init__(self, path: Path, fmt: PayloadFormat, first_ts: int) -> None:
@@ -294,9 +298,11 @@ class _WavSink:
         pos = self._pos + ((ts - self._last_ts + (1 << 31)) % (1 << 32) - (1 << 31))
         self._last_ts, self._pos = ts, pos
         gap = pos - self.frames
-        if gap > self._max_fill:  # a new timeline: no fill
+        if abs(gap) > self._max_fill:  # a jump either way: a new timeline, no fill
             self._pos = pos = self.frames
             gap = 0
+        if (self.frames + max(gap, 0) + n) * self._frame_out > _WAV_MAX_DATA_BYTES:
+            return  # the RIFF size field is full: the rest is only in the pcap
         if gap > 0:
             self._w.writeframesraw(bytes(gap * self._frame_out))
             self.frames += gap
