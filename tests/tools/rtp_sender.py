@@ -6,6 +6,12 @@ to 127.0.0.1 at real rate (absolute deadlines, so no drift accumulates)::
 
     python3 tests/tools/rtp_sender.py --to 127.0.0.1:22050 --packets 5000
 
+Send several AES67 streams at once (distinct SSRCs, one destination port) for
+a given time, paced together on absolute ``time.perf_counter`` deadlines,
+all packets due at one tick sent in one batch; prints what it achieved::
+
+    python3 tests/tools/rtp_sender.py --to 127.0.0.1:22050 --streams 2 --duration-s 10
+
 Measure whether ``validator.rtp.listen`` keeps up with it (it listens in a
 thread of this process, the sender runs in a subprocess, everything on
 127.0.0.1)::
@@ -34,10 +40,19 @@ LOOPBACK = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+TONES_HZ = (997.0, 1499.0, 2003.0, 499.0, 3001.0, 751.0, 1201.0, 4001.0)
+
+
 def l24_payloads(n_packets: int, *, rate: int = 48000, channels: int = 2,
-                 samples_per_packet: int = 48, level: float = 0.5) -> list[bytes]:
-    """Big-endian 24-bit interleaved payloads of a 997 Hz (left) / 1499 Hz (right) tone."""
-    freqs = [997.0, 1499.0, 2003.0, 499.0, 3001.0, 751.0, 1201.0, 4001.0][:channels]
+                 samples_per_packet: int = 48, level: float = 0.5,
+                 first_tone: int = 0) -> list[bytes]:
+    """Big-endian 24-bit interleaved payloads of a 997 Hz (left) / 1499 Hz (right) tone.
+
+    ``first_tone`` shifts the channels along ``TONES_HZ`` (stream 2 gets
+    2003 / 499 Hz with 2). All tones are whole hertz, so at 48 kHz the
+    payloads repeat exactly every second (1000 packets of 1 ms).
+    """
+    freqs = [TONES_HZ[(first_tone + c) % len(TONES_HZ)] for c in range(channels)]
     out = []
     for k in range(n_packets):
         buf = bytearray()
@@ -91,6 +106,86 @@ def send(dest: tuple[str, int], payloads: list[bytes], *, pt: int = 97, ptime_s:
             "late_over_1ms": late, "worst_lag_ms": round(worst * 1000, 3)}
 
 
+def send_streams(dest: tuple[str, int], n_streams: int, duration_s: float, *, pt: int = 97,
+                 ptime_s: float = 0.001, channels: int = 2, first_ssrc: int = 0x0AE56700,
+                 first_seq: int = 60000, first_ts: int = 4_294_000_000) -> dict:
+    """Send ``n_streams`` AES67 streams for ``duration_s`` seconds; return what was achieved.
+
+    Parameters
+    ----------
+    dest : (str, int)
+        127.0.0.1 and a UDP port; every stream goes there.
+    n_streams : int
+        Streams, SSRC ``first_ssrc + i``, tones shifted by 2 per stream.
+    duration_s : float
+        Sending time, s: ``round(duration_s / ptime_s)`` packets per stream.
+    ptime_s : float
+        Packet time, s (48 samples at 1 ms).
+
+    Returns
+    -------
+    dict
+        ``streams`` (ssrc, first_seq, sent), ``sent``, ``elapsed_s`` (first
+        to last send), ``target_pps``, ``achieved_pps``, ``late_ticks_over_1ms``
+        (ticks sent more than 1 ms after their deadline), ``worst_lag_ms``,
+        ``max_batch_ticks`` (most ticks sent in one wake-up, when catching
+        up), ``cpu_s`` (this process).
+
+    Notes
+    -----
+    Tick ``k`` is due at ``t0 + k * ptime_s`` (absolute, so sleeping late
+    never accumulates drift). On each wake-up every tick already due is sent
+    at once, each tick one packet per stream.
+    """
+    if dest[0] != LOOPBACK:
+        raise ValueError(f"only {LOOPBACK} is allowed, got {dest[0]!r}")
+    spp = round(48000 * ptime_s)
+    period = round(1.0 / ptime_s)  # payloads repeat every second
+    payloads = [l24_payloads(period, channels=channels, samples_per_packet=spp,
+                             first_tone=2 * i) for i in range(n_streams)]
+    n_ticks = round(duration_s / ptime_s)
+    hdr = struct.Struct("!BBHII")
+    ssrcs = [first_ssrc + i for i in range(n_streams)]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+    sock.bind((LOOPBACK, 0))
+    sendto, perf, sleep = sock.sendto, time.perf_counter, time.sleep
+    cpu0 = time.process_time()
+    t0 = perf() + 0.01
+    k = late = max_batch = 0
+    worst = 0.0
+    t_last = t0
+    while k < n_ticks:
+        now = perf()
+        due = t0 + k * ptime_s
+        if now < due:
+            sleep(due - now)
+            continue
+        k_end = min(n_ticks, int((now - t0) / ptime_s) + 1)
+        max_batch = max(max_batch, k_end - k)
+        lag = now - due
+        worst = max(worst, lag)
+        late += sum(1 for kk in range(k, k_end) if now - (t0 + kk * ptime_s) > 0.001)
+        for kk in range(k, k_end):
+            seq, ts, pl = (first_seq + kk) & 0xFFFF, (first_ts + kk * spp) & 0xFFFFFFFF, kk % period
+            for i, ssrc in enumerate(ssrcs):
+                sendto(hdr.pack(0x80, (0x80 if kk == 0 else 0) | pt, seq, ts, ssrc)
+                       + payloads[i][pl], dest)
+        t_last = perf()
+        k = k_end
+    elapsed = t_last - t0
+    cpu = time.process_time() - cpu0
+    sock.close()
+    sent = n_ticks * n_streams
+    return {"streams": [{"ssrc": f"0x{x:08X}", "first_seq": first_seq & 0xFFFF, "sent": n_ticks}
+                        for x in ssrcs],
+            "sent": sent, "elapsed_s": round(elapsed, 3),
+            "target_pps": round(n_streams / ptime_s),
+            "achieved_pps": round(sent / elapsed, 1) if elapsed > 0 else None,
+            "late_ticks_over_1ms": late, "worst_lag_ms": round(worst * 1000, 3),
+            "max_batch_ticks": max_batch, "cpu_s": round(cpu, 3)}
+
+
 def bench(n_packets: int, port: int) -> dict:
     """Listen (thread) while a subprocess sends ``n_packets`` AES67 packets; return figures."""
     sys.path.insert(0, str(ROOT))
@@ -131,9 +226,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--channels", type=int, default=2)
     ap.add_argument("--ptime-us", type=int, default=1000, help="packet time, us (1000 or 125)")
     ap.add_argument("--bench", action="store_true", help="listen in-process and report drops")
+    ap.add_argument("--streams", type=int, default=0,
+                    help="send this many streams for --duration-s instead of --packets")
+    ap.add_argument("--duration-s", type=float, default=10.0,
+                    help="with --streams: sending time, s (default 10)")
     args = ap.parse_args(argv)
     host, _, port_text = args.to.rpartition(":")
     port = int(port_text)
+    if args.streams:
+        print(json.dumps(send_streams((host, port), args.streams, args.duration_s,
+                                      ptime_s=args.ptime_us / 1e6, channels=args.channels)),
+              flush=True)
+        return 0
     if args.bench:
         print(json.dumps(bench(args.packets, port), indent=1))
         return 0

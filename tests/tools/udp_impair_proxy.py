@@ -11,7 +11,14 @@ Receives datagrams on ``--listen 127.0.0.1:PORT`` and forwards them to
   then a packet in the bad state is lost with ``--bad-loss`` (default 1.0);
 * ``--delay-ms D``: a fixed one-way delay (order is kept);
 * ``--duration S``: the proxy stops by itself after ``S`` seconds (it also
-  stops cleanly on SIGINT or SIGTERM).
+  stops cleanly on SIGINT or SIGTERM);
+* ``--rcvbuf BYTES``: its receive buffer (default 4 MiB), so that a busy box
+  does not make the proxy itself lose datagrams in the kernel.
+
+Datagrams the kernel dropped on the proxy's own receive socket never reach
+it, so they cannot be in the log: the final stats line counts them as
+``kernel_drops`` (``SO_RXQ_OVFL``, and ``/proc/net/udp`` at the end), and a
+caller that knows what was sent can also find them as missing rows.
 
 Every decision comes from ``random.Random(--seed)``, which draws exactly two
 numbers per arriving packet (state move, loss), so a given seed drops the same
@@ -44,6 +51,7 @@ import sys
 import time
 
 LOOPBACK = "127.0.0.1"
+SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # Linux; not exported by Python
 CSV_FIELDS = ("index", "arrival_s", "seq", "rtp_ts", "ssrc", "action")
 
 
@@ -124,13 +132,41 @@ def _raise_stop(signum, frame):
     raise _Stop
 
 
+def proc_udp_drops(sock: socket.socket) -> int | None:
+    """The socket's ``drops`` column in ``/proc/net/udp`` (None if not found)."""
+    import os
+
+    inode = str(os.fstat(sock.fileno()).st_ino)
+    try:
+        with open("/proc/net/udp", encoding="ascii") as fh:
+            for line in fh:
+                cols = line.split()
+                if len(cols) >= 13 and cols[9] == inode:
+                    return int(cols[-1])
+    except OSError:
+        pass
+    return None
+
+
 def run(args: argparse.Namespace) -> dict[str, int]:
     model = LossModel(seed=args.seed, loss=args.loss, ge=args.ge, bad_loss=args.bad_loss)
     delay_s = args.delay_ms / 1000.0
-    stats = {"received": 0, "forwarded": 0, "dropped": 0, "ignored": 0}
+    stats = {"received": 0, "forwarded": 0, "dropped": 0, "ignored": 0, "kernel_drops": 0}
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, args.rcvbuf)
+    if rx.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) < args.rcvbuf:
+        try:  # over net.core.rmem_max: only root may force it
+            rx.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), args.rcvbuf)
+        except OSError:
+            pass
+    try:
+        rx.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+    except OSError:
+        pass
     rx.bind(args.listen)
+    rx.setblocking(False)
+    cmsg_size = socket.CMSG_SPACE(4)
     tx.bind((LOOPBACK, 0))
     log_file = open(args.log, "w", newline="") if args.log else None
     writer = csv.writer(log_file) if log_file else None
@@ -151,8 +187,14 @@ def run(args: argparse.Namespace) -> dict[str, int]:
                 break
             wait = min(0.05, t_end - now, max(0.0, queue[0][0] - now) if queue else 0.05)
             ready, _, _ = select.select([rx], [], [], wait)
-            if ready:
-                datagram, (src_host, _) = rx.recvfrom(65535)
+            for _ in range(64 if ready else 0):  # drain, then serve the delay queue
+                try:
+                    datagram, anc, _flags, (src_host, _) = rx.recvmsg(65535, cmsg_size)
+                except BlockingIOError:
+                    break
+                for level, ctype, cdata in anc:
+                    if level == socket.SOL_SOCKET and ctype == SO_RXQ_OVFL and len(cdata) >= 4:
+                        stats["kernel_drops"] = struct.unpack("@I", cdata[:4])[0]
                 now = time.monotonic()
                 if src_host != LOOPBACK:
                     stats["ignored"] += 1
@@ -191,6 +233,9 @@ def run(args: argparse.Namespace) -> dict[str, int]:
             stats["forwarded"] += 1
         if log_file:
             log_file.close()
+        proc_drops = proc_udp_drops(rx)
+        if proc_drops is not None:
+            stats["kernel_drops"] = max(stats["kernel_drops"], proc_drops)
         rx.close()
         tx.close()
     print(stats, flush=True)
@@ -218,6 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay-ms", type=float, default=0.0, help="fixed one-way delay in ms")
     p.add_argument("--seed", type=int, default=1, help="RNG seed (default 1)")
     p.add_argument("--log", help="ground-truth CSV path")
+    p.add_argument("--rcvbuf", type=int, default=4 * 1024 * 1024,
+                   help="receive buffer to ask for, bytes (default 4 MiB)")
     p.add_argument(
         "--duration", type=float, default=60.0, help="stop after this many seconds (default 60)"
     )
