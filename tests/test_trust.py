@@ -180,3 +180,17 @@ def test_tone_spec_judges_the_steady_tone_not_its_marker():
     gap[72000:72960] = 0.0  # 20 ms of zeros inside the tone at 1.5 s
     (e,) = validate(gap, "sine:997", sample_rate_hz=48000).events
     assert (e.type, e.start_sample, e.end_sample) == ("dropout", 72000, 72960)
+
+
+def test_receiver_edits_near_the_start_make_the_delay_ambiguous_not_wrong():
+    """A real receiver's short fills move the lag within the first 0.3 s (GStreamer's default
+    jitter-buffer mode, 1 ms L24 packets): the tone's start then fits no whole-period
+    candidate, and the delay must be ambiguous, never a confident wrong number."""
+    fs = 48000
+    ref = tone_with_lead_in(fs, 997.0, 2.0, 0.0)
+    rx = ref.copy()
+    for at in (4800, 7200, 9600, 12000):  # four 1 ms losses filled 13 frames short
+        rx = np.concatenate([rx[:at], np.zeros(35), rx[at + 48:]])
+    r = validate(rx, ref, sample_rate_hz=fs)
+    a = r.alignment
+    assert a.delay_ambiguous or a.delay_samples == pytest.approx(0.0, abs=0.1)

@@ -222,6 +222,8 @@ MIN_PERIOD_CONFIDENCE = 0.9
 START_SPAN_S = 0.3
 #: Length of a reference's start probed for a sync marker (broadband, not the tone), s.
 MARKER_PROBE_S = 0.05
+#: Length of steady tone after its start on which the lag's fraction is measured, s.
+STEADY_PROBE_S = 0.1
 #: Residual power, relative to the tone's, below which the reference model is not trusted
 #: (the 32-tap interpolator's error; -70 dB).
 MODEL_FLOOR = 1e-7
@@ -416,11 +418,12 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, c: np.ndarray
         coarses.append(int(np.argmax(cm)) - anchor)
     coarses.append(on_y.index - on_r.index if on_y.lead_in else -anchor)
     coarse = coarses[-1] if on_y.lead_in or len(coarses) == 1 else coarses[0]
-    # the waveform's lag modulo a period, on the steady tone right after the start (a marker,
-    # its gap and the onset), where the lag is still the start's: later a skip may move it
+    # the waveform's lag modulo a period, where the steady tone begins (after a marker and its
+    # gap): the lag is still the start's there, while later a receiver's edits move it
     span = min(int(START_SPAN_S * fs), max(head - anchor - int(8 * period), 0))
-    steady_at = anchor + span
-    steady_len = int(min(0.5 * fs, max(head - steady_at, 8 * period)))
+    steady = steady_tone_span(r, freq, fs)
+    steady_at = (steady[0] if steady else anchor) + 2 * max(int(round(2 * period)), 8)
+    steady_len = int(min(STEADY_PROBE_S * fs, max(head - steady_at, 8 * period)))
     reach = int(np.ceil(period)) + 1
     local = ncc(mono(ref.read(steady_at, steady_len)),
                 mono(rec.read(steady_at + coarse - reach, steady_len + 2 * reach)))
@@ -437,10 +440,10 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, c: np.ndarray
     lags = np.concatenate((d0 + ks * period, d0 + (ks + 0.5) * period))
     signs = np.concatenate((np.ones(len(ks)), -np.ones(len(ks))))
     gain_noise = _steady_gain_noise(ref, rec, d0, steady_at, period)
-    energies = _start_energies(ref, rec, anchor, lags, signs, box, period, span=span,
-                               gain=gain_noise[0] if gain_noise else 0.0)
+    started = _start_energies(ref, rec, anchor, lags, signs, box, period, span=span,
+                              gain=gain_noise[0] if gain_noise else 0.0)
     sigma2 = gain_noise[1] if gain_noise else None
-    if gain_noise is None or energies is None or sigma2 is None:
+    if gain_noise is None or started is None or sigma2 is None:
         return DelayEstimate(float(d0), 0.0, True, "onset", period,
                              "too little of the tone to choose its period: the delay is "
                              "ambiguous", inverted)
@@ -450,6 +453,7 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, c: np.ndarray
     # (nor make the confidence depend on the machine). Among them, the reference the right
     # way up, then the one nearest the coarse lag, so that an ambiguous delay is at least the
     # plausible one.
+    energies, window = started
     g, _ = gain_noise
     one_period = g * g * float(np.mean(r[steady_at:steady_at + steady_len] ** 2)) * period
     tied = np.flatnonzero(energies <= energies.min() + 0.1 * one_period)
@@ -458,6 +462,11 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, c: np.ndarray
     logp = -(energies - energies.min()) / (2 * sigma2)
     post = np.exp(logp - logp.max())
     post /= post.sum()
+    # fail closed: the best candidate must explain the start; one that leaves more than half a
+    # period of tone unexplained beyond the noise means the model does not fit (the receiver
+    # edited the audio near the start), and no posterior among bad fits means anything
+    if energies.min() - window * sigma2 > 0.5 * one_period:
+        post[:] = 0.0
     upright = tied[signs[tied] > 0]
     pool = upright if len(upright) else tied
     best = int(pool[np.argmin(np.abs(lags[pool] - coarse))])
@@ -474,7 +483,7 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, c: np.ndarray
 
 def _start_energies(ref: AudioSource, rec: AudioSource, anchor: int, lags: np.ndarray,
                     signs: np.ndarray, box: int, period: float, *, span: int,
-                    gain: float) -> np.ndarray | None:
+                    gain: float) -> tuple[np.ndarray, int] | None:
     """Residual energy over the reference's start for each candidate lag.
 
     Parameters
@@ -492,9 +501,10 @@ def _start_energies(ref: AudioSource, rec: AudioSource, anchor: int, lags: np.nd
 
     Returns
     -------
-    np.ndarray, shape=(k,), or None
-        Sum of squared residuals over one received window common to every
-        candidate, full-scale units squared; None when the window is too short.
+    (energies, window) or None
+        ``energies``, shape=(k,): sum of squared residuals over one received
+        window common to every candidate, full-scale units squared;
+        ``window``: its length in samples. None when the window is too short.
     """
     margin = 2 * box + int(np.ceil(period))
     w_lo = max(int(np.floor(anchor + lags.min())) - margin, 0)
@@ -511,7 +521,7 @@ def _start_energies(ref: AudioSource, rec: AudioSource, anchor: int, lags: np.nd
     for i, (d, sign) in enumerate(zip(lags, signs, strict=True)):
         e = y - sign * gain * interpolate(rb, n - d, origin=lo_r)[:, 0]
         energies[i] = float(np.dot(e, e))
-    return energies
+    return energies, w_hi - w_lo
 
 
 def _steady_gain_noise(ref: AudioSource, rec: AudioSource, d0: float, steady_at: int,
