@@ -453,6 +453,8 @@ def _tone_alignments(ref: AudioSource, rec: AudioSource,
                             "no reference file: delay is not measurable from a tone")
         hop_s = max(0.05, min(1.0, ref.duration_s / 2000))
         points = track_lags(r, y, 0.0, hop_s=hop_s, period_samples=period)
+        if isinstance(ref, ToneSource):  # only where the steady tone is (not a marker, a gap)
+            points = [q for q in points if ref.start <= q.ref_pos < ref.stop]
         models.append(fit_model(points, r, y, initial_lag=0.0, period_samples=period))
         ests.append(est)
     return ChannelAlignments(tuple(models), tuple(ests), mapping, ref)

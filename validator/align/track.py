@@ -341,7 +341,7 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
     hop = float(np.median(np.diff(p))) if n > 1 else 1.0
     width = int(np.clip(2 * round(smooth_span / max(hop, 1.0)) + 1, 3, 9))
     step = max(min_step, 5 * sigma)
-    best: tuple[float, np.ndarray, np.ndarray, float] | None = None
+    best: tuple[float, np.ndarray, np.ndarray, float, np.ndarray, bool] | None = None
     for with_slope in (False, True):
         # (the running median is taken on the detrended track: on a ramp it would be biased)
         slope = _theil_sen(p, median_filter(lag, size=width, mode="nearest")) \
@@ -366,10 +366,12 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
         resid = (smooth - (np.asarray(icpt)[seg_id] + slope * p))[use]
         cost = float(np.dot(resid, resid)) + pen * (int(seg_id.max()) + with_slope)
         if best is None or cost < best[0]:
-            best = (cost, seg_id, use, slope)
+            best = (cost, seg_id, use, slope, smooth, with_slope)
     assert best is not None
-    _, seg_id, use, slope = best
-    slope, intercepts = _fit_segments(p[use], lag[use], seg_id[use], with_slope=slope != 0.0)
+    _, seg_id, use, slope, smooth, with_slope = best
+    # the final fit on the filtered track: a window that matched the wrong place (thousands
+    # of samples off) would tilt a least-squares line through the raw one
+    slope, intercepts = _fit_segments(p[use], smooth[use], seg_id[use], with_slope=with_slope)
     return seg_id, slope, intercepts
 
 
