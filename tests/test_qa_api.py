@@ -102,6 +102,9 @@ def _plugin_args(request) -> list[str]:
 
 @pytest.fixture
 def qa_suite(pytester, wavs):
+    """An inner QA suite, run in a subprocess: pytester's in-process run removes the modules
+    the inner session imported (matplotlib's, when it draws first), and a later re-import
+    then mixes two copies of matplotlib's classes in this process."""
     pytest.importorskip("matplotlib")
     pytester.makepyfile(test_qa=QA_TESTS.format(ref=str(wavs["reference"]),
                                                 clean=str(wavs["clean"]),
@@ -109,10 +112,11 @@ def qa_suite(pytester, wavs):
     return pytester
 
 
+@pytest.mark.slow
 def test_plugin_passes_and_fails_with_summary_and_report(qa_suite, request):
     out_dir = qa_suite.path / "audio-reports"
     junit = qa_suite.path / "junit.xml"
-    res = qa_suite.runpytest(*_plugin_args(request), "--audio-report-dir", str(out_dir),
+    res = qa_suite.runpytest_subprocess(*_plugin_args(request), "--audio-report-dir", str(out_dir),
                              f"--junitxml={junit}", "-p", "no:cacheprovider")
     res.assert_outcomes(passed=1, failed=1)
     text = res.stdout.str()
@@ -129,16 +133,18 @@ def test_plugin_passes_and_fails_with_summary_and_report(qa_suite, request):
     assert props["audio_report"] == str(reports[0])
 
 
+@pytest.mark.slow
 def test_plugin_default_report_dir_is_under_the_rootdir(qa_suite, request):
-    res = qa_suite.runpytest(*_plugin_args(request), "-p", "no:cacheprovider")
+    res = qa_suite.runpytest_subprocess(*_plugin_args(request), "-p", "no:cacheprovider")
     res.assert_outcomes(passed=1, failed=1)
     folder = qa_suite.path / "reports" / "pytest"
     assert len(list(folder.glob("*.html"))) == 1
 
 
+@pytest.mark.slow
 def test_plugin_ini_option(qa_suite, request):
     qa_suite.makeini("[pytest]\naudio_report_dir = from-ini\n")
-    res = qa_suite.runpytest(*_plugin_args(request), "-p", "no:cacheprovider")
+    res = qa_suite.runpytest_subprocess(*_plugin_args(request), "-p", "no:cacheprovider")
     res.assert_outcomes(passed=1, failed=1)
     assert len(list((qa_suite.path / "from-ini").glob("*.html"))) == 1
 
