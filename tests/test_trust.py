@@ -194,3 +194,17 @@ def test_receiver_edits_near_the_start_make_the_delay_ambiguous_not_wrong():
     r = validate(rx, ref, sample_rate_hz=fs)
     a = r.alignment
     assert a.delay_ambiguous or a.delay_samples == pytest.approx(0.0, abs=0.1)
+
+
+def test_one_inverted_channel_without_a_lead_in_is_found_by_the_shared_clock():
+    """With no onset a steady sine upside down is the sine half a period later: each channel
+    alone is ambiguous, but both channels share one clock."""
+    fs = 48000
+    t = np.arange(2 * fs) / fs
+    ref = np.stack([0.5 * np.sin(2 * np.pi * 997.0 * t), 0.5 * np.sin(2 * np.pi * 1499.0 * t)],
+                   axis=1)
+    rx = ref.copy()
+    rx[:, 1] *= -1
+    r = validate(rx, ref, sample_rate_hz=fs)
+    assert [c.polarity_inverted for c in r.channels] == [False, True]
+    assert r.events == ()

@@ -249,7 +249,6 @@ def test_stereo_swapped(tmp_path):
 
 @needs_sox
 @pytest.mark.slow
-@xfail("4 channels: one inverted channel passes, no inversion reported")
 def test_stereo_one_channel_inverted(tmp_path):
     check(synth.stereo(tmp_path, name="stereo_inv", variant="invert_r", seconds=4.0))
 

@@ -25,7 +25,7 @@ reported by :attr:`ChannelAlignments.shared_clock`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -195,15 +195,53 @@ def align_channels(ref: AudioSource, rec: AudioSource, *, max_delay_s: float,
         channel: global delay (:func:`~validator.align.delay.estimate_delay`),
         lag track, drift and splices (:func:`~validator.align.track.fit_model`).
     """
-    models, estimates = [], []
-    for ch in range(rec.channels):
-        r, y = ChannelView(ref, mapping[ch]), ChannelView(rec, ch)
-        est = estimate_delay(r, y, max_delay_s=max_delay_s)
+    views = [(ChannelView(ref, mapping[ch]), ChannelView(rec, ch)) for ch in range(rec.channels)]
+    estimates = shared_clock_delays([estimate_delay(r, y, max_delay_s=max_delay_s)
+                                     for r, y in views])
+    models = []
+    for (r, y), est in zip(views, estimates, strict=True):
         period = est.period_samples if est.method != "xcorr" else None
         hop_s = max(0.05, min(1.0, ref.duration_s / 2000))
         points = track_lags(r, y, est.lag_samples, hop_s=hop_s, period_samples=period,
                             inverted=est.inverted)
         models.append(fit_model(points, r, y, initial_lag=est.lag_samples,
                                 period_samples=period))
-        estimates.append(est)
     return ChannelAlignments(tuple(models), tuple(estimates), tuple(mapping), ref)
+
+
+def shared_clock_delays(estimates: Sequence[DelayEstimate]) -> list[DelayEstimate]:
+    """Make ambiguous tone delays agree with the most confident channel's delay.
+
+    A steady tone's delay is known only modulo half its period (a half period
+    later is the same sine upside down). Channels of one capture share one
+    clock, so where a channel's delay is ambiguous, the point of its own
+    lattice (its lag plus whole half periods, the sign flipping with each)
+    nearest the most confident channel's lag, within half a sample, is taken:
+    an inverted channel then reads as inverted, not as half a period late.
+    The channels' own tracks afterwards check the shared clock.
+
+    Parameters
+    ----------
+    estimates : sequence of DelayEstimate
+        One per received channel.
+
+    Returns
+    -------
+    list of DelayEstimate
+        Unchanged where a channel is confident, not periodic, or no lattice
+        point lies within half a sample of the reference lag.
+    """
+    out = list(estimates)
+    if len(out) < 2:
+        return out
+    lead = max(range(len(out)), key=lambda i: out[i].confidence)
+    target = out[lead].lag_samples
+    for i, est in enumerate(out):
+        if i == lead or not est.ambiguous or not est.period_samples or est.method == "xcorr":
+            continue
+        half = est.period_samples / 2
+        j = round((target - est.lag_samples) / half)
+        lag = est.lag_samples + j * half
+        if abs(lag - target) <= 0.5:
+            out[i] = replace(est, lag_samples=float(lag), inverted=est.inverted ^ bool(j % 2))
+    return out
