@@ -28,6 +28,26 @@ from validator.errors import AudioFormatError, MissingDependencyError, SignalSpe
 _TRUNCATED = re.compile(r"data\s*:\s*(\d+)\s*\(should be (\d+)\)")
 #: Extensions decoded through ffmpeg (optional; Debian package ``ffmpeg``).
 FFMPEG_EXTENSIONS = {".m4a", ".mp4", ".aac", ".opus", ".wma", ".webm", ".mka"}
+#: Largest |sample| accepted, in full-scale units (+60 dBFS). Float audio may go past
+#: full scale (1.0) and is analysed as it is; a sample beyond this is not audio but a
+#: corrupt file, or integer codes stored as float (16384.0 for half scale).
+MAX_ABS_SAMPLE = 1000.0
+
+
+def _check_samples(y: np.ndarray, name: str, first: int = 0) -> None:
+    """Raise AudioFormatError at the first NaN, infinite or absurd sample of ``y`` (2-D)."""
+    ok = np.abs(y) <= MAX_ABS_SAMPLE  # False for NaN too
+    if ok.all():
+        return
+    row, ch = (int(i) for i in np.argwhere(~ok)[0])
+    value = float(y[row, ch])
+    where = f"sample {first + row}" + (f" of channel {ch}" if y.shape[1] > 1 else "")
+    if not np.isfinite(value):
+        raise AudioFormatError(f"{name}: holds NaN or infinite samples (first at {where})")
+    raise AudioFormatError(
+        f"{name}: {where} is {value:.6g}, beyond +-{MAX_ABS_SAMPLE:g} full scale "
+        f"(+{20 * np.log10(MAX_ABS_SAMPLE):.0f} dBFS): not audio in full-scale units "
+        "(integer codes written as float?)")
 
 
 def valid_audio(y: np.ndarray, *, name: str = "audio") -> np.ndarray:
@@ -48,11 +68,18 @@ def valid_audio(y: np.ndarray, *, name: str = "audio") -> np.ndarray:
     ------
     AudioFormatError
         If ``y`` is not a floating-point ndarray, has more than 2 dimensions,
-        holds no samples, or holds NaN or infinite values.
+        holds no samples, holds NaN or infinite values, or holds a sample
+        with ``|x| > MAX_ABS_SAMPLE`` (1000, i.e. +60 dBFS). The message names
+        ``name`` and the first offending sample.
 
     Notes
     -----
-    The single input gate for arrays, after ``librosa.util.valid_audio``.
+    The single input gate for arrays, after ``librosa.util.valid_audio``; the
+    same check guards every block read from a file (:meth:`AudioSource.read`),
+    so no numerical code ever sees such a sample. Samples past full scale up
+    to the bound (``1 < |x| <= 1000``, possible in float files) are analysed as
+    they are: they count as clipping where they sit at a constant level, and
+    they weigh in the level, SNR and THD+N figures like any other sample.
     """
     if not isinstance(y, np.ndarray):
         raise AudioFormatError(f"{name}: expected a numpy array, got {type(y).__name__}")
@@ -64,9 +91,7 @@ def valid_audio(y: np.ndarray, *, name: str = "audio") -> np.ndarray:
         raise AudioFormatError(f"{name}: expected shape (n_samples, n_channels), got {y.shape!r}")
     if y.shape[0] == 0 or y.shape[1] == 0:
         raise AudioFormatError(f"{name}: holds no samples (shape {y.shape!r})")
-    if not np.all(np.isfinite(y)):
-        bad = int(np.argmax(~np.isfinite(y).all(axis=1)))
-        raise AudioFormatError(f"{name}: holds NaN or infinite samples (first at sample {bad})")
+    _check_samples(y, name)
     return np.asarray(y, dtype=np.float64)
 
 
@@ -110,15 +135,14 @@ class AudioSource:
         Raises
         ------
         AudioFormatError
-            If the samples read hold NaN or infinite values.
+            If the samples read hold NaN or infinite values, or a sample with
+            ``|x| > MAX_ABS_SAMPLE`` (see :func:`valid_audio`).
         """
         out = np.zeros((max(frames, 0), self.channels))
         lo, hi = max(start, 0), min(start + frames, self.frames)
         if hi > lo:
             block = self._read(lo, hi - lo)
-            if not np.all(np.isfinite(block)):
-                bad = lo + int(np.argmax(~np.isfinite(block).all(axis=1)))
-                raise AudioFormatError(f"{self.name}: NaN or infinite sample at sample {bad}")
+            _check_samples(block, self.name, lo)
             out[lo - start: lo - start + block.shape[0]] = block
         return out
 
