@@ -17,7 +17,8 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,9 @@ FFMPEG_EXTENSIONS = {".m4a", ".mp4", ".aac", ".opus", ".wma", ".webm", ".mka"}
 #: full scale (1.0) and is analysed as it is; a sample beyond this is not audio but a
 #: corrupt file, or integer codes stored as float (16384.0 for half scale).
 MAX_ABS_SAMPLE = 1000.0
+#: Largest block read from libsndfile at once, samples over all channels (16 MiB of
+#: float64): memory follows the data in the file, not what its header promises.
+READ_CHUNK_SAMPLES = 1 << 21
 
 
 def _check_samples(y: np.ndarray, name: str, first: int = 0) -> None:
@@ -95,6 +99,31 @@ def valid_audio(y: np.ndarray, *, name: str = "audio") -> np.ndarray:
     return np.asarray(y, dtype=np.float64)
 
 
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null while libsndfile works.
+
+    libsndfile's MPEG decoder (libmpg123) prints notes such as "Illegal
+    Audio-MPEG-Header ... Trying to resync" straight to file descriptor 2 when
+    it meets damaged data; the damage is reported as an AudioFormatError
+    instead, and the command line keeps its one-line messages. Python-level
+    ``sys.stderr`` is untouched; only C writes during the call are dropped.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no file descriptor 2 (a detached daemon): nothing to quiet
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class AudioSource:
     """A random-access audio source: the interface the pipeline reads through.
 
@@ -138,10 +167,10 @@ class AudioSource:
             If the samples read hold NaN or infinite values, or a sample with
             ``|x| > MAX_ABS_SAMPLE`` (see :func:`valid_audio`).
         """
-        out = np.zeros((max(frames, 0), self.channels))
         lo, hi = max(start, 0), min(start + frames, self.frames)
-        if hi > lo:
-            block = self._read(lo, hi - lo)
+        block = self._read(lo, hi - lo) if hi > lo else None  # before allocating: a header
+        out = np.zeros((max(frames, 0), self.channels))       # may promise more than is there
+        if block is not None:
             _check_samples(block, self.name, lo)
             out[lo - start: lo - start + block.shape[0]] = block
         return out
@@ -208,7 +237,9 @@ class FileSource(AudioSource):
         if self.path.stat().st_size == 0:
             raise AudioFormatError(f"{self.name}: file is empty")
         try:
-            self._sf = sf.SoundFile(str(self.path), mode="r")
+            # absolute: libsndfile reads standard input for a file named "-"
+            with _quiet_stderr():  # libmpg123 prints resync notes on damaged data
+                self._sf = sf.SoundFile(str(self.path.absolute()), mode="r")
         except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
             raise AudioFormatError(f"{self.name}: not a readable audio file ({exc})") from exc
         short = _TRUNCATED.search(str(getattr(self._sf, "extra_info", "")))
@@ -231,14 +262,28 @@ class FileSource(AudioSource):
 
         try:
             self._sf.seek(start)
-            block = self._sf.read(frames, dtype="float64", always_2d=True)
+            with _quiet_stderr():
+                blocks, done = self._read_blocks(frames)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioFormatError(f"{self.name}: read failed at sample {start} ({exc})") from exc
-        if block.shape[0] < frames:
+        if done < frames:
             raise AudioFormatError(
                 f"{self.name}: truncated: header promises {self.frames} frames, "
-                f"data ends at {start + block.shape[0]}")
-        return block
+                f"data ends at {start + done}")
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+    def _read_blocks(self, frames: int) -> tuple[list[np.ndarray], int]:
+        """Read up to ``frames`` frames in chunks; stop at the end of the data."""
+        blocks = []
+        done = 0
+        while done < frames:  # in chunks: a corrupt header may promise billions of frames
+            want = min(frames - done, max(READ_CHUNK_SAMPLES // self.channels, 1))
+            block = self._sf.read(want, dtype="float64", always_2d=True)
+            blocks.append(block)
+            done += block.shape[0]
+            if block.shape[0] < want:
+                break
+        return blocks, done
 
     def close(self) -> None:
         self._sf.close()
