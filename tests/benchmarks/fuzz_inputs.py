@@ -439,6 +439,18 @@ def profile_case(draw: st.DrawFn) -> tuple[str, bool]:
             lines.append(f"{key} = {value}")
     if draw(st.integers(0, 9)) == 0:
         lines.insert(draw(st.integers(0, len(lines))), draw(st.text(max_size=20)))
+    if draw(st.booleans()):  # half the profiles are valid: known keys, values in range
+        from validator.verdict import DETECTOR_RANGES
+
+        lines = ["[limits]"]
+        for key in draw(st.lists(st.sampled_from(PROFILE_KEYS[:13]), max_size=4, unique=True)):
+            lines.append(f"{key} = {draw(st.integers(0, 1000) | st.just(False))}".lower())
+        lines.append("[detectors]")
+        for key in draw(st.lists(st.sampled_from(sorted(DETECTOR_RANGES)), max_size=4,
+                                 unique=True)):
+            low, high, _ = DETECTOR_RANGES[key]
+            value = draw(st.floats(low, high, exclude_min=True, allow_nan=False))
+            lines.append(f"{key} = {round(value) if key == 'clip_min_samples' else value!r}")
     return "\n".join(lines) + "\n", draw(st.integers(0, 4)) == 0
 
 
@@ -467,6 +479,13 @@ def manifest_case(draw: st.DrawFn) -> tuple[str, str]:
     keys = st.sampled_from(["received", "received", "reference", "reference", "profile", "ssrc",
                             "device", "Received", "", "tags", "defaults", "jobs"])
     rows = draw(st.lists(st.dictionaries(keys, v, max_size=5), max_size=4))
+    if draw(st.booleans()):  # half the manifests are well formed, with odd tags and paths
+        good = st.fixed_dictionaries(
+            {"received": st.sampled_from(MANIFEST_VALUES[:6]),
+             "reference": st.sampled_from(["sine:997", "seed_wav16.wav", "sine:997,1499"])},
+            optional={"device": v, "ssrc": st.sampled_from(["0x12345678", "1", "x"]),
+                      "profile": st.sampled_from(["profile.toml", "missing.toml"])})
+        rows = draw(st.lists(good, min_size=1, max_size=4))
     if kind == "csv":
         header = draw(st.lists(keys, min_size=0, max_size=5))
         lines = [",".join(header)]
