@@ -533,6 +533,7 @@ def test_a_closed_stdout_pipe_ends_quietly(ctx, tmp_path, capsys, monkeypatch):
 
 # --------------------------------------------------------------------------- compressed input
 
+@pytest.mark.slow
 def test_m4a_is_decoded_through_ffmpeg(tmp_path):
     """m4a/aac goes through ffmpeg at the file's own sample rate (skipped without ffmpeg)."""
     import shutil

@@ -39,6 +39,7 @@ def test_assert_stream_ok_returns_the_result_when_it_passes(wavs):
     assert result.passed and result.events == ()
 
 
+@pytest.mark.slow
 def test_assert_stream_ok_message_names_checks_events_and_report(wavs, tmp_path):
     pytest.importorskip("matplotlib")
     with pytest.raises(AssertionError) as info:
@@ -109,6 +110,7 @@ def qa_suite(pytester, wavs):
     return pytester
 
 
+@pytest.mark.slow
 def test_plugin_passes_and_fails_with_summary_and_report(qa_suite, request):
     out_dir = qa_suite.path / "audio-reports"
     junit = qa_suite.path / "junit.xml"
@@ -129,6 +131,7 @@ def test_plugin_passes_and_fails_with_summary_and_report(qa_suite, request):
     assert props["audio_report"] == str(reports[0])
 
 
+@pytest.mark.slow
 def test_plugin_default_report_dir_is_under_the_rootdir(qa_suite, request):
     res = qa_suite.runpytest(*_plugin_args(request), "-p", "no:cacheprovider")
     res.assert_outcomes(passed=1, failed=1)
@@ -136,6 +139,7 @@ def test_plugin_default_report_dir_is_under_the_rootdir(qa_suite, request):
     assert len(list(folder.glob("*.html"))) == 1
 
 
+@pytest.mark.slow
 def test_plugin_ini_option(qa_suite, request):
     qa_suite.makeini("[pytest]\naudio_report_dir = from-ini\n")
     res = qa_suite.runpytest(*_plugin_args(request), "-p", "no:cacheprovider")
