@@ -704,6 +704,8 @@ class Tally:
     seconds: float = 0.0
     #: First input of each distinct defect: (kind, where) -> (message, input repr).
     examples: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    #: Distinct Python warnings seen (category and message, numbers masked), at most 10.
+    warning_kinds: set[str] = field(default_factory=set)
     #: The same, with the whole input repr: (kind, where) -> (message, short, full).
     full: dict[tuple[str, str], tuple[str, str, str]] = field(default_factory=dict)
 
@@ -774,6 +776,11 @@ def run_one(target: Target, case: Any, seeds: Seeds, work: Path, tally: Tally,
     tally.cases += 1
     tally.seconds += time.perf_counter() - t0
     tally.warnings += len(caught)
+    for w in caught:
+        if len(tally.warning_kinds) < 10:
+            tally.warning_kinds.add(f"{w.category.__name__}: "
+                                    + re.sub(r"\d+", "N", str(w.message))[:120]
+                                    + f" ({Path(w.filename).name}:{w.lineno})")
     setattr(tally, kind, getattr(tally, kind) + 1)
     if kind in ("defect", "hang"):
         key = (kind, where + " " + detail.split(":")[0])
@@ -881,6 +888,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{tally.error:7d} ValidatorError  {tally.defect:4d} defects  "
                   f"{tally.hang:3d} hangs  {tally.warnings:5d} warnings  "
                   f"{tally.seconds:7.1f} s", file=out)
+            for w in sorted(tally.warning_kinds):
+                print(f"          warning: {w}", file=out)
             for k in ("cases", "result", "error", "defect", "hang", "warnings"):
                 totals[k] += getattr(tally, k)
             examples.update({(n, *k): v for k, v in tally.examples.items()})
