@@ -129,6 +129,31 @@ def test_mpeg_decoder_notes_do_not_reach_stderr(tmp_path, reference, capfd, name
     one_error_line(err, name)
 
 
+def test_quieting_fd_2_from_several_threads_restores_it():
+    """The fd 2 redirection is shared: overlapping uses from threads leave fd 2 as it was."""
+    import os
+    import threading
+
+    from validator.io.audio import _quiet_stderr
+
+    before = os.fstat(2)
+    barrier = threading.Barrier(4)
+
+    def work():
+        with _quiet_stderr():
+            barrier.wait(timeout=10)
+            with _quiet_stderr():
+                pass
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+
+
 def test_a_file_named_dash_is_a_file_not_standard_input(tmp_path, reference, capsys,
                                                        monkeypatch):
     """Was: LibsndfileError ("No error defined for this error number"): libsndfile took the

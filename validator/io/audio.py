@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,29 +100,50 @@ def valid_audio(y: np.ndarray, *, name: str = "audio") -> np.ndarray:
     return np.asarray(y, dtype=np.float64)
 
 
-@contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null while libsndfile works.
+#: First bytes of the containers libsndfile reads without its MPEG decoder.
+_CONTAINER_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"fLaC", b"OggS", b"FORM", b"caff",
+                    b".snd", b"wvpk")
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved_fd = -1
 
-    libsndfile's MPEG decoder (libmpg123) prints notes such as "Illegal
-    Audio-MPEG-Header ... Trying to resync" straight to file descriptor 2 when
-    it meets damaged data; the damage is reported as an AudioFormatError
-    instead, and the command line keeps its one-line messages. Python-level
-    ``sys.stderr`` is untouched; only C writes during the call are dropped.
+
+@contextmanager
+def _quiet_stderr(active: bool = True) -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null while libsndfile's MPEG decoder works.
+
+    libmpg123 prints notes such as "Illegal Audio-MPEG-Header ... Trying to
+    resync" straight to file descriptor 2 when it meets damaged data; the
+    damage is reported as an AudioFormatError instead, and the command line
+    keeps its one-line messages. Only files that are not in a known container
+    (MP3 and unrecognised bytes) are read this way (``active``). Nested and
+    concurrent uses share one redirection (a lock and a depth count), so that
+    threads cannot leave fd 2 pointing at /dev/null.
     """
-    try:
-        saved = os.dup(2)
-    except OSError:  # no file descriptor 2 (a detached daemon): nothing to quiet
+    global _quiet_depth, _quiet_saved_fd
+    if not active:
         yield
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            try:
+                _quiet_saved_fd = os.dup(2)
+            except OSError:  # no file descriptor 2 (a detached daemon): nothing to quiet
+                _quiet_saved_fd = -1
+            if _quiet_saved_fd >= 0:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+        _quiet_depth += 1
     try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _quiet_saved_fd >= 0:
+                os.dup2(_quiet_saved_fd, 2)
+                os.close(_quiet_saved_fd)
+                _quiet_saved_fd = -1
 
 
 class AudioSource:
@@ -236,9 +258,11 @@ class FileSource(AudioSource):
             raise AudioFormatError(f"{self.name}: is a directory, expected an audio file")
         if self.path.stat().st_size == 0:
             raise AudioFormatError(f"{self.name}: file is empty")
+        with open(self.path, "rb") as fh:
+            self._mpeg_risk = fh.read(4) not in _CONTAINER_MAGIC  # MP3, or unknown bytes
         try:
             # absolute: libsndfile reads standard input for a file named "-"
-            with _quiet_stderr():  # libmpg123 prints resync notes on damaged data
+            with _quiet_stderr(self._mpeg_risk):  # libmpg123 prints resync notes
                 self._sf = sf.SoundFile(str(self.path.absolute()), mode="r")
         except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
             raise AudioFormatError(f"{self.name}: not a readable audio file ({exc})") from exc
@@ -262,7 +286,7 @@ class FileSource(AudioSource):
 
         try:
             self._sf.seek(start)
-            with _quiet_stderr():
+            with _quiet_stderr(self._mpeg_risk):
                 blocks, done = self._read_blocks(frames)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioFormatError(f"{self.name}: read failed at sample {start} ({exc})") from exc
