@@ -101,8 +101,25 @@ def _plugin_args(request) -> list[str]:
     return ["-p", "validator.pytest_plugin"]
 
 
+@pytest.fixture(scope="module")
+def rendering_imported(wavs, tmp_path_factory) -> None:
+    """Import the whole validate-and-render stack in this process before an inner session.
+
+    pytester runs the inner session in process and afterwards removes every
+    module that session imported (its sys.modules snapshot). Were matplotlib
+    first imported in there, a second copy would be imported later, and
+    objects of the first copy would fail the second copy's isinstance checks
+    ("Invalid arguments to set_clip_path, of type Rectangle") in whatever test
+    ran next: the suite would pass or fail with its random order.
+    """
+    from validator.pipeline import validate
+    from validator.report.html import render_html
+
+    render_html(validate(wavs["dropout"], wavs["reference"]))
+
+
 @pytest.fixture
-def qa_suite(pytester, wavs):
+def qa_suite(pytester, wavs, rendering_imported):
     pytest.importorskip("matplotlib")
     pytester.makepyfile(test_qa=QA_TESTS.format(ref=str(wavs["reference"]),
                                                 clean=str(wavs["clean"]),
