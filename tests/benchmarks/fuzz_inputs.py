@@ -179,7 +179,8 @@ def make_seeds(root: Path) -> Seeds:
 
 INTERESTING_U32 = [0, 1, 2, 4, 8, 12, 16, 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x10000,
                    0x7FFFFFFF, 0x80000000, 0xFFFFFFFE, 0xFFFFFFFF, 44, 65535, 262144]
-INTERESTING_U16 = [0, 1, 2, 3, 6, 7, 8, 16, 24, 32, 64, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF, 255]
+INTERESTING_U16 = [0, 1, 2, 3, 6, 7, 8, 16, 24, 32, 64, 0x7FFF, 0x8000, 0xFFFE, 0xFFFF, 255,
+                   0x50, 0x55]  # the last two: MPEG format tags in a WAV
 ODD_FLOATS = [math.nan, math.inf, -math.inf, 1e30, -1e30, 3.4e38, -3.4e38, 1e3, 1e4, 1.5,
               -1.0, 1.0, 0.0, -0.0, 1e-45, 1e-38, 65504.0, 32767.0]
 

@@ -259,7 +259,11 @@ class FileSource(AudioSource):
         if self.path.stat().st_size == 0:
             raise AudioFormatError(f"{self.name}: file is empty")
         with open(self.path, "rb") as fh:
-            self._mpeg_risk = fh.read(4) not in _CONTAINER_MAGIC  # MP3, or unknown bytes
+            head = fh.read(64)
+        # MP3, unknown bytes, or MPEG audio inside a WAV (format tag 0x50 or 0x55)
+        k = head.find(b"fmt ")
+        self._mpeg_risk = head[:4] not in _CONTAINER_MAGIC or (
+            k >= 0 and head[k + 8:k + 10] in (b"\x50\x00", b"\x55\x00"))
         try:
             # absolute: libsndfile reads standard input for a file named "-"
             with _quiet_stderr(self._mpeg_risk):  # libmpg123 prints resync notes
@@ -276,6 +280,7 @@ class FileSource(AudioSource):
         self.channels = int(self._sf.channels)
         self.frames = int(self._sf.frames)
         self.subtype = str(self._sf.subtype)
+        self._mpeg_risk = self._mpeg_risk or "MPEG" in self.subtype
         if self.frames <= 0:
             self._sf.close()
             raise AudioFormatError(f"{self.name}: holds no audio samples")
