@@ -36,6 +36,10 @@ from validator.batch.worker import run_job
 from validator.cli import main
 from validator.signals import tone, write_wav
 
+#: Process pools, a Dask cluster, subprocess CLIs and headless Chromium: all slow
+#: (``python -m pytest -m "not slow"`` leaves this file out).
+pytestmark = pytest.mark.slow
+
 HERE = Path(__file__).resolve().parent
 XSD = HERE / "data" / "junit-jenkins.xsd"
 FS = 8000

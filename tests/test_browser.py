@@ -21,6 +21,9 @@ pytest.importorskip("jinja2")
 from validator.pipeline import validate  # noqa: E402
 from validator.report.html import write_html  # noqa: E402
 
+#: Headless Chromium: slow (``python -m pytest -m "not slow"`` leaves this file out).
+pytestmark = pytest.mark.slow
+
 REAL = Path(__file__).resolve().parent / "data" / "real_pcmu_loss"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 #: A console line as Chromium logs it with --enable-logging=stderr --v=0.

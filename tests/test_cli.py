@@ -62,6 +62,7 @@ def test_clean_pair_exits_0(pair_48k, tmp_path, capsys):
     assert out.startswith("PASS: no events")
 
 
+@pytest.mark.slow
 def test_zero_fill_20ms_exits_1(pair_48k, tmp_path, capsys):
     rc, out, err = run(["validate", str(pair_48k["dropout"]), "--reference",
                         str(pair_48k["reference"]), "--output-dir", str(tmp_path)], capsys)
@@ -78,6 +79,7 @@ def test_zero_fill_20ms_exits_1(pair_48k, tmp_path, capsys):
 # --------------------------------------------------------------------------- report files
 
 
+@pytest.mark.slow
 def test_json_report_lands_in_output_dir_as_received_stem(pair_48k, tmp_path, capsys):
     out_dir = tmp_path / "nested" / "reports"  # created on demand
     rc, out, _ = run(["validate", str(pair_48k["clean"]), "-r", str(pair_48k["reference"]),
@@ -92,6 +94,7 @@ def test_json_report_lands_in_output_dir_as_received_stem(pair_48k, tmp_path, ca
     assert f"report: {expected}" in out
 
 
+@pytest.mark.slow
 def test_json_path_option(pair_48k, tmp_path, capsys):
     target = tmp_path / "elsewhere" / "my-report.json"
     out_dir = tmp_path / "reports"
@@ -104,6 +107,7 @@ def test_json_path_option(pair_48k, tmp_path, capsys):
     assert f"report: {target}" in out
 
 
+@pytest.mark.slow
 def test_no_json_writes_nothing(pair_48k, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the default --output-dir is relative ("reports")
     out_dir = tmp_path / "reports_explicit"
@@ -119,6 +123,7 @@ def test_no_json_writes_nothing(pair_48k, tmp_path, capsys, monkeypatch):
     ("clean", EXIT_PASS, "PASS\n"),
     ("dropout", EXIT_FAIL, "FAIL\n"),
 ])
+@pytest.mark.slow
 def test_quiet_prints_only_the_verdict(pair_48k, tmp_path, capsys, which, rc_expected, line):
     rc, out, err = run(["validate", str(pair_48k[which]), "-r", str(pair_48k["reference"]),
                         "--quiet", "--output-dir", str(tmp_path)], capsys)
@@ -146,6 +151,7 @@ def test_max_events_limits_the_summary(tmp_path, capsys):
 # --------------------------------------------------------------------------- version and help
 
 
+@pytest.mark.slow
 def test_python_m_validator_version():
     proc = subprocess.run([sys.executable, "-m", "validator", "--version"], capture_output=True,
                           text=True, timeout=60, cwd=PROJECT_ROOT, check=False)

@@ -42,6 +42,7 @@ def test_output_dir_gets_json_html_and_xml_named_after_the_input(tmp_path, capsy
     assert root.find("testsuite").get("failures") == "1"
 
 
+@pytest.mark.slow
 def test_explicit_paths_replace_the_defaults(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     html, xml = tmp_path / "a" / "page.html", tmp_path / "b" / "ci.xml"
@@ -55,6 +56,7 @@ def test_explicit_paths_replace_the_defaults(tmp_path, capsys):
 
 @pytest.mark.parametrize(("flag", "missing"), [("--no-html", ".html"), ("--no-junit", ".xml"),
                                               ("--no-json", ".json")])
+@pytest.mark.slow
 def test_no_flags_skip_one_format(tmp_path, capsys, flag, missing):
     pytest.importorskip("matplotlib")
     rc, out, _ = run(base("--output-dir", str(tmp_path), flag), capsys)
@@ -92,6 +94,7 @@ def test_without_jinja2_an_explicit_html_is_an_error(tmp_path, capsys, monkeypat
     assert err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_passing_input_writes_a_green_page(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     rc, _, _ = run(["validate", str(REAL / "reference.wav"), "-r", str(REAL / "reference.wav"),

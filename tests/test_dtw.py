@@ -24,6 +24,7 @@ def _speech_like(seconds: float = 6.0, seed: int = 7) -> np.ndarray:
     return (0.3 * y / np.max(np.abs(y)))[:, None]
 
 
+@pytest.mark.slow
 def test_expanded_stretch_is_a_warp_event():
     """A jitter buffer's expand: 0.5 s played 10 % slower (50 ms longer)."""
     ref = _speech_like()
@@ -37,6 +38,7 @@ def test_expanded_stretch_is_a_warp_event():
     assert r.alignment.dtw_distance is not None and r.alignment.dtw_distance > 0
 
 
+@pytest.mark.slow
 def test_clean_speech_like_has_no_warp_and_zero_distance():
     ref = _speech_like()
     r = validate(ref.copy(), ref, sample_rate_hz=FS, dtw=True)

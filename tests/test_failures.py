@@ -110,6 +110,31 @@ def nan_in_reference(ctx: Ctx) -> Inputs:
     return Inputs(rec, ref, mention=(ref.name, "NaN"))
 
 
+def inf_samples(ctx: Ctx) -> Inputs:
+    ref = ctx.write_wav("reference.wav", ctx.tone_8k, FS)
+    y = ctx.tone_8k.astype(np.float32)
+    y[5000, 0] = -np.inf
+    rec = ctx.write_wav("inf.wav", y, FS, subtype="FLOAT")
+    return Inputs(rec, ref, mention=(rec.name, "infinite", "sample 5000"))
+
+
+def huge_float_samples(ctx: Ctx) -> Inputs:
+    """Finite but absurd float samples (1e30): refused before any numerics (was OverflowError)."""
+    ref = ctx.write_wav("reference.wav", ctx.tone_8k, FS)
+    y = ctx.tone_8k.astype(np.float32)
+    y[4000:4100, 0] = 1e30
+    rec = ctx.write_wav("huge.wav", y, FS, subtype="FLOAT")
+    return Inputs(rec, ref, mention=(rec.name, "sample 4000", "1e+30", "1000"))
+
+
+def integer_codes_as_float(ctx: Ctx) -> Inputs:
+    """A float file holding 16-bit codes (16384.0 for half scale) in the reference."""
+    rec = ctx.write_wav("received.wav", ctx.tone_8k, FS)
+    y = (ctx.tone_8k * 32768.0).astype(np.float32)
+    ref = ctx.write_wav("codes_reference.wav", y, FS, subtype="FLOAT")
+    return Inputs(rec, ref, mention=(ref.name, "integer codes"))
+
+
 def mismatched_rates(ctx: Ctx) -> Inputs:
     rec = ctx.write_wav("received_16k.wav", ctx.marker_tone(16000, 1.0), 16000)
     ref = ctx.write_wav("reference.wav", ctx.tone_8k, FS)
@@ -218,6 +243,9 @@ CASES = [
     pytest.param(random_bytes_as_wav, AudioFormatError, id="random_bytes_as_wav"),
     pytest.param(nan_samples, AudioFormatError, id="nan_samples"),
     pytest.param(nan_in_reference, AudioFormatError, id="nan_in_reference"),
+    pytest.param(inf_samples, AudioFormatError, id="inf_samples"),
+    pytest.param(huge_float_samples, AudioFormatError, id="huge_float_samples"),
+    pytest.param(integer_codes_as_float, AudioFormatError, id="integer_codes_as_float"),
     pytest.param(mismatched_rates, InputMismatchError, id="mismatched_rates"),
     pytest.param(stereo_ref_three_channel_received, InputMismatchError,
                  id="stereo_ref_three_channel_received"),
@@ -372,20 +400,140 @@ def test_cli_usage_error(argv, capsys):
     assert_one_line_error(err)
 
 
-@pytest.mark.parametrize("argv", [
+@pytest.mark.parametrize("argv, mention", [
     pytest.param(["validate", "rec.wav", "-r", "ref.wav", "--max-delay", "abc"],
-                 id="bad_option_value"),
-    pytest.param(["validate", "rec.wav"], id="missing_reference_option"),
+                 ("--max-delay", "'abc'"), id="bad_option_value"),
+    pytest.param(["validate", "rec.wav"], ("--reference",), id="missing_reference_option"),
+    pytest.param(["validate", "rec.wav", "-r", "ref.wav", "--max-zooms", "-5"],
+                 ("--max-zooms", "'-5'", ">= 0"), id="negative_max_zooms"),
+    pytest.param(["validate", "rec.wav", "-r", "ref.wav", "--max-events", "-1"],
+                 ("--max-events", "'-1'"), id="negative_max_events"),
+    pytest.param(["validate", "rec.wav", "-r", "ref.wav", "--max-delay", "nan"],
+                 ("--max-delay", "'nan'"), id="nan_max_delay"),
+    pytest.param(["validate", "rec.wav", "-r", "ref.wav", "--port", "0"],
+                 ("--port", "'0'", "1..65535"), id="port_zero"),
+    pytest.param(["batch", "m.csv", "--max-zooms", "-5"], ("--max-zooms", "'-5'"),
+                 id="batch_negative_max_zooms"),
 ])
-def test_cli_subcommand_usage_error_prefix(argv, capsys):
+def test_cli_subcommand_usage_error_prefix(argv, mention, capsys):
     rc = main(argv)
     out, err = capsys.readouterr()
     assert rc == EXIT_ERROR
-    assert_one_line_error(err)
+    assert_one_line_error(err, *mention)
+
+
+# --------------------------------------------------------------------------- writing reports
+
+
+def _report_argv(ctx: Ctx, *extra: str) -> list[str]:
+    rec, ref = _pair(ctx)
+    return ["validate", str(rec), "--reference", str(ref), "--no-progress", *extra]
+
+
+def test_one_unwritable_report_writes_none_and_still_prints_the_verdict(ctx, tmp_path,
+                                                                        capsys):
+    """--json a/x.json --html a/x.html --junit <under a file>/x.xml: no x.json, no x.html."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder should be\n", encoding="utf-8")
+    out_dir = tmp_path / "a"
+    junit = blocker / "x.xml"
+    rc = main(_report_argv(ctx, "--json", str(out_dir / "x.json"), "--html",
+                           str(out_dir / "x.html"), "--junit", str(junit)))
+    out, err = capsys.readouterr()
+    assert rc == EXIT_ERROR
+    assert out.startswith("PASS"), out  # the verdict is known and printed
+    line = assert_one_line_error(err, str(junit), "blocker is a file, not a folder")
+    assert "no report was written" in line
+    assert not (out_dir / "x.json").exists() and not (out_dir / "x.html").exists()
+    assert not out_dir.exists() or list(out_dir.iterdir()) == []  # no temporary file left
+
+
+def test_output_dir_that_is_a_file(ctx, tmp_path, capsys):
+    blocker = tmp_path / "reports.txt"
+    blocker.write_text("not a folder\n", encoding="utf-8")
+    rc = main(_report_argv(ctx, "--output-dir", str(blocker), "--quiet"))
+    out, err = capsys.readouterr()
+    assert rc == EXIT_ERROR
+    assert out == "PASS\n"
+    assert_one_line_error(err, str(blocker), "is a file, not a folder")
+    assert "File exists" not in err
+
+
+def test_write_error_names_the_users_path_not_the_temporary_file(ctx, tmp_path, capsys,
+                                                                 monkeypatch):
+    """os.replace fails (as on a read-only mount): the message names x.json, not .x.json.*.tmp."""
+    import os
+
+    real_replace = os.replace
+
+    def refuse(src, dst):
+        if str(dst).endswith(".json"):
+            raise PermissionError(13, "Permission denied", str(src))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", refuse)
+    target = tmp_path / "out" / "x.json"
+    rc = main(_report_argv(ctx, "--json", str(target), "--no-html", "--no-junit"))
+    err = capsys.readouterr().err
+    assert rc == EXIT_ERROR
+    line = assert_one_line_error(err, str(target), "Permission denied")
+    assert ".tmp" not in line
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_report_path_that_is_a_folder(ctx, tmp_path, capsys):
+    folder = tmp_path / "x.json"
+    folder.mkdir()
+    rc = main(_report_argv(ctx, "--json", str(folder), "--no-html", "--no-junit"))
+    assert rc == EXIT_ERROR
+    assert_one_line_error(capsys.readouterr().err, str(folder), "is a folder")
+
+
+# --------------------------------------------------------------------------- other commands
+
+
+def test_generate_names_the_flags_not_the_api_parameters(tmp_path, capsys):
+    rc = main(["generate", "tone", str(tmp_path / "t.wav"), "--freq", "30000"])
+    line = assert_one_line_error(capsys.readouterr().err, "--freq", "30000", "--rate=48000")
+    assert rc == EXIT_ERROR
+    assert "frequencies_hz" not in line and "sample_rate_hz" not in line
+    assert not (tmp_path / "t.wav").exists()
+
+
+def test_csv_manifest_with_an_unterminated_quote(tmp_path, capsys):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text('received,reference\n"a.wav,ref.wav\n', encoding="utf-8")
+    rc = main(["batch", str(manifest), "--output-dir", str(tmp_path / "out"), "--no-progress"])
+    assert rc == EXIT_ERROR
+    line = assert_one_line_error(capsys.readouterr().err, "m.csv", "line 2", "quoted cell")
+    assert "reference" not in line.split("m.csv", 1)[1]  # not the old "no 'reference' value"
+
+
+class _ClosedPipe:
+    """A stdout whose reader has gone: every write raises BrokenPipeError."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_stdout_pipe_ends_quietly(ctx, tmp_path, capsys, monkeypatch):
+    """``impair ... | head -3``: no "error: : Broken pipe", nothing on stderr, exit 2."""
+    import sys
+
+    rec, _ = _pair(ctx)
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    rc = main(["impair", str(rec), str(tmp_path / "o.wav"), "--dropout", "0.5:0.01"])
+    assert rc == EXIT_ERROR
+    assert capsys.readouterr().err == ""
+    assert (tmp_path / "o.wav").exists()  # the work was done; only the listing was cut
 
 
 # --------------------------------------------------------------------------- compressed input
 
+@pytest.mark.slow
 def test_m4a_is_decoded_through_ffmpeg(tmp_path):
     """m4a/aac goes through ffmpeg at the file's own sample rate (skipped without ffmpeg)."""
     import shutil

@@ -270,6 +270,7 @@ def test_fractional_delay_equals_the_library(mono, tmp_path, capsys):
                                                             delay_s=10.5 / FS).y, 16))
 
 
+@pytest.mark.slow
 def test_drift_moves_later_faults(mono, tmp_path, capsys):
     out = tmp_path / "rx.wav"
     assert impair(capsys, mono["path"], out, "--drift", "1000", "--dropout", "2s:10ms")[0] == 0
@@ -325,6 +326,7 @@ def test_snr_noise_has_the_truth_rms(mono, tmp_path, capsys):
 # --------------------------------------------------------------------------- seeds, order, truth
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes(mono, tmp_path, capsys):
     argv = ["--loss", "3%", "--plc", "fade", "--snr", "30", "--silence", "2s:0.25s",
             "--drift", "-20"]
@@ -349,6 +351,7 @@ def test_loss_pattern_does_not_depend_on_other_options(mono, tmp_path, capsys):
                                for e in events(b) if e["detail"]["cause"] == "packet_loss"]
 
 
+@pytest.mark.slow
 def test_truth_steps_reproduce_the_samples_with_the_library(mono, tmp_path, capsys):
     out = tmp_path / "rx.wav"
     assert impair(capsys, mono["path"], out, "--snr", "30", "--drift", "50", "--loss", "2%",
@@ -361,6 +364,7 @@ def test_truth_steps_reproduce_the_samples_with_the_library(mono, tmp_path, caps
         (f.start_sample, f.end_sample, f.kind) for f in lib.events)
 
 
+@pytest.mark.slow
 def test_fixed_order_whatever_the_option_order(mono, tmp_path, capsys):
     out = tmp_path / "rx.wav"
     assert impair(capsys, mono["path"], out, "--dc", "0.001", "--snr", "40", "--drift", "50",
@@ -494,6 +498,7 @@ def test_round_trip_validate_finds_the_truth_dropouts(mono, tmp_path, capsys):
         ("dropout", t["start_sample"], t["end_sample"]) for t in truth_drops]
 
 
+@pytest.mark.slow
 def test_round_trip_composed_faults(mono, tmp_path, capsys):
     out = tmp_path / "rx.wav"
     assert impair(capsys, mono["path"], out, "--loss", "3%", "--plc", "repeat", "--snr", "30",
@@ -576,6 +581,7 @@ def test_cli_defaults_equal_library_defaults():
     assert "level_dbfs" not in steps["near_silence"]  # the library default applies
 
 
+@pytest.mark.slow
 def test_registering_impair_imports_no_numerics():
     code = ("import sys; from validator.cli import build_parser; build_parser(); "
             "print('validator.impair.faults' in sys.modules, 'scipy' in sys.modules)")

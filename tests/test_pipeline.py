@@ -184,6 +184,7 @@ def test_gain_minus_6db_is_a_gain_error_not_an_event():
     assert not check.passed and r.verdict == "fail"
 
 
+@pytest.mark.slow
 def test_gain_plus_half_db_passes():
     ref = _marker_tone(FS)
     rec = impair.gain(ref, FS, gain_db=0.5).y
@@ -192,6 +193,7 @@ def test_gain_plus_half_db_passes():
     assert r.verdict == "pass" and r.events == ()
 
 
+@pytest.mark.slow
 def test_10db_dip_is_a_level_event():
     ref = _marker_tone(FS)
     imp = impair.attenuate(ref, FS, start_s=1.0, duration_s=0.2, gain_db=-10.0)
@@ -224,6 +226,7 @@ def test_near_silence_span_is_silence():
     assert e.start_s == pytest.approx(1.0, abs=0.011) and e.end_s == pytest.approx(1.5, abs=0.011)
 
 
+@pytest.mark.slow
 def test_one_way_audio_is_one_silence_event():
     ref = _marker_tone(FS)
     rng = np.random.default_rng(0)
@@ -246,6 +249,7 @@ def test_fractional_delay_measured(delay_samples):
     assert r.events == ()
 
 
+@pytest.mark.slow
 def test_pure_sine_with_onset_gets_the_right_delay():
     """No marker: the onset decides between lags one period apart."""
     ref = tone(440.0, sample_rate_hz=44100, duration_s=3.0, level_dbfs=-10.0, ramp_s=0.0)
@@ -254,6 +258,7 @@ def test_pure_sine_with_onset_gets_the_right_delay():
     assert r.alignment.delay_s == pytest.approx(0.25, abs=1 / 44100)
 
 
+@pytest.mark.slow
 def test_steady_tone_without_onset_is_ambiguous():
     n = 3 * FS
     t = np.arange(n + 5000) / FS
@@ -263,6 +268,7 @@ def test_steady_tone_without_onset_is_ambiguous():
 
 
 @pytest.mark.parametrize("ppm", [100.0, -100.0])
+@pytest.mark.slow
 def test_drift_100ppm_over_30s_measured_without_false_events(ppm):
     ref = _marker_tone(FS_TEL, seconds=30.0)
     rec = impair.drift(ref, FS_TEL, ppm=ppm).y
@@ -307,6 +313,7 @@ def test_speech_like_reference_with_loss():
 
 # --- channels -----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_stereo_fault_on_one_channel_only():
     ref = _marker_tone(FS, channels=2)
     imp = impair.zero_fill(ref, FS, start_s=1.3, duration_s=0.005, channel=1)
@@ -326,6 +333,7 @@ def test_mono_reference_against_stereo_capture_is_broadcast():
 
 # --- no reference file ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_tone_spec_validates_by_sine_fit_alone():
     ref = _marker_tone(FS, seconds=3.0)[int(0.3 * FS):]  # no marker: just the tone
     imp = impair.zero_fill(ref, FS, start_s=1.0, duration_s=0.002)
@@ -338,7 +346,7 @@ def test_tone_spec_validates_by_sine_fit_alone():
 
 # --- zero-fill followed by a noisy path --------------------------------------------------------
 
-@pytest.mark.parametrize("fs", [FS, FS_TEL])
+@pytest.mark.parametrize("fs", [pytest.param(FS, marks=pytest.mark.slow), FS_TEL])
 @pytest.mark.parametrize("ms", [1.0, 2.0, 5.0])
 def test_zero_fill_under_20db_noise_is_a_dropout(fs, ms):
     """Noise added after the receiver's zero-fill: the gap holds noise, not zeros."""

@@ -39,6 +39,7 @@ def test_assert_stream_ok_returns_the_result_when_it_passes(wavs):
     assert result.passed and result.events == ()
 
 
+@pytest.mark.slow
 def test_assert_stream_ok_message_names_checks_events_and_report(wavs, tmp_path):
     pytest.importorskip("matplotlib")
     with pytest.raises(AssertionError) as info:

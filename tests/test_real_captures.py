@@ -126,6 +126,7 @@ def test_pcmu_loss2pct_fill_every_lost_packet_is_a_zero_dropout(case):
     assert result.verdict == "fail"
 
 
+@pytest.mark.slow
 def test_l24_stereo_1ms_zero_fills_sample_exact(case):
     name = "l24_48k_stereo_1ms_loss1pct_mode_none"
     result, truth, _ = case(name)
@@ -196,6 +197,7 @@ def test_pcmu_ge_burst_skip_splices_at_both_bursts(case):
 # --------------------------------------------------------------------------- PLC receiver
 
 
+@pytest.mark.slow
 def test_opus_plc_sine_concealed_losses_are_found(case):
     name = "opus_plc_sine"
     result, truth, d = case(name)

@@ -141,6 +141,7 @@ def test_listen_library_writes_a_pcap_tshark_style(tmp_path: Path) -> None:
     assert all(b.time_ns >= a.time_ns for a, b in zip(s.packets, s.packets[1:], strict=False))
 
 
+@pytest.mark.slow
 def test_listen_cli_prints_the_table_and_tolerates_reference(tmp_path: Path) -> None:
     pcap = tmp_path / "cli.pcap"
     ref = tmp_path / "ref.wav"

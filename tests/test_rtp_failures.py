@@ -161,3 +161,9 @@ def test_bad_options_are_usage_errors(tmp_path: Path, capsys, args: list[str], n
                                       ) -> None:
     p = write_capture(tmp_path / "o.pcap", _pcmu(5))
     assert needle in _cli_error(capsys, ["rtp", str(p), *args])
+
+
+def test_a_folder_is_not_a_capture(tmp_path: Path, capsys) -> None:
+    """``rtp DIR`` says the path is a folder, not "no such file"."""
+    err = _cli_error(capsys, ["rtp", str(tmp_path)])
+    assert str(tmp_path) in err and "is a folder" in err and "no such file" not in err

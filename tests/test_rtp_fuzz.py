@@ -11,12 +11,17 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from validator.errors import CaptureError
 from validator.rtp import build_rtp_packet, parse_rtp_header, read_capture
 from validator.rtp.header import RtpHeaderError
+from validator.rtp.pcap import _MAX_RECORD
+
+#: Hypothesis runs of hundreds of examples each: slow (``-m "not slow"`` leaves them out).
+pytestmark = pytest.mark.slow
 
 FUZZ = settings(max_examples=400, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -68,19 +73,51 @@ def test_build_then_parse_round_trips(pt, seq, ts, ssrc, payload, marker, csrcs,
         assert h.extension_data == ext[1] + b"\x00" * (-len(ext[1]) % 4)
 
 
+def _whole_records(body: bytes) -> tuple[int, bool]:
+    """Walk a little-endian classic pcap body independently of the reader.
+
+    Returns the number of whole records before the first cut or implausible
+    length, and whether the body ends exactly after the last of them.
+    """
+    pos = n = 0
+    while pos + 16 <= len(body):
+        (incl,) = struct.unpack_from("<I", body, pos + 8)
+        if incl > _MAX_RECORD or pos + 16 + incl > len(body):
+            break
+        n += 1
+        pos += 16 + incl
+    return n, pos == len(body)
+
+
 @settings(max_examples=150, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.binary(max_size=600), nano=st.booleans())
-def test_reader_on_garbage_records(tmp_path: Path, body: bytes, nano: bool) -> None:
+@given(body=st.binary(max_size=600) | st.lists(st.binary(max_size=60), max_size=6).map(
+    lambda frames: b"".join(struct.pack("<IIII", 1, k, len(f), len(f)) + f
+                            for k, f in enumerate(frames))),
+       cut=st.integers(0, 20), nano=st.booleans())
+def test_reader_on_garbage_records(tmp_path: Path, body: bytes, cut: int, nano: bool) -> None:
+    """Every whole record is counted as a frame, and a cut or an implausible length is noted.
+
+    The bodies are random bytes or well-formed records (random frames) with
+    up to 20 bytes cut off the end; the expected count comes from an
+    independent walk of the records (:func:`_whole_records`).
+    """
+    body = body[:max(len(body) - cut, 0)]
+    expected, complete = _whole_records(body)
     magic = 0xA1B23C4D if nano else 0xA1B2C3D4
     for link in (1, 113, 276, 101, 0):
         p = tmp_path / "g.pcap"
         p.write_bytes(struct.pack("<IHHiIII", magic, 2, 4, 0, 0, 65535, link) + body)
         try:
             cap = read_capture(p)
-        except CaptureError:
+        except CaptureError as exc:
+            assert expected == 0 and not complete, exc  # only "no complete packet" is an error
+            assert "g.pcap" in str(exc)
             continue
-        assert cap.frames >= 0
+        assert cap.frames == expected
+        assert cap.udp_datagrams <= cap.frames
+        assert complete or any("cut short" in n or "implausible" in n for n in cap.notes), \
+            cap.notes
 
 
 @settings(max_examples=150, deadline=None, derandomize=True,

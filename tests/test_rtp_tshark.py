@@ -112,6 +112,7 @@ def tshark() -> str:
 
 
 @pytest.mark.real
+@pytest.mark.slow
 def test_live_tshark_agrees_on_every_capture(shared_captures: Path, tshark: str,
                                              tmp_path: Path) -> None:
     cases = tools.cases(SHARED)

@@ -27,7 +27,9 @@ def _truth(case_dir):
 
 
 @pytest.mark.real
-@pytest.mark.parametrize("case", ["pcmu_loss2pct_fill", "l24_48k_stereo_1ms_loss1pct_mode_none",
+@pytest.mark.parametrize("case", ["pcmu_loss2pct_fill",
+                                  pytest.param("l24_48k_stereo_1ms_loss1pct_mode_none",
+                                               marks=pytest.mark.slow),
                                   "speech_pcmu_loss3pct", "pcmu_ge_burst_skip"])
 def test_every_dropped_packet_is_a_dropout_caused_by_network_loss(shared_real, case):
     d = shared_real / case

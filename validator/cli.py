@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from validator import __version__
-from validator.errors import MissingDependencyError, ValidatorError
+from validator.errors import MissingDependencyError, OutputError, ValidatorError
 from validator.verdict import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,6 +39,34 @@ class _Parser(argparse.ArgumentParser):
         where = self.prog.split(" ", 1)
         extra = f" ({where[1]})" if len(where) > 1 else ""
         self.exit(EXIT_ERROR, f"audio-validator: error: {message}{extra}\n")
+
+
+def count(text: str) -> int:
+    """argparse type: a whole number >= 0 (``--max-zooms``, ``--max-events``)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return n
+
+
+def seconds(text: str) -> float:
+    """argparse type: a finite number of seconds >= 0 (``--max-delay``)."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not 0.0 <= v < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return v
+
+
+def _port(text: str) -> int:
+    from validator.rtp.cli import _port as parse
+
+    return parse(text)
 
 
 def _payload_type(text: str) -> tuple[int, str]:
@@ -76,10 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-json", action="store_true", help="write no JSON report")
     v.add_argument("--no-html", action="store_true", help="write no HTML report")
     v.add_argument("--no-junit", action="store_true", help="write no JUnit XML report")
-    v.add_argument("--max-zooms", type=int, default=DEFAULT_MAX_ZOOMS, metavar="N",
+    v.add_argument("--max-zooms", type=count, default=DEFAULT_MAX_ZOOMS, metavar="N",
                    help="events (the first N) with a zoomed plot in the HTML report "
                         f"(default {DEFAULT_MAX_ZOOMS})")
-    v.add_argument("--max-delay", type=float, default=DEFAULT_MAX_DELAY_S, metavar="S",
+    v.add_argument("--max-delay", type=seconds, default=DEFAULT_MAX_DELAY_S, metavar="S",
                    help=f"largest delay searched, s (default {DEFAULT_MAX_DELAY_S:g})")
     v.add_argument("--ssrc", help="RTP capture input: the stream to validate (0x1234ABCD or "
                    "decimal), when the capture holds more than one")
@@ -87,9 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="PT=ENC/RATE[/CH]",
                    help="RTP capture input: meaning of a dynamic payload type that no SDP in "
                         "the capture gives, e.g. 97=L24/48000/2 (repeatable)")
+    v.add_argument("--port", type=_port, metavar="N",
+                   help="RTP capture input: treat UDP on this port as RTP (and only that), "
+                        "for a capture without SDP whose RTP the heuristics miss")
     v.add_argument("--dtw", action="store_true",
                    help="also run DTW on MFCCs (speech/music) and report time warps")
-    v.add_argument("--max-events", type=int, default=20,
+    v.add_argument("--max-events", type=count, default=20,
                    help="events listed in the terminal summary (default 20)")
     v.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
     v.add_argument("--no-progress", action="store_true", help="never show a progress bar")
@@ -148,7 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         0 pass, 1 fail, 2 could not run (bad input, usage, or an internal
         error, which is reported on one line; set ``AUDIO_VALIDATOR_DEBUG=1``
-        for its traceback).
+        for its traceback). When stdout is a pipe whose reader has gone
+        (``audio-validator impair ... | head -3``), the command stops quietly
+        with 2: its output could not be delivered.
     """
     # One BLAS thread: the few small least-squares solves gain nothing from more, and
     # several threads fighting other jobs on a busy machine cost seconds.
@@ -160,7 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help / --version exit 0, usage errors 2
         return int(exc.code or 0)
     try:
-        return int(args.run(args))
+        code = int(args.run(args))
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:  # stdout's reader went away (``| head``): nobody to tell
+        _stdout_to_devnull()
+        return EXIT_ERROR
     except ValidatorError as exc:
         print(f"audio-validator: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -179,6 +217,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null so that the final flush at exit cannot fail again.
+
+    The standard handling of ``SIGPIPE`` as ``BrokenPipeError`` (Python docs,
+    "Note on SIGPIPE"). Under a test's captured stdout (no file descriptor)
+    there is nothing to redirect.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 def _validate(args: argparse.Namespace) -> int:
     from validator.pipeline import validate
     from validator.report.terminal import render_terminal
@@ -188,51 +244,100 @@ def _validate(args: argparse.Namespace) -> int:
     bar = _ProgressBar() if (not args.no_progress and not args.quiet and sys.stderr.isatty()) \
         else None
     result = validate(args.received, args.reference, profile=profile, max_delay_s=args.max_delay,
-                      dtw=args.dtw, progress=bar, zoom_events=max(args.max_zooms, 0),
-                      ssrc=args.ssrc, payload_types=dict(args.payload_type) or None)
+                      dtw=args.dtw, progress=bar, zoom_events=args.max_zooms,
+                      ssrc=args.ssrc, port=args.port,
+                      payload_types=dict(args.payload_type) or None)
     if bar:
         bar.close()
-    paths = _write_reports(args, result, profile)
+    try:
+        paths = _write_reports(args, result, profile)
+        failed = None
+    except OutputError as exc:  # the verdict is known: print it, then say what was not written
+        paths, failed = [], exc
     if args.quiet:
         print(result.verdict.upper())
     else:
         sys.stdout.write(render_terminal(result, max_events=args.max_events, report_paths=paths))
+    if failed is not None:
+        print(f"audio-validator: error: {failed}; no report was written", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_PASS if result.passed else EXIT_FAIL
 
 
 def _write_reports(args: argparse.Namespace, result: ValidationResult,
                    profile: Profile) -> list[Path]:
-    """Write the JSON, HTML and JUnit reports asked for (atomically); returns their paths.
+    """Write the JSON, HTML and JUnit reports asked for, as a set: all of them or none.
 
-    When jinja2 or matplotlib is missing (a broken install), the HTML report
-    is skipped with a note unless it was asked for by ``--html``.
+    Every report is rendered first, then all are written to temporary files
+    beside their destinations and moved into place together
+    (:func:`validator.io.atomic.atomic_paths`). When jinja2 or matplotlib is
+    missing (a broken install), the HTML report is skipped with a note unless
+    it was asked for by ``--html``.
+
+    Returns
+    -------
+    list of Path
+        The reports written.
+
+    Raises
+    ------
+    OutputError
+        A report cannot be written (its path is named); no report was written.
+    MissingDependencyError
+        ``--html`` was given and jinja2 or matplotlib is missing.
     """
-    from validator.report.json_report import write_json
+    from validator.io.atomic import atomic_paths
+    from validator.report.json_report import render_json
 
     stem = Path(args.received).stem
     out = Path(args.output_dir)
-    paths = []
+    texts: list[tuple[Path, str]] = []
     if not args.no_json:
-        paths.append(write_json(result, Path(args.json_path or out / f"{stem}.json")))
+        texts.append((Path(args.json_path or out / f"{stem}.json"), render_json(result)))
     if not args.no_html:
-        from validator.report.html import write_html
+        from validator.report.html import render_html
 
         try:
-            paths.append(write_html(
-                result, Path(args.html_path or out / f"{stem}.html"), max_zooms=args.max_zooms,
-                silence_threshold_dbfs=profile.detectors.silence_threshold_dbfs))
+            texts.append((Path(args.html_path or out / f"{stem}.html"), render_html(
+                result, max_zooms=args.max_zooms,
+                silence_threshold_dbfs=profile.detectors.silence_threshold_dbfs)))
         except MissingDependencyError as exc:
             if args.html_path:
                 raise
             print(f"audio-validator: note: HTML report skipped: {exc}", file=sys.stderr)
     if not args.no_junit:
-        from validator.report.junit import write_junit
+        from validator.report.junit import render_junit
 
-        paths.append(write_junit([result], Path(args.junit_path or out / f"{stem}.xml")))
-    return paths
+        texts.append((Path(args.junit_path or out / f"{stem}.xml"), render_junit([result])))
+    with atomic_paths([p for p, _ in texts]) as tmps:
+        for tmp, (_, text) in zip(tmps, texts, strict=True):
+            tmp.write_text(text, encoding="utf-8", newline="\n")
+    return [p for p, _ in texts]
+
+
+#: Parameter names of :mod:`validator.signals` and the ``generate`` flags that set them.
+GENERATE_FLAGS = {"frequencies_hz": "--freq", "frequency_hz": "--freq",
+                  "sample_rate_hz": "--rate", "duration_s": "--duration",
+                  "level_dbfs": "--level", "ramp_s": "--ramp", "start_hz": "--start",
+                  "stop_hz": "--stop", "channels": "--channels", "bit_depth": "--bits",
+                  "marker": "--marker"}
 
 
 def _generate(args: argparse.Namespace) -> int:
+    """``generate``: a signal error names the flags (``--freq``), not the API's parameters."""
+    import re
+
+    from validator.errors import SignalSpecError
+
+    try:
+        return _generate_signal(args)
+    except SignalSpecError as exc:
+        text = re.sub(r"\b(" + "|".join(GENERATE_FLAGS) + r")\b",
+                      lambda m: GENERATE_FLAGS[m.group(1)], str(exc))
+        raise SignalSpecError(f"generate {args.kind}: {text}") from exc
+
+
+def _generate_signal(args: argparse.Namespace) -> int:
     from validator import signals
 
     if args.kind == "standard-set":

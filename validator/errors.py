@@ -30,6 +30,15 @@ class SignalSpecError(ValidatorError, ValueError):
     """A reference signal specification (e.g. ``sine:997``) is malformed."""
 
 
+class OutputError(ValidatorError, OSError):
+    """A report, audio or capture file cannot be written.
+
+    The message names the user's path (never the hidden temporary file the
+    atomic writer uses) and the reason, e.g. a folder that is a file or has no
+    write permission.
+    """
+
+
 class MissingDependencyError(ValidatorError, ImportError):
     """An optional dependency is needed for this input; the message names the extra."""
 

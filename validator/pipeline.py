@@ -63,7 +63,7 @@ TONAL = 0.9
 def validate(received: AudioInput, reference: AudioInput | str, *, profile: Profile | None = None,
              sample_rate_hz: int | None = None, max_delay_s: float = 10.0, dtw: bool = False,
              zoom_events: int = 50, ssrc: str | int | None = None,
-             payload_types: dict[int, str] | None = None,
+             port: int | None = None, payload_types: dict[int, str] | None = None,
              progress: Callable[[float], None] | None = None) -> ValidationResult:
     """Validate received audio against its reference.
 
@@ -96,6 +96,10 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
     ssrc : str or int, optional
         For a capture: the stream to validate (``"0x1234ABCD"`` or decimal);
         needed when the capture holds more than one audio stream.
+    port : int, optional
+        For a capture: the UDP port that carries the RTP (1..65535), for a
+        capture without SDP whose RTP the heuristics do not find; every UDP
+        datagram to or from it is read as RTP and all other traffic ignored.
     payload_types : dict, optional
         For a capture: ``{97: "L24/48000/2"}`` for dynamic payload types that
         no SDP in the capture describes.
@@ -126,7 +130,7 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         if not isinstance(received, np.ndarray) and _is_capture(received):
             from validator.rtp.link import decode_capture
 
-            rec, decoded, capture = decode_capture(received, ssrc, payload_types)
+            rec, decoded, capture = decode_capture(received, ssrc, payload_types, port=port)
         else:
             rec = stack.enter_context(_source(received, sample_rate_hz, "received"))
         tone = parse_tone_spec(reference) if isinstance(reference, str) else None

@@ -6,6 +6,7 @@ Exit codes of the command-line tool are named here: :data:`EXIT_PASS` (0),
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass, field, fields
@@ -118,8 +119,9 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     Raises
     ------
     ProfileError
-        If the file cannot be read, is not TOML, or names an unknown key or a
-        value of the wrong type.
+        If the file cannot be read, is not UTF-8 TOML, or names an unknown key,
+        a value of the wrong type, a NaN or infinite value, or a detector
+        setting outside its range (:data:`DETECTOR_RANGES`).
     """
     try:
         with open(path, "rb") as fh:
@@ -128,6 +130,9 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
         raise ProfileError(f"{path}: cannot read profile ({exc.strerror})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML ({exc})") from exc
+    except UnicodeDecodeError as exc:  # tomllib decodes UTF-8 before parsing
+        raise ProfileError(f"{path}: not valid TOML (not UTF-8 text: {exc.reason} at byte "
+                           f"{exc.start})") from exc
     unknown = set(data) - {"limits", "detectors", "name"}
     if unknown:
         raise ProfileError(f"{path}: unknown table(s) {sorted(unknown)!r}; expected "
@@ -139,6 +144,32 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     limits = _build(Limits, data.get("limits", {}), path, "limits")
     detectors = _build(DetectorSettings, data.get("detectors", {}), path, "detectors")
     return Profile(limits, detectors, str(data.get("name", os.path.basename(str(path)))))
+
+
+#: Valid ranges (inclusive unless noted) of the [detectors] settings a profile may set:
+#: outside them a detector's arithmetic overflows (10**(100000/10)) or loses its meaning.
+#: (low, high, low_open): low_open excludes the low bound.
+DETECTOR_RANGES: dict[str, tuple[float, float, bool]] = {
+    "min_dropout_ms": (0.0, 60_000.0, True),
+    "dropout_depth_db": (0.0, 200.0, True),
+    "glitch_min_db": (-200.0, 0.0, False),
+    "glitch_false_alarm": (0.0, 0.5, True),
+    "level_step_db": (0.0, 100.0, True),
+    "level_min_ms": (0.0, 3_600_000.0, True),
+    "clip_min_samples": (1.0, 1e9, False),
+    "silence_threshold_dbfs": (-200.0, 0.0, False),
+    "silence_min_ms": (0.0, 3_600_000.0, True),
+    "active_margin_db": (0.0, 200.0, False),
+}
+
+
+def _check_range(key: str, value: float, path: object) -> None:
+    low, high, low_open = DETECTOR_RANGES.get(key, (-math.inf, math.inf, False))
+    ok = (value > low if low_open else value >= low) and value <= high
+    if not ok:
+        bracket = "(" if low_open else "["
+        raise ProfileError(f"{path}: [detectors] {key} = {value!r}; expected a value in "
+                           f"{bracket}{low:g}, {high:g}]")
 
 
 def _build(cls: Any, table: dict[str, Any], path: object, what: str) -> Any:
@@ -155,6 +186,10 @@ def _build(cls: Any, table: dict[str, Any], path: object, what: str) -> Any:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ProfileError(f"{path}: [{what}] {key} = {value!r}; expected a number")
+        if not math.isfinite(value):  # TOML has nan and inf
+            raise ProfileError(f"{path}: [{what}] {key} = {value!r}; expected a finite number")
+        if what == "detectors":
+            _check_range(key, float(value), path)
         if "int" in str(names[key].type):
             if not float(value).is_integer() or value < 0:
                 raise ProfileError(f"{path}: [{what}] {key} = {value!r}; expected a whole "

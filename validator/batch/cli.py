@@ -18,6 +18,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+from validator.cli import count
 from validator.errors import BatchError
 
 __all__ = ["ProgressLine", "register"]
@@ -88,14 +89,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--resume", action="store_true",
                    help="skip captures validated before in this run folder (default: the "
                         "newest) whose inputs, profile and tool version are unchanged")
-    b.add_argument("--max-zooms", type=int, default=DEFAULT_MAX_ZOOMS, metavar="N",
+    b.add_argument("--max-zooms", type=count, default=DEFAULT_MAX_ZOOMS, metavar="N",
                    help=f"events with a zoomed plot in each HTML report (default "
                         f"{DEFAULT_MAX_ZOOMS})")
     b.add_argument("--max-delay", type=float, default=DEFAULT_MAX_DELAY_S, metavar="S",
                    help=f"largest delay searched, s (default {DEFAULT_MAX_DELAY_S:g})")
     b.add_argument("--no-html", action="store_true",
                    help="no per-capture HTML report (index.html is always written)")
-    b.add_argument("--max-listed", type=int, default=20, metavar="N",
+    b.add_argument("--max-listed", type=count, default=20, metavar="N",
                    help="captures that did not pass listed in the terminal (default 20)")
     b.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
     b.add_argument("--no-progress", action="store_true", help="never show the progress line")
@@ -130,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
         result = run_batch(jobs, output_dir=args.output_dir, run_name=args.run_name,
                            workers=args.jobs, scheduler=scheduler,
                            ship_inputs=args.ship_inputs, resume=args.resume,
-                           max_delay_s=args.max_delay, max_zooms=max(args.max_zooms, 0),
+                           max_delay_s=args.max_delay, max_zooms=args.max_zooms,
                            html=not args.no_html, progress=line)
     except BatchInterrupted as exc:
         if line:

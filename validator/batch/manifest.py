@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import io
 import json
 import os
 import re
@@ -243,10 +244,21 @@ def jobs_from_patterns(patterns: Iterable[str], reference: str, *,
 
 
 def _csv_rows(text: str, path: Path) -> list[tuple[str, dict[str, Any]]]:
-    reader = csv.reader(text.splitlines())
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
     rows = []
-    for lineno, cells in enumerate(reader, start=1):
+    start = 1  # the line the next row starts on (a quoted cell may span lines)
+    while True:
+        lineno = start
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            what = ("a quoted cell is not closed (a '\"' without its closing '\"')"
+                    if "end of data" in str(exc) else str(exc))
+            raise BatchError(f"{path}: line {lineno}: malformed CSV: {what}") from exc
+        start = reader.line_num + 1
         if not cells or all(not c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
             continue
         if header is None:

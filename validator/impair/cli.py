@@ -105,6 +105,13 @@ __all__ = [
 TRUTH_SCHEMA_VERSION = 1
 #: Seed used when ``--seed`` is not given.
 DEFAULT_SEED = 0
+#: Longest --delay, s (prepended silence; a longer one is a typo, and gigabytes).
+MAX_DELAY_S = 3600.0
+#: Largest |dB| of --gain, --clip, --snr and the span levels (beyond, 10**(dB/20) overflows
+#: or means nothing for audio).
+MAX_ABS_DB = 400.0
+#: Largest |--drift|, ppm (10 %: far past any real clock).
+MAX_ABS_DRIFT_PPM = 100_000.0
 #: The fixed order of application: (stage, options in the order applied).
 ORDER: tuple[tuple[str, str], ...] = (
     ("codec", "--mulaw | --alaw"),
@@ -189,6 +196,35 @@ def _real(text: str) -> float:
     return v
 
 
+def _db(text: str) -> float:
+    """A level or gain in dB, finite and within +-MAX_ABS_DB (10**(30000/20) overflows)."""
+    v = _real(text)
+    if abs(v) > MAX_ABS_DB:
+        raise argparse.ArgumentTypeError(f"expected a value within +-{MAX_ABS_DB:g} dB, "
+                                         f"got {text!r}")
+    return v
+
+
+def _offset(text: str) -> float:
+    """A DC offset in full-scale units, within the validator's input bound (+-1000)."""
+    from validator.io.audio import MAX_ABS_SAMPLE
+
+    v = _real(text)
+    if abs(v) > MAX_ABS_SAMPLE:
+        raise argparse.ArgumentTypeError(f"expected an offset within +-{MAX_ABS_SAMPLE:g} "
+                                         f"full scale, got {text!r}")
+    return v
+
+
+def _ppm(text: str) -> float:
+    """A clock drift in ppm, finite and within +-MAX_ABS_DRIFT_PPM."""
+    v = _real(text)
+    if abs(v) > MAX_ABS_DRIFT_PPM:
+        raise argparse.ArgumentTypeError(f"expected a drift within +-{MAX_ABS_DRIFT_PPM:g} ppm, "
+                                         f"got {text!r}")
+    return v
+
+
 def _probability(text: str) -> float:
     """``2%`` or ``0.02`` -> 0.02, checked to be in [0, 1]."""
     body = text.strip()
@@ -249,7 +285,7 @@ def _span_parser(db: str) -> Callable[[str], _Span]:
         start, dur = _duration(parts[0]), _duration(parts[1])
         if dur.value <= 0:
             raise argparse.ArgumentTypeError(f"bad span {text!r}: DURATION must be > 0")
-        level = _real(parts[2]) if len(parts) == 3 else None
+        level = _db(parts[2]) if len(parts) == 3 else None
         return _Span(start, dur, level, text)
 
     parse.__name__ = "span"  # argparse names the type in "invalid span value"
@@ -320,10 +356,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "the last packet, fade it out, or skip (the timeline shrinks)")
 
     g = p.add_argument_group("4. level")
-    g.add_argument("--gain", type=_real, metavar="DB",
+    g.add_argument("--gain", type=_db, metavar="DB",
                    help="whole-file gain, dB (beyond full scale, a 16/24-bit output is clipped "
                         "by the writer and the clipping is in the truth)")
-    g.add_argument("--clip", type=_real, metavar="DB",
+    g.add_argument("--clip", type=_db, metavar="DB",
                    help="gain of DB, then clipping at full scale (an overdriven stage)")
 
     g = p.add_argument_group("5. channels")
@@ -336,13 +372,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--delay", type=_duration, metavar="T",
                    help="delay (prepended silence), fractions of a sample allowed, e.g. 5ms "
                         "or 10.5samples")
-    g.add_argument("--drift", type=_real, metavar="PPM",
+    g.add_argument("--drift", type=_ppm, metavar="PPM",
                    help="clock drift, ppm (positive: the received content lasts longer)")
 
     g = p.add_argument_group("7. noise")
-    g.add_argument("--snr", type=_real, metavar="DB",
+    g.add_argument("--snr", type=_db, metavar="DB",
                    help="white noise at this SNR per channel (signal power of the active part)")
-    g.add_argument("--dc", type=_real, metavar="OFFSET", help="DC offset, full-scale units")
+    g.add_argument("--dc", type=_offset, metavar="OFFSET", help="DC offset, full-scale units")
     p.set_defaults(run=_run)
 
 
@@ -475,6 +511,9 @@ def plan_steps(args: argparse.Namespace, sample_rate_hz: int) -> list[Step]:
         steps.append(Step("channels", "--invert" if all_ch else f"--invert {args.invert}",
                           "invert_polarity", {"channel": None if all_ch else args.invert}))
     if args.delay is not None:
+        if args.delay.seconds(fs) > MAX_DELAY_S:
+            raise SignalSpecError(f"--delay {args.delay.text}: at most {MAX_DELAY_S:g} s "
+                                  "of delay can be added")
         steps.append(Step("timing", f"--delay {args.delay.text}", "delay",
                           {"delay_s": args.delay.seconds(fs)}))
     if args.drift is not None:

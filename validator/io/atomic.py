@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+
+from validator.errors import OutputError
 
 
 @contextmanager
@@ -32,8 +34,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     Raises
     ------
-    OSError
-        If the folder cannot be created or written.
+    OutputError
+        If the folder cannot be created or written, a part of the folder path
+        is a file, ``path`` is a folder, or writing the data fails with an
+        ``OSError``. The message names ``path``, never the temporary file.
 
     Notes
     -----
@@ -41,8 +45,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     umask for a new file (``mkstemp`` alone would make it private, 0600).
     """
     dest = Path(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    _check_destination(dest)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    except OSError as exc:
+        raise _output_error(dest, exc) from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -51,9 +59,40 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.fsync(fh.fileno())
         os.chmod(tmp, _mode_for(dest))
         os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OutputError):
+            raise
+        raise _output_error(dest, exc, tmp) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_paths(paths: Sequence[str | os.PathLike[str]]) -> Iterator[list[Path]]:
+    """Write a set of files all or none: temporary paths that replace ``paths`` together.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        Destinations (e.g. the JSON, HTML and JUnit reports of one run).
+
+    Yields
+    ------
+    list of Path
+        One temporary path per destination, in order. The destinations are
+        replaced only after the body returned and every temporary file was
+        created; on an exception (including a folder that cannot be written)
+        every temporary file is removed and no destination is touched.
+
+    Raises
+    ------
+    OutputError
+        As :func:`atomic_path`, for the first destination that fails.
+    """
+    with ExitStack() as stack:
+        yield [stack.enter_context(atomic_path(p)) for p in paths]
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
@@ -66,8 +105,8 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
 
     Raises
     ------
-    OSError
-        If the folder cannot be created or written.
+    OutputError
+        If the folder cannot be created or written (the message names ``path``).
     """
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8", newline="\n")
@@ -82,3 +121,26 @@ def _mode_for(dest: Path) -> int:
         mask = os.umask(0)
         os.umask(mask)
         return 0o666 & ~mask
+
+
+def _check_destination(dest: Path) -> None:
+    """Refuse a destination that is a folder, or whose folder path runs through a file."""
+    if dest.is_dir():
+        raise OutputError(f"{dest}: is a folder; expected a file path")
+    for parent in dest.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{dest}: cannot write: {parent} is a file, not a folder")
+            return
+
+
+def _output_error(dest: Path, exc: OSError, tmp: Path | None = None) -> OutputError:
+    """An :class:`OutputError` naming ``dest`` for ``exc`` (the temporary name replaced)."""
+    reason = exc.strerror or str(exc)
+    if tmp is not None:
+        reason = reason.replace(str(tmp), str(dest))
+    name = str(exc.filename or "")
+    hidden = Path(name).name.startswith(f".{dest.name}.")  # our temporary file
+    if name and not hidden and name != str(dest):
+        reason += f": {name}"  # e.g. the folder that could not be created
+    return OutputError(f"{dest}: cannot write ({reason})")

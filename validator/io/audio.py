@@ -17,7 +17,9 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,29 @@ from validator.errors import AudioFormatError, MissingDependencyError, SignalSpe
 _TRUNCATED = re.compile(r"data\s*:\s*(\d+)\s*\(should be (\d+)\)")
 #: Extensions decoded through ffmpeg (optional; Debian package ``ffmpeg``).
 FFMPEG_EXTENSIONS = {".m4a", ".mp4", ".aac", ".opus", ".wma", ".webm", ".mka"}
+#: Largest |sample| accepted, in full-scale units (+60 dBFS). Float audio may go past
+#: full scale (1.0) and is analysed as it is; a sample beyond this is not audio but a
+#: corrupt file, or integer codes stored as float (16384.0 for half scale).
+MAX_ABS_SAMPLE = 1000.0
+#: Largest block read from libsndfile at once, samples over all channels (16 MiB of
+#: float64): memory follows the data in the file, not what its header promises.
+READ_CHUNK_SAMPLES = 1 << 21
+
+
+def _check_samples(y: np.ndarray, name: str, first: int = 0) -> None:
+    """Raise AudioFormatError at the first NaN, infinite or absurd sample of ``y`` (2-D)."""
+    ok = np.abs(y) <= MAX_ABS_SAMPLE  # False for NaN too
+    if ok.all():
+        return
+    row, ch = (int(i) for i in np.argwhere(~ok)[0])
+    value = float(y[row, ch])
+    where = f"sample {first + row}" + (f" of channel {ch}" if y.shape[1] > 1 else "")
+    if not np.isfinite(value):
+        raise AudioFormatError(f"{name}: holds NaN or infinite samples (first at {where})")
+    raise AudioFormatError(
+        f"{name}: {where} is {value:.6g}, beyond +-{MAX_ABS_SAMPLE:g} full scale "
+        f"(+{20 * np.log10(MAX_ABS_SAMPLE):.0f} dBFS): not audio in full-scale units "
+        "(integer codes written as float?)")
 
 
 def valid_audio(y: np.ndarray, *, name: str = "audio") -> np.ndarray:
@@ -48,11 +73,18 @@ def valid_audio(y: np.ndarray, *, name: str = "audio") -> np.ndarray:
     ------
     AudioFormatError
         If ``y`` is not a floating-point ndarray, has more than 2 dimensions,
-        holds no samples, or holds NaN or infinite values.
+        holds no samples, holds NaN or infinite values, or holds a sample
+        with ``|x| > MAX_ABS_SAMPLE`` (1000, i.e. +60 dBFS). The message names
+        ``name`` and the first offending sample.
 
     Notes
     -----
-    The single input gate for arrays, after ``librosa.util.valid_audio``.
+    The single input gate for arrays, after ``librosa.util.valid_audio``; the
+    same check guards every block read from a file (:meth:`AudioSource.read`),
+    so no numerical code ever sees such a sample. Samples past full scale up
+    to the bound (``1 < |x| <= 1000``, possible in float files) are analysed as
+    they are: they count as clipping where they sit at a constant level, and
+    they weigh in the level, SNR and THD+N figures like any other sample.
     """
     if not isinstance(y, np.ndarray):
         raise AudioFormatError(f"{name}: expected a numpy array, got {type(y).__name__}")
@@ -64,10 +96,54 @@ def valid_audio(y: np.ndarray, *, name: str = "audio") -> np.ndarray:
         raise AudioFormatError(f"{name}: expected shape (n_samples, n_channels), got {y.shape!r}")
     if y.shape[0] == 0 or y.shape[1] == 0:
         raise AudioFormatError(f"{name}: holds no samples (shape {y.shape!r})")
-    if not np.all(np.isfinite(y)):
-        bad = int(np.argmax(~np.isfinite(y).all(axis=1)))
-        raise AudioFormatError(f"{name}: holds NaN or infinite samples (first at sample {bad})")
+    _check_samples(y, name)
     return np.asarray(y, dtype=np.float64)
+
+
+#: First bytes of the containers libsndfile reads without its MPEG decoder.
+_CONTAINER_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"fLaC", b"OggS", b"FORM", b"caff",
+                    b".snd", b"wvpk")
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved_fd = -1
+
+
+@contextmanager
+def _quiet_stderr(active: bool = True) -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null while libsndfile's MPEG decoder works.
+
+    libmpg123 prints notes such as "Illegal Audio-MPEG-Header ... Trying to
+    resync" straight to file descriptor 2 when it meets damaged data; the
+    damage is reported as an AudioFormatError instead, and the command line
+    keeps its one-line messages. Only files that are not in a known container
+    (MP3 and unrecognised bytes) are read this way (``active``). Nested and
+    concurrent uses share one redirection (a lock and a depth count), so that
+    threads cannot leave fd 2 pointing at /dev/null.
+    """
+    global _quiet_depth, _quiet_saved_fd
+    if not active:
+        yield
+        return
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            try:
+                _quiet_saved_fd = os.dup(2)
+            except OSError:  # no file descriptor 2 (a detached daemon): nothing to quiet
+                _quiet_saved_fd = -1
+            if _quiet_saved_fd >= 0:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _quiet_saved_fd >= 0:
+                os.dup2(_quiet_saved_fd, 2)
+                os.close(_quiet_saved_fd)
+                _quiet_saved_fd = -1
 
 
 class AudioSource:
@@ -110,15 +186,14 @@ class AudioSource:
         Raises
         ------
         AudioFormatError
-            If the samples read hold NaN or infinite values.
+            If the samples read hold NaN or infinite values, or a sample with
+            ``|x| > MAX_ABS_SAMPLE`` (see :func:`valid_audio`).
         """
-        out = np.zeros((max(frames, 0), self.channels))
         lo, hi = max(start, 0), min(start + frames, self.frames)
-        if hi > lo:
-            block = self._read(lo, hi - lo)
-            if not np.all(np.isfinite(block)):
-                bad = lo + int(np.argmax(~np.isfinite(block).all(axis=1)))
-                raise AudioFormatError(f"{self.name}: NaN or infinite sample at sample {bad}")
+        block = self._read(lo, hi - lo) if hi > lo else None  # before allocating: a header
+        out = np.zeros((max(frames, 0), self.channels))       # may promise more than is there
+        if block is not None:
+            _check_samples(block, self.name, lo)
             out[lo - start: lo - start + block.shape[0]] = block
         return out
 
@@ -183,8 +258,16 @@ class FileSource(AudioSource):
             raise AudioFormatError(f"{self.name}: is a directory, expected an audio file")
         if self.path.stat().st_size == 0:
             raise AudioFormatError(f"{self.name}: file is empty")
+        with open(self.path, "rb") as fh:
+            head = fh.read(64)
+        # MP3, unknown bytes, or MPEG audio inside a WAV (format tag 0x50 or 0x55)
+        k = head.find(b"fmt ")
+        self._mpeg_risk = head[:4] not in _CONTAINER_MAGIC or (
+            k >= 0 and head[k + 8:k + 10] in (b"\x50\x00", b"\x55\x00"))
         try:
-            self._sf = sf.SoundFile(str(self.path), mode="r")
+            # absolute: libsndfile reads standard input for a file named "-"
+            with _quiet_stderr(self._mpeg_risk):  # libmpg123 prints resync notes
+                self._sf = sf.SoundFile(str(self.path.absolute()), mode="r")
         except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
             raise AudioFormatError(f"{self.name}: not a readable audio file ({exc})") from exc
         short = _TRUNCATED.search(str(getattr(self._sf, "extra_info", "")))
@@ -197,6 +280,7 @@ class FileSource(AudioSource):
         self.channels = int(self._sf.channels)
         self.frames = int(self._sf.frames)
         self.subtype = str(self._sf.subtype)
+        self._mpeg_risk = self._mpeg_risk or "MPEG" in self.subtype
         if self.frames <= 0:
             self._sf.close()
             raise AudioFormatError(f"{self.name}: holds no audio samples")
@@ -207,14 +291,28 @@ class FileSource(AudioSource):
 
         try:
             self._sf.seek(start)
-            block = self._sf.read(frames, dtype="float64", always_2d=True)
+            with _quiet_stderr(self._mpeg_risk):
+                blocks, done = self._read_blocks(frames)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise AudioFormatError(f"{self.name}: read failed at sample {start} ({exc})") from exc
-        if block.shape[0] < frames:
+        if done < frames:
             raise AudioFormatError(
                 f"{self.name}: truncated: header promises {self.frames} frames, "
-                f"data ends at {start + block.shape[0]}")
-        return block
+                f"data ends at {start + done}")
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+    def _read_blocks(self, frames: int) -> tuple[list[np.ndarray], int]:
+        """Read up to ``frames`` frames in chunks; stop at the end of the data."""
+        blocks = []
+        done = 0
+        while done < frames:  # in chunks: a corrupt header may promise billions of frames
+            want = min(frames - done, max(READ_CHUNK_SAMPLES // self.channels, 1))
+            block = self._sf.read(want, dtype="float64", always_2d=True)
+            blocks.append(block)
+            done += block.shape[0]
+            if block.shape[0] < want:
+                break
+        return blocks, done
 
     def close(self) -> None:
         self._sf.close()

@@ -437,8 +437,9 @@ def select_stream(capture: Capture, ssrc: str | int | None = None) -> RtpStream:
     """
     name = capture.path
     if not capture.streams:
-        raise CaptureError(f"{name}: no RTP stream found (give --port if the RTP is on a port "
-                           "the capture does not announce)")
+        raise CaptureError(f"{name}: no RTP stream found (if the RTP is on a port that "
+                           "nothing in the capture announces, name it: --port N, or port= in "
+                           "the API)")
 
     def listing(streams: list[RtpStream]) -> str:
         return "; ".join(f"{s.ssrc_text} {s.src_endpoint}->{s.dst_endpoint} "

@@ -143,6 +143,8 @@ def _run_rtp(args: argparse.Namespace) -> int:
     from validator.rtp import analyze, decode, read_capture, select_stream
     from validator.rtp.report import events_text, streams_document, streams_table
 
+    if Path(args.capture).is_dir():
+        raise CaptureError(f"{args.capture}: is a folder; expected a pcap or pcapng file")
     if not Path(args.capture).is_file():
         raise CaptureError(f"{args.capture}: no such file")
     capture = read_capture(args.capture, port=args.port,

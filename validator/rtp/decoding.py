@@ -42,6 +42,12 @@ __all__ = ["EVENT_TYPES", "DecodedAudio", "NetworkEvent", "decode"]
 EVENT_TYPES = ("loss", "duplicate", "reorder", "late", "ts_jump", "ssrc_change")
 #: Longest decoded timeline accepted, s (a guard against absurd timestamp jumps).
 MAX_TIMELINE_S = 24 * 3600.0
+#: A timeline longer than this many times the audio the packets carry (and longer than
+#: LOSS_ALLOWANCE_S) is refused: sequence numbers or timestamps that leap by tens of
+#: thousands of packets describe a corrupt stream, not a loss to zero-fill.
+MAX_TIMELINE_PER_AUDIO = 1000
+#: Zero-filled timeline always accepted whatever the audio present, s.
+LOSS_ALLOWANCE_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -259,7 +265,11 @@ def decode(stream: RtpStream, *, jitter_buffer_ms: float | None = None,
     CaptureError
         The payload type is unknown (give ``payload_types`` to
         :func:`read_capture`, or ``--payload-type`` on the command line) or
-        not an audio codec this package decodes; or no packet carries audio.
+        not an audio codec this package decodes; or no packet carries audio;
+        or the timeline is absurd: longer than ``MAX_TIMELINE_S``, or longer
+        than ``LOSS_ALLOWANCE_S`` and ``MAX_TIMELINE_PER_AUDIO`` times the
+        audio the packets carry (a corrupt stream would otherwise be
+        zero-filled into gigabytes).
     MissingDependencyError
         G.722 or Opus without PyAV (install the extra ``codecs``).
     """
@@ -404,6 +414,11 @@ def decode(stream: RtpStream, *, jitter_buffer_ms: float | None = None,
     if total / fs > MAX_TIMELINE_S:
         raise CaptureError(f"{where}: the RTP timestamps span {total / fs:.0f} s, more than "
                            f"{MAX_TIMELINE_S:.0f} s; the stream is corrupt")
+    present = sum(chunks[k].shape[0] for k in keep)
+    if total > max(MAX_TIMELINE_PER_AUDIO * present, LOSS_ALLOWANCE_S * fs):
+        raise CaptureError(f"{where}: the packets carry {present / fs:.3f} s of audio but their "
+                           f"sequence numbers and timestamps span {total / fs:.0f} s; the "
+                           "stream is corrupt")
     audio = np.zeros((total, channels), dtype=np.float64)
     for k in keep:
         c = chunks[k]

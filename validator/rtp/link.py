@@ -160,8 +160,20 @@ def network_notes(network_events: Sequence[NetworkEvent], events: Sequence[Event
 
 
 def decode_capture(path: str | os.PathLike[str], ssrc: str | int | None,
-                    payload_types: dict[int, str] | None) -> tuple[AudioSource, Any, Any]:
+                    payload_types: dict[int, str] | None, *,
+                    port: int | None = None) -> tuple[AudioSource, Any, Any]:
     """Decode a capture's RTP stream onto its RTP-timestamp timeline.
+
+    Parameters
+    ----------
+    path : str or Path
+        A pcap/pcapng capture.
+    ssrc : str or int, optional
+        The stream to decode, when the capture holds several.
+    payload_types : dict, optional
+        ``{97: "L24/48000/2"}`` for dynamic payload types no SDP describes.
+    port : int, optional
+        The UDP port that carries the RTP (see :func:`validator.rtp.read_capture`).
 
     Returns
     -------
@@ -173,11 +185,11 @@ def decode_capture(path: str | os.PathLike[str], ssrc: str | int | None,
     Raises
     ------
     CaptureError
-        No usable RTP audio stream, or several and no ``ssrc``.
+        No usable RTP audio stream, or several and no ``ssrc``; ``port`` out of range.
     """
     from validator.rtp import decode, read_capture, select_stream
 
-    capture = read_capture(path, payload_types=payload_types)
+    capture = read_capture(path, port=port, payload_types=payload_types)
     stream = select_stream(capture, ssrc)
     decoded = decode(stream)
     return ArraySource(decoded.audio, decoded.sample_rate_hz, name=str(path)), decoded, capture

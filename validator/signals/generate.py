@@ -94,6 +94,13 @@ _SWEEP_STOP_FRACTION_OF_FS = 0.475
 #: Largest value a generator returns: keeps 0 dBFS peaks inside [-1, 1) and
 #: is exactly representable in float32.
 _MAX_SAMPLE = 1.0 - 2.0**-24
+#: Highest sample rate a generator accepts, Hz (DXD x 2).
+MAX_SAMPLE_RATE_HZ = 768_000
+#: Most channels a generator writes (a MADI or AES67 stream carries up to 64).
+MAX_CHANNELS = 64
+#: Most samples (frames x channels) a generator builds: 2**28, 2 GiB of float64,
+#: 93 min of mono at 48 kHz. A longer request is refused before any allocation.
+MAX_SIGNAL_SAMPLES = 2**28
 #: libsndfile command that switches the timestamped PEAK chunk of float WAVs off.
 _SFC_SET_ADD_PEAK_CHUNK = 0x1050
 
@@ -120,6 +127,9 @@ def _sample_rate(value: object) -> int:
     fvalue = float(value)
     if not (math.isfinite(fvalue) and fvalue.is_integer() and fvalue > 0):
         raise SignalSpecError(f"sample_rate_hz must be a positive integer, got {value!r}")
+    if fvalue > MAX_SAMPLE_RATE_HZ:
+        raise SignalSpecError(f"sample_rate_hz must be at most {MAX_SAMPLE_RATE_HZ} Hz, "
+                              f"got {value!r}")
     return int(fvalue)
 
 
@@ -159,7 +169,17 @@ def _duration_samples(duration_s: object, sample_rate_hz: int) -> int:
         raise SignalSpecError(
             f"duration_s must last at least one sample (1/{sample_rate_hz} s), got {duration_s!r}"
         )
+    _check_size(n, 1, duration_s)
     return n
+
+
+def _check_size(n_samples: int, channels: int, duration_s: object = None) -> None:
+    """Refuse a signal of more than MAX_SIGNAL_SAMPLES samples (frames x channels)."""
+    if n_samples * channels > MAX_SIGNAL_SAMPLES:
+        given = f"duration_s={duration_s!r}, " if duration_s is not None else ""
+        raise SignalSpecError(
+            f"{given}channels={channels}: {n_samples} x {channels} samples is more than "
+            f"the {MAX_SIGNAL_SAMPLES} a generated signal may hold")
 
 
 def _amplitude(level_dbfs: object) -> float:
@@ -186,8 +206,10 @@ def _ramp_samples(ramp_s: object, sample_rate_hz: int, n_samples: int) -> int:
 
 def _channel_count(channels: object) -> int:
     """Return a channel count >= 1 or raise SignalSpecError."""
-    if isinstance(channels, bool) or not isinstance(channels, numbers.Integral) or channels < 1:
-        raise SignalSpecError(f"channels must be an integer >= 1, got {channels!r}")
+    if isinstance(channels, bool) or not isinstance(channels, numbers.Integral) or \
+            not 1 <= int(channels) <= MAX_CHANNELS:
+        raise SignalSpecError(f"channels must be an integer from 1 to {MAX_CHANNELS}, "
+                              f"got {channels!r}")
     return int(channels)
 
 
@@ -231,6 +253,7 @@ def _fade(x: np.ndarray, n_ramp: int) -> np.ndarray:
 
 def _to_channels(x: np.ndarray, channels: int) -> np.ndarray:
     """Copy a mono (n,) array to every channel of a (n, channels) float64 array."""
+    _check_size(x.shape[0], channels)
     return np.repeat(x[:, np.newaxis], channels, axis=1)
 
 
