@@ -222,6 +222,8 @@ MIN_PERIOD_CONFIDENCE = 0.9
 START_SPAN_S = 0.3
 #: Length of a reference's start probed for a sync marker (broadband, not the tone), s.
 MARKER_PROBE_S = 0.05
+#: A sync marker ends this long at least before the steady tone starts, s.
+MARKER_GAP_S = 0.02
 #: Length of steady tone after its start on which the lag's fraction is measured, s.
 STEADY_PROBE_S = 0.1
 #: Residual power, relative to the tone's, below which the reference model is not trusted
@@ -412,16 +414,19 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, c: np.ndarray
     # the onsets' difference where the received has a lead-in; else the received is taken to
     # start where the reference does
     coarses = []
+    steady = steady_tone_span(r, freq, fs)
     marker = r[anchor:anchor + int(MARKER_PROBE_S * fs)]
-    if len(marker) > 8 * period and periodicity(marker, fs) < PERIODIC_RATIO:
+    # a marker is broadband and precedes the steady tone (a fade-in is neither)
+    late_tone = steady is not None and steady[0] - _content_start(r) > MARKER_GAP_S * fs
+    if late_tone and len(marker) > 8 * period and periodicity(marker, fs) < PERIODIC_RATIO:
         cm = ncc(marker, y_head)
         coarses.append(int(np.argmax(cm)) - anchor)
-    coarses.append(on_y.index - on_r.index if on_y.lead_in else -anchor)
+    coarses.append(on_y.index - on_r.index if on_y.lead_in
+                   else _content_start(y_head) - _content_start(r))
     coarse = coarses[-1] if on_y.lead_in or len(coarses) == 1 else coarses[0]
     # the waveform's lag modulo a period, where the steady tone begins (after a marker and its
     # gap): the lag is still the start's there, while later a receiver's edits move it
     span = min(int(START_SPAN_S * fs), max(head - anchor - int(8 * period), 0))
-    steady = steady_tone_span(r, freq, fs)
     steady_at = (steady[0] if steady else anchor) + 2 * max(int(round(2 * period)), 8)
     steady_len = int(min(STEADY_PROBE_S * fs, max(head - steady_at, 8 * period)))
     reach = int(np.ceil(period)) + 1
@@ -593,6 +598,14 @@ def periodicity(r: np.ndarray, fs: int, *, max_period_s: float = 0.05) -> float:
         return 0.0
     tail = acf[neg[0]:]
     return float(max(tail.max(), 0.0)) if len(tail) else 0.0
+
+
+def _content_start(r: np.ndarray, *, rel_db: float = -60.0) -> int:
+    """First sample within ``rel_db`` of the peak: where content (a fade-in too) begins."""
+    a = np.abs(r)
+    peak = float(a.max()) if len(a) else 0.0
+    hit = np.flatnonzero(a > peak * 10 ** (rel_db / 20)) if peak > 0 else np.array([], int)
+    return int(hit[0]) if len(hit) else 0
 
 
 def _busy_start(r: np.ndarray) -> int:

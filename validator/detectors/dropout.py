@@ -29,6 +29,10 @@ MERGE_S = 0.005
 #: The presence test is used where the residual floor lies at least this far below the
 #: expected signal, dB (negative).
 PRESENCE_FLOOR_DB = -10.0
+#: A frame whose expected signal is absent is a dropout only when the received is also at
+#: least this much quieter than expected, dB (negative): noise in a gap is as loud as the SNR
+#: allows, other content in its place is not quieter.
+ABSENT_QUIETER_DB = -10.0
 
 
 def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
@@ -72,7 +76,10 @@ def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
     with np.errstate(divide="ignore", invalid="ignore"):
         fall = cf.p_y < cf.p_x * 10.0 ** (-settings.dropout_depth_db / 10.0)
         measurable = floor <= cf.p_x * 10.0 ** (PRESENCE_FLOOR_DB / 10.0)
-        absent = measurable & (cf.presence() < 10.0 ** (-settings.dropout_depth_db / 20.0))
+        # absent and quieter: a frame that holds other content at the expected level (a
+        # repeated packet of speech) is a glitch, not a dropout
+        absent = measurable & (cf.presence() < 10.0 ** (-settings.dropout_depth_db / 20.0)) \
+            & (cf.p_y < cf.p_x * 10.0 ** (ABSENT_QUIETER_DB / 10.0))
         deep = act.active & (fall | absent)
     for s, e in zero_spans:  # frames a zero run touches are explained by it, to the sample
         deep[s // flen:-(-e // flen)] = False
