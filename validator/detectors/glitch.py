@@ -114,7 +114,10 @@ def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
     """``mask`` grown by ``k`` frames on each side."""
     if k <= 0 or not mask.any():
         return mask.copy()
-    return np.convolve(mask.astype(np.float32), np.ones(2 * k + 1, np.float32), "same") > 0.5
+    from scipy.ndimage import maximum_filter1d
+
+    # (np.convolve "same" would return the kernel's length for a shorter mask)
+    return maximum_filter1d(mask.astype(np.uint8), 2 * k + 1, mode="constant") > 0
 
 
 def _box(x: np.ndarray, w: int) -> np.ndarray:
