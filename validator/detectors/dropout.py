@@ -32,7 +32,7 @@ PRESENCE_FLOOR_DB = -10.0
 #: A frame whose expected signal is absent is a dropout only when the received is also at
 #: least this much quieter than expected, dB (negative): noise in a gap is as loud as the SNR
 #: allows, other content in its place is not quieter.
-ABSENT_QUIETER_DB = -10.0
+ABSENT_QUIETER_DB = -7.0
 
 
 def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
