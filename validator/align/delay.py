@@ -295,9 +295,7 @@ def tone_onset(x: np.ndarray, frequency_hz: float, sample_rate_hz: int) -> ToneO
     box = max(int(round(2 * per)), 8)
     if n < 4 * box or not np.any(x):
         return None
-    z = x * np.exp(-2j * np.pi * frequency_hz / sample_rate_hz * np.arange(n))
-    cs = np.concatenate(([0.0], np.cumsum(z)))
-    a2 = np.abs(cs[box:] - cs[:-box]) ** 2 / box ** 2  # a2[i]: window [i, i + box)
+    a2 = _tone_amplitude(x, frequency_hz, sample_rate_hz, box) ** 2  # a2[i]: [i, i + box)
     level = float(np.median(a2))  # the tone's level: it fills most of the head
     if level <= 0:
         return None
@@ -322,6 +320,20 @@ def tone_onset(x: np.ndarray, frequency_hz: float, sample_rate_hz: int) -> ToneO
         return ToneOnset(0, False, step_db)
     # the windows crossing a hard onset ramp up over one box: the step sits at its middle
     return ToneOnset(min(cp + box // 2, n - 1), True, step_db)
+
+
+def _tone_amplitude(x: np.ndarray, frequency_hz: float, sample_rate_hz: int,
+                    box: int) -> np.ndarray:
+    """Amplitude at ``frequency_hz``: quadrature demodulation, then a ``box``-sample mean.
+
+    Returns
+    -------
+    np.ndarray, shape=(len(x) - box + 1,)
+        ``out[i]`` is the tone's amplitude over samples ``[i, i + box)``.
+    """
+    z = x * np.exp(-2j * np.pi * frequency_hz / sample_rate_hz * np.arange(len(x)))
+    cs = np.concatenate(([0.0], np.cumsum(z)))
+    return np.abs(cs[box:] - cs[:-box]) / box
 
 
 def steady_tone_span(x: np.ndarray, frequency_hz: float, sample_rate_hz: int, *,
@@ -358,9 +370,7 @@ def steady_tone_span(x: np.ndarray, frequency_hz: float, sample_rate_hz: int, *,
     box = max(int(round(0.01 * sample_rate_hz)), int(np.ceil(2 * sample_rate_hz / frequency_hz)))
     if n < 2 * box:
         return None
-    z = x * np.exp(-2j * np.pi * frequency_hz / sample_rate_hz * np.arange(n))
-    cs = np.concatenate(([0.0], np.cumsum(z)))
-    amp = np.abs(cs[box:] - cs[:-box]) / box  # amp[i]: window [i, i + box)
+    amp = _tone_amplitude(x, frequency_hz, sample_rate_hz, box)  # amp[i]: [i, i + box)
     level = float(np.median(amp))
     if level <= 0:
         return None
