@@ -7,20 +7,16 @@ Method
 ------
 1. Normalised cross-correlation (NCC) of the reference's head against the
    received head over every lag in ``[-max_lead, +max_delay]``.
-2. If one peak stands clear (runner-up below 0.9 of it: speech, sweeps,
-   multi-tones) that lag is the delay.
-3. Otherwise the signal is periodic (a steady tone): its correlation repeats
-   every period, so the waveform alone gives the delay only modulo a period
-   (FIELD-NOTES, "a pure sine gives no unambiguous delay"). The onset decides:
-   the first sample above 10 % of the head's peak in each signal gives a
-   coarse lag, and among the correlation peaks within two periods of it the
-   one whose *onset window* (20 ms of pre-onset silence plus 100 ms of signal,
-   which also covers a sync marker) correlates best wins.
-4. With neither a clear peak nor a distinct onset window, the delay is
-   reported as ambiguous.
-5. The integer lag is refined to a fraction of a sample by least squares on
-   the reference and its derivative (a Gauss-Newton step of the model
-   ``y(n) = g r(n - d)``).
+2. If the reference is not periodic (speech, sweeps, multi-tones, a marker
+   dominating the head) the highest peak is the delay, refined to a fraction
+   of a sample by least squares on the reference and its derivative (a
+   Gauss-Newton step of the model ``y(n) = g r(n - d)``).
+3. Otherwise the signal is a steady tone, whose correlation repeats every
+   period (FIELD-NOTES, "a pure sine gives no unambiguous delay"): see
+   :func:`_tone_delay`. The onset (:func:`tone_onset`) or a sync marker gives
+   coarse lags, whole-period candidates are compared at fractional lags over
+   the reference's start, and the confidence is their posterior; below
+   :data:`MIN_PERIOD_CONFIDENCE` the delay is reported as ambiguous.
 """
 
 from __future__ import annotations
@@ -35,8 +31,6 @@ from validator.io.audio import AudioSource
 
 #: Runner-up/peak ratio above which the waveform correlation is called periodic.
 PERIODIC_RATIO = 0.9
-#: Runner-up/peak ratio of onset windows above which the delay is ambiguous.
-ONSET_AMBIGUOUS_RATIO = 0.995
 
 
 @dataclass(frozen=True)
@@ -98,14 +92,6 @@ def onset_index(x: np.ndarray, *, rel: float = 0.1) -> int | None:
         return None
     hit = np.flatnonzero(a > rel * peak)
     return int(hit[0]) if len(hit) else None
-
-
-def _window(x: np.ndarray, start: int, length: int) -> np.ndarray:
-    out = np.zeros(length)
-    lo, hi = max(start, 0), min(start + length, len(x))
-    if hi > lo:
-        out[lo - start: hi - start] = x[lo:hi]
-    return out
 
 
 def refine_fraction(ref: AudioSource, rec: AudioSource, lag: int, *, at: int = 0,
