@@ -14,9 +14,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from validator.align.channels import ChannelAlignments, ChannelView, align_channels, channel_map
+from validator.align.channels import (
+    ChannelAlignments,
+    ChannelView,
+    align_channels,
+    channel_map,
+    lag_track,
+)
 from validator.align.delay import DelayEstimate, steady_tone_span
-from validator.align.track import AlignmentModel, fit_model, track_lags
+from validator.align.track import AlignmentModel, fit_model
 from validator.detectors.activity import Activity, measure_activity
 from validator.detectors.clipping import detect_clipping
 from validator.detectors.common import Frames, span_mask
@@ -455,8 +461,7 @@ def _tone_alignments(ref: AudioSource, rec: AudioSource,
                   else None)
         est = DelayEstimate(0.0, 0.0, True, "tone", period,
                             "no reference file: delay is not measurable from a tone")
-        hop_s = max(0.05, min(1.0, ref.duration_s / 2000))
-        points = track_lags(r, y, 0.0, hop_s=hop_s, period_samples=period)
+        points = lag_track(r, y, 0.0, period_samples=period)
         if isinstance(ref, ToneSource):  # only where the steady tone is (not a marker, a gap)
             points = [q for q in points if ref.start <= q.ref_pos < ref.stop]
         models.append(fit_model(points, r, y, initial_lag=0.0, period_samples=period))
