@@ -232,13 +232,15 @@ def mos_cqe(r: float) -> float:
     -------
     float
         1 for R < 0, ``1 + 0.035 R + R (R - 60) (100 - R) 7e-6`` for 0 <= R <= 100,
-        4.5 for R > 100 (the polynomial meets both ends: 1 at 0, 4.5 at 100).
+        4.5 for R > 100 (the polynomial meets both ends: 1 at 0, 4.5 at 100). For
+        0 < R < 6.5 the polynomial dips to 0.99; the result is kept on the MOS
+        scale, at least 1.
     """
     if r < 0:
         return 1.0
     if r > 100:
         return 4.5
-    return 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6
+    return max(1.0, 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6)
 
 
 def rate(params: EModelInput | None = None, /, **overrides: float) -> Rating:

@@ -126,8 +126,8 @@ class PlayoutResult:
         (their arrival to their play-out); the delay the buffer adds. None
         when no packet was in time.
     final_delay_ms : float
-        Play-out delay in force at the end, ms, relative to the first
-        packet's transit delay.
+        Play-out delay in force at the end, ms, above the smallest transit
+        delay seen (the buffer's depth over the fastest packet).
     """
 
     late: tuple[bool, ...]
@@ -196,7 +196,7 @@ def late_packets(arrival_ms: Sequence[float], rtp_ms: Sequence[float], *,
             late.append(is_late)
             if not is_late:
                 waits.append(playout - x)
-        final = jb.size_ms
+        final = playout - min(n)
     else:
         d, v = n[0], jb.size_ms / ADAPTIVE_BETA
         playout = n[0] + jb.size_ms
@@ -208,7 +208,7 @@ def late_packets(arrival_ms: Sequence[float], rtp_ms: Sequence[float], *,
             d = ADAPTIVE_ALPHA * d + (1 - ADAPTIVE_ALPHA) * x
             v = ADAPTIVE_ALPHA * v + (1 - ADAPTIVE_ALPHA) * abs(d - x)
             playout = d + max(ADAPTIVE_BETA * v, packet_ms)
-        final = playout - n[0]
+        final = playout - min(n)
     mean_wait = sum(waits) / len(waits) if waits else None
     return PlayoutResult(tuple(late), mean_wait, final)
 
