@@ -497,3 +497,19 @@ def test_real_g711_capture_scores_lower_with_more_loss(shared_real, case):
     assert worse.network_lost > base.network_lost
     assert worse.mos_cqe < base.mos_cqe and worse.r_factor < base.r_factor
     assert math.isfinite(worse.r_factor)
+
+
+def test_g729_has_native_concealment_values():
+    for plc in (False, True):
+        imp = codec_impairment("G729", plc=plc)
+        assert not isinstance(imp, str)
+        assert (imp.ie, imp.bpl) == (11.0, 19.0)
+
+
+@pytest.mark.parametrize("command", ["rtp", "validate"])
+def test_cli_emodel_defaults_equal_library_defaults(command):
+    from validator.cli import build_parser
+    from validator.quality.emodel_cli import emodel_settings
+
+    argv = [command, "x.pcap"] + (["--reference", "sine:997"] if command == "validate" else [])
+    assert emodel_settings(build_parser().parse_args(argv)) == EModelSettings()

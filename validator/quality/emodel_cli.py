@@ -7,6 +7,7 @@ and ``--plc`` become one :class:`validator.quality.rating.EModelSettings`.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from validator.quality.loss import (
     DEFAULT_JITTER_BUFFER_MS,
@@ -14,6 +15,9 @@ from validator.quality.loss import (
     JitterBufferSpecError,
     parse_jitter_buffer,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from validator.quality.rating import EModelSettings
 
 __all__ = ["add_emodel_options", "emodel_settings"]
 
@@ -50,7 +54,7 @@ def add_emodel_options(p: argparse.ArgumentParser, *, buffer_help: str = "") -> 
                         "ITU-T G.113 Appendix I)")
 
 
-def emodel_settings(args: argparse.Namespace):  # -> EModelSettings (lazy import)
+def emodel_settings(args: argparse.Namespace) -> EModelSettings:
     """The :class:`~validator.quality.rating.EModelSettings` of parsed arguments."""
     from validator.quality.rating import EModelSettings
 
