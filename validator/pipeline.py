@@ -40,6 +40,7 @@ from validator.detectors.splice import splice_events
 from validator.errors import AudioFormatError, InputMismatchError
 from validator.io.audio import ArraySource, AudioSource, ToneSource, open_audio, parse_tone_spec
 from validator.plotdata import level_trace, plot_data
+from validator.quality.rating import EModelSettings
 from validator.result import (
     Alignment,
     ChannelAlignment,
@@ -70,7 +71,8 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
              sample_rate_hz: int | None = None, max_delay_s: float = 10.0, dtw: bool = False,
              zoom_events: int = 50, ssrc: str | int | None = None,
              port: int | None = None, payload_types: dict[int, str] | None = None,
-             progress: Callable[[float], None] | None = None) -> ValidationResult:
+             progress: Callable[[float], None] | None = None,
+             emodel: EModelSettings | None = None) -> ValidationResult:
     """Validate received audio against its reference.
 
     Parameters
@@ -111,6 +113,10 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         no SDP in the capture describes.
     progress : callable, optional
         Called with the fraction done (0..1) during the detection pass.
+    emodel : EModelSettings, optional
+        For a capture: how the E-model rates each RTP stream (modelled
+        jitter buffer, network one-way delay, receiver PLC); the defaults of
+        :class:`validator.quality.rating.EModelSettings` when omitted.
 
     Returns
     -------
@@ -197,7 +203,7 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
 
             events = link_causes(events, decoded.network_events)
             notes.extend(network_notes(decoded.network_events, events))
-            rtp = rtp_section(decoded, capture)
+            rtp = rtp_section(decoded, capture, emodel=emodel)
 
         # 4. metrics
         tonal = _tonal_frequencies(ref, tone, rec.channels)
