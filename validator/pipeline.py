@@ -19,10 +19,11 @@ from validator.align.channels import (
     ChannelView,
     align_channels,
     channel_map,
+    fit_track,
     lag_track,
 )
 from validator.align.delay import DelayEstimate, steady_tone_span
-from validator.align.track import AlignmentModel, fit_model
+from validator.align.track import AlignmentModel
 from validator.detectors.activity import Activity, measure_activity
 from validator.detectors.clipping import detect_clipping
 from validator.detectors.common import Frames, span_mask
@@ -470,6 +471,6 @@ def _tone_alignments(ref: AudioSource, rec: AudioSource,
         points = lag_track(r, y, 0.0, period_samples=period)
         if isinstance(ref, ToneSource):  # only where the steady tone is (not a marker, a gap)
             points = [q for q in points if ref.start <= q.ref_pos < ref.stop]
-        models.append(fit_model(points, r, y, initial_lag=0.0, period_samples=period))
+        models.append(fit_track(points, r, y, initial_lag=0.0, period_samples=period))
         ests.append(est)
     return ChannelAlignments(tuple(models), tuple(ests), mapping, ref)

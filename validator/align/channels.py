@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from validator.align.delay import DelayEstimate, estimate_delay
-from validator.align.phase import phase_track
+from validator.align.phase import PHASE_SIGMA_FLOOR, min_step_samples, phase_track
 from validator.align.track import (
     AlignmentModel,
     LagPoint,
@@ -210,7 +210,7 @@ def align_channels(ref: AudioSource, rec: AudioSource, *, max_delay_s: float,
         period = est.period_samples if est.method != "xcorr" else None
         points = lag_track(r, y, est.lag_samples, period_samples=period,
                            inverted=est.inverted)
-        models.append(fit_model(points, r, y, initial_lag=est.lag_samples,
+        models.append(fit_track(points, r, y, initial_lag=est.lag_samples,
                                 period_samples=period))
     return ChannelAlignments(tuple(models), tuple(estimates), tuple(mapping), ref)
 
@@ -245,6 +245,37 @@ def lag_track(ref: AudioSource, rec: AudioSource, initial_lag: float, *,
                            inverted=inverted)
     hop_s = max(0.05, min(1.0, ref.duration_s / 2000))
     return track_lags(ref, rec, initial_lag, hop_s=hop_s, inverted=inverted)
+
+
+def fit_track(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
+              initial_lag: float, period_samples: float | None) -> AlignmentModel:
+    """Drift and splices of one channel's lag track (:func:`lag_track`).
+
+    A tone's phase track is fitted with the tolerances of a phase: a step is
+    an edit from :data:`~validator.align.phase.MIN_PHASE_STEP_RAD` of phase,
+    and the track's noise floor is
+    :data:`~validator.align.phase.PHASE_SIGMA_FLOOR`.
+
+    Parameters
+    ----------
+    points : list of LagPoint
+    ref, rec : AudioSource
+        Mono reference and received sources.
+    initial_lag : float
+        Global delay, samples.
+    period_samples : float or None
+        The tone's period, samples; None for a correlation track.
+
+    Returns
+    -------
+    AlignmentModel
+    """
+    if period_samples:
+        return fit_model(points, ref, rec, initial_lag=initial_lag,
+                         period_samples=period_samples,
+                         jump_tol=min_step_samples(period_samples),
+                         sigma_floor=PHASE_SIGMA_FLOOR)
+    return fit_model(points, ref, rec, initial_lag=initial_lag)
 
 
 def shared_clock_delays(estimates: Sequence[DelayEstimate]) -> list[DelayEstimate]:

@@ -179,7 +179,7 @@ def track_lags(ref: AudioSource, rec: AudioSource, initial_lag: float, *, hop_s:
 
 def fit_model(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
               initial_lag: float, period_samples: float | None = None,
-              jump_tol: float = 0.05) -> AlignmentModel:
+              jump_tol: float = 0.05, sigma_floor: float | None = None) -> AlignmentModel:
     """Fit drift and segments to a delay track, and locate each splice.
 
     Parameters
@@ -193,6 +193,10 @@ def fit_model(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
         Period of a periodic reference (marks breaks as ambiguous).
     jump_tol : float
         Smallest step between segments, in samples (see :func:`segment_track`).
+    sigma_floor : float, optional
+        Smallest noise assumed for the track, samples (default
+        :data:`MIN_TRACK_SIGMA`; a tone's phase track has no interpolation
+        bias and takes a lower one).
 
     Returns
     -------
@@ -220,11 +224,13 @@ def fit_model(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
         lag = np.concatenate(([lag[0]], lag[0] + np.cumsum(dd)))
         points = [LagPoint(pt.ref_pos, float(v), pt.score) for pt, v in zip(points, lag,
                                                                             strict=True)]
-    seg_id, slope, intercepts = segment_track(p, lag, min_step=jump_tol,
+    floor = MIN_TRACK_SIGMA if sigma_floor is None else sigma_floor
+    seg_id, slope, intercepts = segment_track(p, lag, min_step=jump_tol, sigma_floor=floor,
                                               min_drift_span=2.0 * ref.sample_rate_hz,
                                               smooth_span=0.15 * ref.sample_rate_hz)
     cut_list = [int(c) for c in np.flatnonzero(np.diff(seg_id)) + 1]
-    kept = _drop_excursions(cut_list, lag - slope * p, p, max(jump_tol, 5 * track_sigma(lag)),
+    kept = _drop_excursions(cut_list, lag - slope * p, p,
+                            max(jump_tol, 5 * track_sigma(lag, floor=floor)),
                             min_len=ref.sample_rate_hz // 2)
     if kept != cut_list:
         seg_id = np.zeros(len(p), dtype=int)
@@ -277,6 +283,7 @@ MIN_TRACK_SIGMA = 0.01
 
 
 def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
+                  sigma_floor: float = MIN_TRACK_SIGMA,
                   min_drift_span: float = 0.0,
                   smooth_span: float = 0.0) -> tuple[np.ndarray, float, list[float]]:
     """Split a lag track into constant segments plus an optional common drift.
@@ -307,6 +314,8 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
     min_step : float
         Adjacent segments closer than this, or than five times the track's
         noise, are one segment, samples.
+    sigma_floor : float
+        Smallest noise assumed for the track, samples (see :func:`track_sigma`).
     min_drift_span : float
         The drift model is considered only when one of its segments spans at
         least this much reference, samples: a clock drift shows within long
@@ -338,7 +347,7 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
     n = len(p)
     if n < 4:
         return np.zeros(n, dtype=int), 0.0, [float(np.median(lag))]
-    sigma = track_sigma(lag)
+    sigma = track_sigma(lag, floor=sigma_floor)
     pen = CHANGE_PENALTY * sigma * sigma * np.log(n)
     # a running median over +-smooth_span removes short excursions (a bad window, a concealed
     # packet pulling two or three windows aside) and keeps steps sharp
@@ -424,14 +433,13 @@ def _dissolve_transitions(x: np.ndarray, seg_id: np.ndarray, step: float, *,
     return out.astype(int), use
 
 
-def track_sigma(lag: np.ndarray) -> float:
+def track_sigma(lag: np.ndarray, *, floor: float = MIN_TRACK_SIGMA) -> float:
     """Noise of a lag track, samples: the median absolute first difference (robust to steps
-    and outliers) over sqrt(2), at least :data:`MIN_TRACK_SIGMA`."""
+    and outliers) over sqrt(2), at least ``floor``."""
     if len(lag) < 3:
-        return MIN_TRACK_SIGMA
+        return floor
     d = np.diff(lag)
-    return max(1.4826 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2),
-               MIN_TRACK_SIGMA)
+    return max(1.4826 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2), floor)
 
 
 def _pelt(x: np.ndarray, pen: float, sigma: float) -> np.ndarray:
