@@ -63,6 +63,17 @@ def seconds(text: str) -> float:
     return v
 
 
+def quality_metrics(text: str) -> tuple[str, ...]:
+    """argparse type: ``visqol,pesq`` -> canonical metric specs (checked, nothing imported)."""
+    from validator.errors import QualityError
+    from validator.quality.spec import parse_metrics
+
+    try:
+        return parse_metrics(text)
+    except QualityError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--quality: ")) from exc
+
+
 def _port(text: str) -> int:
     from validator.rtp.cli import _port as parse
 
@@ -120,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "for a capture without SDP whose RTP the heuristics miss")
     v.add_argument("--dtw", action="store_true",
                    help="also run DTW on MFCCs (speech/music) and report time warps")
+    v.add_argument("--quality", type=quality_metrics, metavar="METRICS",
+                   help="also score full-reference quality on the alignment: visqol and/or "
+                        "pesq, e.g. visqol,pesq (visqol:audio for 48 kHz audio mode, pesq:nb "
+                        "or pesq:wb to force the band); overrides the profile's quality list; "
+                        "needs pip install 'audio-stream-validator[quality]'")
     v.add_argument("--max-events", type=count, default=20,
                    help="events listed in the terminal summary (default 20)")
     v.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
@@ -246,7 +262,7 @@ def _validate(args: argparse.Namespace) -> int:
     result = validate(args.received, args.reference, profile=profile, max_delay_s=args.max_delay,
                       dtw=args.dtw, progress=bar, zoom_events=args.max_zooms,
                       ssrc=args.ssrc, port=args.port,
-                      payload_types=dict(args.payload_type) or None)
+                      payload_types=dict(args.payload_type) or None, quality=args.quality)
     if bar:
         bar.close()
     try:
