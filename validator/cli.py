@@ -144,8 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="write a reference test signal",
                        description="Write a reference signal (AES17 dBFS levels; 997 Hz default).")
-    g.add_argument("kind", choices=["tone", "multitone", "sweep", "standard-set"])
-    g.add_argument("output", help="output WAV path (a folder for standard-set)")
+    g.add_argument("kind", choices=["tone", "multitone", "sweep", "standard-set", "speech"])
+    g.add_argument("output", help="output WAV path (a folder for standard-set and speech)")
     g.add_argument("--freq", type=float, action="append", metavar="HZ",
                    help="tone frequency; repeat for one tone per channel (tone) or for the "
                         "components (multitone). Default 997")
@@ -359,6 +359,12 @@ def _generate_signal(args: argparse.Namespace) -> int:
     if args.kind == "standard-set":
         signals.build_standard_set(args.output)
         print(f"standard set written to {args.output}")
+        return EXIT_PASS
+    if args.kind == "speech":
+        from validator.signals.speech import build_speech, espeak_version
+
+        for path in build_speech(args.output).values():
+            print(f"{path}: espeak-ng {espeak_version()} speech")
         return EXIT_PASS
     freqs = args.freq or [signals.DEFAULT_TONE_HZ]
     if args.kind == "tone":
