@@ -3,7 +3,7 @@
 Run from the repository root (needs the ``quality`` and ``codecs`` extras)::
 
     python tests/benchmarks/bench_quality.py --quick        # 0/2/10 %, 2 seeds: ~3 min
-    python tests/benchmarks/bench_quality.py --jobs 2       # 0/1/2/5/10 %, 5 seeds: ~8 min on 2 cores
+    python tests/benchmarks/bench_quality.py --jobs 2   # 0/1/2/5/10 %, 5 seeds: ~8 min, 2 cores
 
 The reference is the shipped espeak-ng speech (``reference_signals/speech``,
 14.4 s; PCMU gets it resampled to 8 kHz). Each codec encodes it in 20 ms
