@@ -258,8 +258,9 @@ def main(argv: list[str] | None = None) -> int:
           "computed" + (": " + "; ".join(sorted({x for r in bad for x in r["reasons"]}))
                         if bad else ""))
     for c in CODECS:
-        d = sorted({round(r["delay_samples"], 2) for r in rows if r["codec"] == c})
-        print(f"  {c}: delay found by our alignment, samples: {d[:6]}")
+        d = [round(r["delay_samples"]) for r in rows if r["codec"] == c]
+        counts = {v: d.count(v) for v in sorted(set(d))}
+        print(f"  {c}: first-segment delay found by our alignment, samples (cases): {counts}")
     print("\nseconds per 10 s of speech (warm, best of 3, one core):")
     for k, v in timing().items():
         print(f"  {k:<22s} {v:6.2f} s")
