@@ -402,10 +402,9 @@ def test_delayed_drifted_received_still_scores(speech16):
     r = validate(y, speech16, sample_rate_hz=fs, quality="visqol,pesq")
     assert r.alignment.delay_s == pytest.approx(0.35, abs=1e-3)
     q = r.quality
-    assert q.visqol.mos_lqo > 4.3 and q.pesq.mos_lqo > 4.2, q
-    # the same audio unaligned (as a naive script would feed it) scores far lower
-    naive = score_aligned(speech16, y[:len(speech16)], fs, "pesq")
-    assert naive.pesq.mos_lqo is None or naive.pesq.mos_lqo < q.pesq.mos_lqo - 0.3
+    clean = score_aligned(speech16, speech16, fs, "visqol,pesq")
+    assert q.visqol.mos_lqo > clean.visqol.mos_lqo - 0.1, (q, clean)
+    assert q.pesq.mos_lqo > clean.pesq.mos_lqo - 0.1, (q, clean)
     # the windows say where they lie in the received file: 0.35 s later, stretched
     w = q.windows[1]
     assert w.start_s == pytest.approx(4.0 * (1 + 120e-6) + 0.35, abs=1e-3)

@@ -64,6 +64,10 @@ ACTIVITY_FRAME_S = 0.02
 ACTIVITY_RANGE_DB = 40.0
 #: Received audio quieter than this over a span (RMS, dBFS) is silent: nothing to score.
 SILENT_DBFS = -90.0
+#: ViSQOL's score moves with the absolute level (its spectrogram has a fixed floor: the same
+#: speech against itself scores 4.34 at a -12 dBFS peak and 4.55 at -1 dBFS), so both signals
+#: are scaled by one gain that puts the reference's peak here, dBFS. PESQ levels itself.
+VISQOL_PEAK_DBFS = -1.0
 
 
 def _level_dbfs(x: np.ndarray) -> float:
@@ -88,6 +92,9 @@ class _Scorer:
                  sample_rate_hz: int) -> None:
         self.name, self.mode = name, mode
         self.ref, self.rec, self.fs = reference, received, sample_rate_hz
+        peak = float(np.max(np.abs(reference))) if reference.size else 0.0
+        self.gain = 10 ** (VISQOL_PEAK_DBFS / 20) / peak if name == "visqol" and peak > 0 \
+            else 1.0
         levels = _frame_levels_db(reference, sample_rate_hz)
         self.levels = levels
         top = float(levels.max()) if levels.size else -300.0
@@ -109,7 +116,7 @@ class _Scorer:
         if _level_dbfs(self.rec[a:b]) < SILENT_DBFS:
             return None, (f"the received audio is silent (below {SILENT_DBFS:g} dBFS) where the "
                           "reference is active: no score, see the silence and dropout events")
-        return score(self.name, self.mode, self.ref[a:b], self.rec[a:b])
+        return score(self.name, self.mode, self.gain * self.ref[a:b], self.gain * self.rec[a:b])
 
 
 def _window_starts(duration_s: float, window_s: float, hop_s: float) -> list[float]:

@@ -11,7 +11,9 @@ there is none. They never return a default number.
   C++ default; the polynomial fallback over-predicts), audio mode at 48 kHz
   with the SVR mapper. Its own global alignment is switched off: the input is
   aligned already, and a global search on a badly damaged window can lock on
-  a wrong lag. Its patch-level realignment stays on.
+  a wrong lag. Its patch-level realignment stays on. Its score depends on the
+  absolute level, so the caller levels the pair first
+  (:data:`validator.quality.VISQOL_PEAK_DBFS`).
 - **PESQ**: ITU-T P.862 (narrow band, 8 kHz, with the P.862.1 MOS-LQO
   mapping) and P.862.2 (wide band, 16 kHz), through ``pesq``, which wraps the
   ITU reference C code (it carries the ITU/owners' IP notice, hence the
