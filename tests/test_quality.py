@@ -470,3 +470,26 @@ def test_speech_reference_rebuilds_bit_identically(tmp_path):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         assert digest in readme
         assert digest == hashlib.sha256((SPEECH_16K.parent / name).read_bytes()).hexdigest()
+
+
+@pytest.mark.slow
+@needs_pesq
+def test_batch_quality_end_to_end(tmp_path, speech16):
+    from validator.batch import jobs_from_patterns, run_batch
+
+    sf.write(tmp_path / "ref.wav", speech16, 16000, subtype="PCM_16")
+    y = speech16.copy()
+    for k in range(1, 14):  # a zero-filled 20 ms packet every second
+        y[k * 16000:k * 16000 + 320] = 0.0
+    sf.write(tmp_path / "rx_loss.wav", y, 16000, subtype="PCM_16")
+    sf.write(tmp_path / "rx_clean.wav", speech16, 16000, subtype="PCM_16")
+    jobs = jobs_from_patterns([str(tmp_path / "rx_*.wav")], str(tmp_path / "ref.wav"),
+                              tags={"codec": "l16"})
+    res = run_batch(jobs, output_dir=tmp_path / "out", run_name="q", workers=1,
+                    quality="pesq", html=False)
+    s = res.summary
+    assert s["mos"]["metrics"] == ["mos_lqo_pesq"]
+    st = s["mos"]["by_tag"]["codec"]["l16"]["mos_lqo_pesq"]
+    assert st["n"] == 2 and st["not_computed"] == 0 and st["max"] > 4.4
+    worst = s["worst"]["mos_lqo_pesq"]["captures"]
+    assert worst[0]["name"].endswith("rx_loss") and worst[0]["value"] < worst[1]["value"]
