@@ -69,6 +69,11 @@ class Limits:
         Largest residual after alignment relative to the received level, per
         channel, dB: above it received and reference do not match (the wrong
         file, a misalignment, noise far above the signal).
+    min_mos_cqe : float or None
+        Smallest E-model MOS-CQE (ITU-T G.107 Annex B, 1 to 4.5) of the
+        validated RTP stream (not judged by default). A stream that cannot be
+        rated (a codec without G.113 values, an audio file instead of a
+        capture) fails the check: the tool cannot judge, so it fails closed.
     min_mos_lqo : float or None
         Smallest whole-capture MOS-LQO (ViSQOL and PESQ, each judged) that
         still passes. A score that could not be computed, or none asked for
@@ -91,6 +96,7 @@ class Limits:
     min_judged_fraction: float | None = 0.9
     max_match_db: float | None = -10.0
     max_channel_map_errors: int | None = 0
+    min_mos_cqe: float | None = None
     min_mos_lqo: float | None = None
 
 
@@ -304,6 +310,8 @@ def judge(result: ValidationResult, profile: Profile) -> tuple[tuple[Check, ...]
         ok = al.delay_s is not None and al.delay_s <= lim.max_delay_s
         checks.append(Check("delay", ok, al.delay_s, lim.max_delay_s, "s", "delay (latency)"))
     checks.extend(_quality_checks(result, lim.min_mos_lqo))
+    if lim.min_mos_cqe is not None:
+        checks.append(_mos_cqe_check(result, lim.min_mos_cqe))
     if result.truncation_s is not None:
         lv = lim.max_truncation_s
         checks.append(Check("truncation", lv is None or result.truncation_s <= lv,
@@ -337,3 +345,20 @@ def _quality_checks(result: ValidationResult, limit: float | None) -> list[Check
             out.append(Check(f"mos_lqo_{s.metric}", limit is None or s.mos_lqo >= limit,
                              s.mos_lqo, limit, "MOS", what))
     return out
+
+
+def _mos_cqe_check(result: ValidationResult, limit: float) -> Check:
+    """``mos_cqe``: the validated stream's E-model MOS-CQE against its lower limit; fail closed."""
+    ratings = getattr(result.rtp, "emodel", ()) if result.rtp is not None else ()
+    rating = ratings[0] if ratings else None
+    if rating is None:
+        why = ("the input is not an RTP capture: there is no network stream to rate"
+               if result.rtp is None else "the stream was not rated")
+        return Check("mos_cqe", False, None, limit, "MOS",
+                     f"E-model MOS-CQE (lower limit): cannot judge, {why} (fails closed)")
+    if not rating.rated:
+        return Check("mos_cqe", False, None, limit, "MOS",
+                     f"E-model MOS-CQE (lower limit): cannot judge, the stream is not rated: "
+                     f"{rating.not_rated_reason} (fails closed)")
+    return Check("mos_cqe", rating.mos_cqe >= limit, round(rating.mos_cqe, 3), limit, "MOS",
+                 f"E-model MOS-CQE of the RTP stream (lower limit; R {rating.r_factor:.1f})")

@@ -1,4 +1,8 @@
-"""Full-reference speech and audio quality on the validator's alignment: ViSQOL v3 and PESQ.
+"""Call quality scores: ViSQOL v3 and PESQ from the audio (here), the E-model from the network.
+
+The E-model (ITU-T G.107) of RTP streams lives in :mod:`validator.quality.emodel`,
+:mod:`validator.quality.rating` and :mod:`validator.quality.loss`. This
+package's own functions are the full-reference scores on the validator's alignment.
 
 Users read a MOS first and the events second. This stage scores the received
 audio against its reference with the metrics they know, after the
