@@ -20,8 +20,10 @@ scored by :func:`validator.quality.assess_quality`: ViSQOL v3 speech mode
 (16 kHz, lattice) and PESQ (P.862 narrow band for PCMU at 8 kHz, P.862.2 wide
 band for G.722 and Opus). Five seeds per point, because a score depends on
 where the losses fall. The E-model curve (ITU-T G.107 MOS-CQE from the same
-loss pattern) is drawn when ``validator.quality.emodel`` is installed beside
-this module (see :func:`emodel_mos`).
+loss pattern: its loss rate and BurstR, no delay) is drawn from
+``validator.quality.emodel`` (see :func:`emodel_mos`); G.113 Appendix I rates
+PCMU only of these three codecs. ``--replot JSON`` redraws the table and plot
+from a ``--json`` file without the audio run.
 
 Prints a table (mean and standard deviation over seeds, and the actual loss),
 the time per 10 s of speech of each metric (warm: after the first call's JIT),
@@ -233,13 +235,31 @@ def plot(summary: list[dict], path: Path, *, note: str) -> None:
     fig.savefig(path, dpi=110)
 
 
+def _emodel_note(rows: list[dict]) -> str:
+    if any(r["emodel"] is not None for r in rows):
+        return "E-model (G.107, G.113 Ie/Bpl): PCMU only"
+    return "E-model curve: not on this branch (HOOK(E-model) in bench_quality.py)"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="0/2/10 %% loss, 2 seeds")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--png", type=Path, default=PNG)
     ap.add_argument("--json", type=Path, help="write every case's result here")
+    ap.add_argument("--replot", type=Path, metavar="JSON",
+                    help="no audio run: redraw the table and plot from a --json file, with the "
+                         "E-model recomputed from each case's loss rate and BurstR")
     args = ap.parse_args(argv)
+    if args.replot:
+        rows = json.loads(args.replot.read_text())["rows"]
+        for r in rows:
+            r["emodel"] = emodel_mos(r["codec"], r["actual_loss_pct"], r["burst_ratio"])
+        summary = summarise(rows)
+        print(table(summary))
+        plot(summary, args.png, note=_emodel_note(rows))
+        print(f"\nplot: {args.png}")
+        return 0
     losses = QUICK_LOSS_PCT if args.quick else LOSS_PCT
     seeds = QUICK_SEEDS if args.quick else SEEDS
     tasks = [(c, k, p, s) for c in CODECS for k in PATTERNS for p in losses if p > 0
@@ -264,10 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nseconds per 10 s of speech (warm, best of 3, one core):")
     for k, v in timing().items():
         print(f"  {k:<22s} {v:6.2f} s")
-    have_emodel = any(r["emodel"] is not None for r in rows)
-    note = ("E-model from validator.quality.emodel" if have_emodel else
-            "E-model curve: not on this branch (HOOK(E-model) in bench_quality.py)")
-    plot(summary, args.png, note=note)
+    plot(summary, args.png, note=_emodel_note(rows))
     print(f"\nplot: {args.png.relative_to(ROOT) if args.png.is_relative_to(ROOT) else args.png}")
     if args.json:
         args.json.write_text(json.dumps({"python": platform.python_version(), "rows": rows,
