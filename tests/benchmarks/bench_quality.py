@@ -89,8 +89,9 @@ def emodel_mos(codec: str, loss_pct: float, burst_r: float) -> float | None:
                                  plc=CODECS[codec][2] == "PLC")
     if isinstance(ci, str):
         return None
+    # BurstR below 1 (loss more spread out than random) is rated as 1, as validate's E-model does
     return float(emodel.rate(ie=ci.ie, bpl=ci.bpl, ppl_pct=loss_pct,
-                             burst_ratio=burst_r).mos_cqe)
+                             burst_ratio=max(burst_r, 1.0)).mos_cqe)
 
 
 def run_point(task: tuple[str, str, float, int]) -> dict:
