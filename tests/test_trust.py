@@ -280,3 +280,19 @@ def test_a_codec_recovering_after_a_concealed_packet_is_the_packets_tail():
     for e, t0 in zip(ev, starts, strict=True):
         assert e.start_s == pytest.approx(t0, abs=0.003)
         assert e.duration_s <= 0.02 + 0.03
+
+
+def test_a_channel_carrying_another_tone_fails_on_match_not_on_faults():
+    """Class 4: a stereo 997/1499 Hz capture checked against a mono 997 Hz reference. The right
+    channel does not carry the reference: it fails its match check, and no polarity
+    inversion, gain error or +46 dB "level rise" is invented for it."""
+    fs = 48000
+    st = _stereo(fs)
+    r = validate(st, st[:, 0], sample_rate_hz=fs)
+    failed = {c.name for c in r.checks if not c.passed}
+    assert r.verdict == "fail"
+    assert "match_ch1" in failed
+    assert failed <= {"match_ch1", "judged_fraction_ch1"}  # ch1 fails closed, nothing else
+    assert not [e for e in r.events if e.channel == 1]
+    assert not r.channels[1].polarity_inverted
+    assert any("ch1 does not carry its reference" in n for n in r.notes)

@@ -1,7 +1,17 @@
-"""The validation pipeline: io -> align -> detectors -> verdict.
+"""The validation pipeline: io -> align -> detectors -> metrics -> verdict.
 
 :func:`validate` is the whole main job as one function; the CLI and the
-Python API both call it.
+Python API both call it. It is a short chain of named stages:
+
+1. :func:`_open_inputs`: the received audio (or its decoded RTP capture) and
+   the reference (a file, an array or a tone spec);
+2. :func:`_align`: the channel map, then each channel against its own
+   reference channel (:mod:`validator.align`);
+3. :func:`_detect`: one streaming pass for the frame features, then every
+   detector (:func:`validator.detectors.detect.detect_events`);
+4. :func:`_measure_and_assemble`: per-channel metrics, DTW, truncation and
+   quality scores, assembled into a :class:`~validator.result.ValidationResult`;
+5. :func:`validator.verdict.judge`: the checks and the verdict.
 """
 
 from __future__ import annotations
@@ -10,7 +20,8 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -25,19 +36,12 @@ from validator.align.channels import (
 from validator.align.delay import DelayEstimate, steady_tone_span
 from validator.align.track import AlignmentModel
 from validator.detectors.activity import Activity, measure_activity
-from validator.detectors.clipping import detect_clipping
-from validator.detectors.common import Frames, span_mask
-from validator.detectors.consolidate import consolidate
+from validator.detectors.common import span_mask
 from validator.detectors.coverage import measure_coverage
-from validator.detectors.dropout import detect_dropouts
-from validator.detectors.features import ChannelFeatures, Features, extract_features
-from validator.detectors.glitch import detect_glitches
-from validator.detectors.level import detect_level_changes
+from validator.detectors.detect import detect_events
+from validator.detectors.features import Features, extract_features
 from validator.detectors.metrics import channel_metrics, dominant_frequency
-from validator.detectors.refine import gap_in_noise, reference_silent
 from validator.detectors.settings import DetectorSettings
-from validator.detectors.silence import detect_silence
-from validator.detectors.splice import splice_events
 from validator.errors import AudioFormatError, InputMismatchError
 from validator.io.audio import ArraySource, AudioSource, ToneSource, open_audio, parse_tone_spec
 from validator.plotdata import level_trace, plot_data
@@ -57,14 +61,11 @@ from validator.verdict import Profile, judge
 AudioInput = str | os.PathLike[str] | np.ndarray
 #: Shortest received audio that can be validated, in seconds.
 MIN_DURATION_S = 0.05
-#: Glitches up to this long get a sample-level look for a dropout into the noise, s.
-REFINE_MAX_S = 0.2
-#: Samples read either side of a glitch for that look, s.
-REFINE_MARGIN_S = 0.02
-#: At most this many glitches are looked at again (the rest keep their frame-level span).
-MAX_REFINED = 2000
 #: Without a reference file, the first and last part of the tone are not judged, s.
 TONE_EDGE_GUARD_S = 0.02
+#: A channel whose residual is within this of its received level (dB) does not carry its
+#: reference at all: its events are not reported (the match check fails it).
+NO_MATCH_DB = -3.0
 #: Tonality (share of power in the spectral peak) above which a channel is a steady tone.
 TONAL = 0.9
 
@@ -147,113 +148,164 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
     t0 = time.perf_counter()
     profile = profile or Profile()
     quality_specs = requested_metrics(quality, profile.quality)
-    settings = profile.detectors
     with ExitStack() as stack:
-        decoded = None
-        if not isinstance(received, np.ndarray) and _is_capture(received):
-            from validator.rtp.link import decode_capture
-
-            rec, decoded, capture = decode_capture(received, ssrc, payload_types, port=port)
-        else:
-            rec = stack.enter_context(_source(received, sample_rate_hz, "received"))
-        tone = parse_tone_spec(reference) if isinstance(reference, str) else None
-        if tone is not None:
-            ref: AudioSource = _tone_reference(tone, rec)
-        else:
-            ref = stack.enter_context(_source(reference, sample_rate_hz or rec.sample_rate_hz
-                                              if decoded is not None else sample_rate_hz,
-                                              "reference"))
-        _check_compatible(rec, ref)
-        notes: list[str] = []
-        fs = rec.sample_rate_hz
-
-        # 1. alignment: which reference channel each received channel carries, then each
-        #    channel against its own (periods, splices and polarity are per channel)
-        mapping = (channel_map(ref, rec, max_delay_s=max_delay_s) if tone is None
-                   else tuple(range(rec.channels)) if ref.channels > 1 else (0,) * rec.channels)
-        if tone is not None:
-            aligns = _tone_alignments(ref, rec, mapping)
-        else:
-            aligns = align_channels(ref, rec, max_delay_s=max_delay_s, mapping=mapping)
-        for note in dict.fromkeys(e.note for e in aligns.estimates if e.note):
-            notes.append(note)
-        if not any(m.points for m in aligns.models) and tone is None:
-            notes.append("no stretch of the received audio matches the reference: alignment "
-                         "falls back to the global delay")
-        if mapping != tuple(range(rec.channels)) and ref.channels > 1:
-            notes.append("channel map: " + ", ".join(
-                f"received ch{i} carries reference ch{j}" for i, j in enumerate(mapping)
-                if i != j))
-        if rec.channels > 1 and not aligns.shared_clock:
-            notes.append("the channels do not share one timeline (different drift or splices): "
-                         "each channel is aligned on its own")
-
-        # 2. one streaming pass for frame features
-        min_zero = max(int(np.ceil(settings.min_dropout_ms * fs / 1000)), 1)
-        feats = extract_features(rec, aligns, min_zero_run=min_zero,
-                                 min_clip_run=settings.clip_min_samples, progress=progress,
-                                 n_excerpts=16, excerpt_s=0.5)
-        if isinstance(ref, ToneSource):
-            # the received tone's own onset and end ramps are unknown: judge inside them
-            guard = int(TONE_EDGE_GUARD_S * fs) // feats.frame_len
-            feats.covered[:ref.start // feats.frame_len + guard] = False
-            feats.covered[max(ref.stop // feats.frame_len - guard, 0):] = False
-
-        # 3. detectors, per channel
-        acts = [measure_activity(cf, settings, feats.covered) for cf in feats.channels]
-        events: list[Event] = []
-        for ch, cf in enumerate(feats.channels):
-            events.extend(_detect_channel(cf, acts[ch], feats, ch, settings))
-        events = _refine_glitches(events, rec, aligns, feats, settings)
-        for ch, m in enumerate(aligns.models):
-            events.extend(splice_events(m, feats, events, channels=(ch,)))
-        events = consolidate(events)
+        inputs = _open_inputs(stack, received, reference, sample_rate_hz=sample_rate_hz,
+                              ssrc=ssrc, payload_types=payload_types, port=port)
+        aligns, notes = _align(inputs, max_delay_s=max_delay_s)
+        feats, covered, acts, events = _detect(inputs, aligns, profile.detectors,
+                                               progress=progress)
         rtp = None
-        if decoded is not None:
+        if inputs.decoded is not None:
             from validator.rtp.link import link_causes, network_notes, rtp_section
 
-            events = link_causes(events, decoded.network_events)
-            notes.extend(network_notes(decoded.network_events, events))
-            rtp = rtp_section(decoded, capture, emodel=emodel)
+            events = link_causes(events, inputs.decoded.network_events)
+            notes.extend(network_notes(inputs.decoded.network_events, events))
+            rtp = rtp_section(inputs.decoded, inputs.capture, emodel=emodel)
+        result = _measure_and_assemble(inputs, aligns, feats, covered, acts, events, notes,
+                                       settings=profile.detectors, dtw=dtw,
+                                       zoom_events=zoom_events, rtp=rtp,
+                                       quality_specs=quality_specs)
+    checks, verdict = judge(result, profile)
+    return replace(result, checks=checks, verdict=verdict,
+                   elapsed_s=round(time.perf_counter() - t0, 3))
 
-        # 4. metrics
-        tonal = _tonal_frequencies(ref, tone, rec.channels)
-        dtw_distance = None
-        if dtw:
-            if all(f is not None for f in tonal):
-                notes.append("DTW skipped: the reference is a steady tone, whose MFCC frames are "
-                             "all alike, so DTW has no unique path")
-            else:
-                from validator.align.dtw import dtw_align, warp_events
 
-                res = dtw_align(rec, ref, aligns.models[0])
-                dtw_distance = round(res.distance, 4)
-                events.extend(warp_events(res, fs))
-                events.sort(key=lambda e: (e.start_s, e.channel, e.type))
-        channels = tuple(_with_coverage(channel_metrics(feats, ch, tonal[ch], events,
-                                                        reference_known=tone is None),
-                                        feats, acts[ch], events, settings)
-                         for ch in range(rec.channels))
-        truncation_s = _truncation_s(aligns, rec) if tone is None else None
-        if truncation_s:
-            notes.append(f"the received audio lacks {truncation_s:.3f} s of the reference at its "
-                         "start or end")
-        alignment = replace(_alignment(aligns, fs, tone is not None),
-                            dtw_distance=dtw_distance)
-        result = ValidationResult(
-            input=InputInfo(received=_name(received, "received"),
-                            reference=_name(reference, "reference"), sample_rate_hz=fs,
-                            channels=rec.channels, duration_s=rec.duration_s,
-                            reference_duration_s=ref.duration_s),
-            alignment=alignment, channels=channels, events=tuple(events), notes=tuple(notes),
-            traces=tuple(level_trace(feats, ch) for ch in range(rec.channels)),
-            truncation_s=truncation_s,
-            plots=plot_data(feats, rec, aligns, events, tonal, zoom_events),
-            rtp=rtp,
-            quality=assess_quality(rec, aligns, quality_specs) if quality_specs else None)
-        checks, verdict = judge(result, profile)
-        return replace(result, checks=checks, verdict=verdict,
-                       elapsed_s=round(time.perf_counter() - t0, 3))
+@dataclass(frozen=True)
+class _Inputs:
+    """The opened inputs of one validation (stage 1)."""
+
+    received: AudioInput
+    reference: AudioInput | str
+    rec: AudioSource
+    ref: AudioSource
+    tone: tuple[float, ...] | None
+    decoded: Any = None
+    capture: Any = None
+
+
+def _open_inputs(stack: ExitStack, received: AudioInput, reference: AudioInput | str, *,
+                 sample_rate_hz: int | None, ssrc: str | int | None,
+                 payload_types: dict[int, str] | None, port: int | None) -> _Inputs:
+    """Stage 1: open the received audio (or decode its capture) and the reference."""
+    decoded = capture = None
+    if not isinstance(received, np.ndarray) and _is_capture(received):
+        from validator.rtp.link import decode_capture
+
+        rec, decoded, capture = decode_capture(received, ssrc, payload_types, port=port)
+    else:
+        rec = stack.enter_context(_source(received, sample_rate_hz, "received"))
+    tone = parse_tone_spec(reference) if isinstance(reference, str) else None
+    if tone is not None:
+        ref: AudioSource = _tone_reference(tone, rec)
+    else:
+        ref = stack.enter_context(_source(reference, sample_rate_hz or rec.sample_rate_hz
+                                          if decoded is not None else sample_rate_hz,
+                                          "reference"))
+    _check_compatible(rec, ref)
+    return _Inputs(received, reference, rec, ref, tone, decoded, capture)
+
+
+def _align(inputs: _Inputs, *, max_delay_s: float) -> tuple[ChannelAlignments, list[str]]:
+    """Stage 2: which reference channel each received channel carries, then each channel
+    against its own (periods, splices and polarity are per channel); and the notes."""
+    rec, ref, tone = inputs.rec, inputs.ref, inputs.tone
+    mapping = (channel_map(reference=ref, received=rec, max_delay_s=max_delay_s)
+               if tone is None
+               else tuple(range(rec.channels)) if ref.channels > 1 else (0,) * rec.channels)
+    if tone is not None:
+        aligns = _tone_alignments(ref, rec, mapping)
+    else:
+        aligns = align_channels(reference=ref, received=rec, max_delay_s=max_delay_s,
+                                mapping=mapping)
+    notes = list(dict.fromkeys(e.note for e in aligns.estimates if e.note))
+    if not any(m.points for m in aligns.models) and tone is None:
+        notes.append("no stretch of the received audio matches the reference: alignment "
+                     "falls back to the global delay")
+    if mapping != tuple(range(rec.channels)) and ref.channels > 1:
+        notes.append("channel map: " + ", ".join(
+            f"received ch{i} carries reference ch{j}" for i, j in enumerate(mapping)
+            if i != j))
+    if rec.channels > 1 and not aligns.shared_clock:
+        notes.append("the channels do not share one timeline (different drift or splices): "
+                     "each channel is aligned on its own")
+    return aligns, notes
+
+
+def _detect(inputs: _Inputs, aligns: ChannelAlignments, settings: DetectorSettings, *,
+            progress: Callable[[float], None] | None
+            ) -> tuple[Features, np.ndarray, list[Activity], list[Event]]:
+    """Stage 3: one streaming pass for the frame features, then every detector."""
+    rec, ref = inputs.rec, inputs.ref
+    fs = rec.sample_rate_hz
+    min_zero = max(int(np.ceil(settings.min_dropout_ms * fs / 1000)), 1)
+    feats = extract_features(rec, aligns, min_zero_run=min_zero,
+                             min_clip_run=settings.clip_min_samples, progress=progress,
+                             n_excerpts=16, excerpt_s=0.5)
+    covered = feats.covered
+    if isinstance(ref, ToneSource):
+        # the received tone's own onset and end ramps are unknown: judge inside them
+        guard = int(TONE_EDGE_GUARD_S * fs) // feats.frame_len
+        covered = covered.copy()
+        covered[:ref.start // feats.frame_len + guard] = False
+        covered[max(ref.stop // feats.frame_len - guard, 0):] = False
+    acts = [measure_activity(cf, settings, covered) for cf in feats.channels]
+    events = detect_events(rec, aligns, feats, acts, settings, covered=covered)
+    return feats, covered, acts, events
+
+
+def _measure_and_assemble(inputs: _Inputs, aligns: ChannelAlignments, feats: Features,
+                          covered: np.ndarray, acts: list[Activity], events: list[Event],
+                          notes: list[str], *, settings: DetectorSettings, dtw: bool,
+                          zoom_events: int, rtp: Any,
+                          quality_specs: Sequence[Any]) -> ValidationResult:
+    """Stages 4 and 5: metrics (per channel, DTW, truncation, quality) and the result."""
+    rec, ref, tone = inputs.rec, inputs.ref, inputs.tone
+    fs = rec.sample_rate_hz
+    tonal = _tonal_frequencies(ref, tone, rec.channels)
+    dtw_distance = None
+    if dtw:
+        if all(f is not None for f in tonal):
+            notes.append("DTW skipped: the reference is a steady tone, whose MFCC frames are "
+                         "all alike, so DTW has no unique path")
+        else:
+            from validator.align.dtw import dtw_align, warp_events
+
+            res = dtw_align(received=rec, reference=ref, model=aligns.models[0])
+            dtw_distance = round(res.distance, 4)
+            events = sorted([*events, *warp_events(res, fs)],
+                            key=lambda e: (e.start_s, e.channel, e.type))
+    channels = tuple(_with_coverage(channel_metrics(feats, ch, tonal[ch], events,
+                                                    reference_known=tone is None),
+                                    feats, covered, acts[ch], events, settings)
+                     for ch in range(rec.channels))
+    unmatched = {m.index for m in channels if m.match_db is not None
+                 and m.match_db >= NO_MATCH_DB and m.rms_dbfs > settings.silence_threshold_dbfs}
+    if unmatched:
+        # a channel that carries another signal (the wrong reference channel, another file):
+        # its "events" would describe that signal, not faults; the match check fails instead
+        events = [e for e in events if e.channel not in unmatched]
+        # nor can its gain or polarity against that reference be judged
+        channels = tuple(replace(m, gain_error_db=None, polarity_inverted=False)
+                         if m.index in unmatched else m for m in channels)
+        notes.extend(f"received ch{ch} does not carry its reference (residual "
+                     f"{channels[ch].match_db:+.1f} dB re received): no events are reported "
+                     f"on it; see the check match_ch{ch}" for ch in sorted(unmatched))
+    truncation_s = _truncation_s(aligns, rec) if tone is None else None
+    if truncation_s:
+        notes.append(f"the received audio lacks {truncation_s:.3f} s of the reference at its "
+                     "start or end")
+    alignment = replace(_alignment(aligns, fs, tone is not None), dtw_distance=dtw_distance)
+    return ValidationResult(
+        input=InputInfo(received=_name(inputs.received, "received"),
+                        reference=_name(inputs.reference, "reference"), sample_rate_hz=fs,
+                        channels=rec.channels, duration_s=rec.duration_s,
+                        reference_duration_s=ref.duration_s),
+        alignment=alignment, channels=channels, events=tuple(events), notes=tuple(notes),
+        traces=tuple(level_trace(feats, ch) for ch in range(rec.channels)),
+        truncation_s=truncation_s,
+        plots=plot_data(feats, rec, aligns, events, tonal, zoom_events),
+        rtp=rtp,
+        quality=assess_quality(rec, aligns, quality_specs) if quality_specs else None)
 
 
 def _is_capture(x: object) -> bool:
@@ -315,97 +367,20 @@ def _check_compatible(rec: AudioSource, ref: AudioSource) -> None:
                                f"{MIN_DURATION_S * 1000:.0f} ms are needed")
 
 
-def _with_coverage(metrics: ChannelMetrics, feats: Features, act: Activity,
-                   events: list[Event], settings: DetectorSettings) -> ChannelMetrics:
+def _with_coverage(metrics: ChannelMetrics, feats: Features, covered: np.ndarray,
+                   act: Activity, events: list[Event],
+                   settings: DetectorSettings) -> ChannelMetrics:
     """The channel's metrics plus how much of it was judged and how well it matched."""
     ch = metrics.index
     spans = [(e.start_sample, max(e.end_sample, e.start_sample + 1)) for e in events
              if e.channel == ch]
-    cov = measure_coverage(feats.channels[ch], act, feats.covered,
+    cov = measure_coverage(feats.channels[ch], act, covered,
                            span_mask(spans, feats.n_frames, feats.frame_len, pad_frames=2),
                            settings)
     return replace(metrics,
                    judged_fraction=None if cov.judged_fraction is None
                    else round(cov.judged_fraction, 4),
                    match_db=None if cov.match_db is None else round(cov.match_db, 2))
-
-
-def _detect_channel(cf: ChannelFeatures, act: Activity, feats: Features, ch: int,
-                    settings: DetectorSettings) -> list[Event]:
-    fr = Frames(feats.sample_rate_hz, feats.frame_len, ch)
-    n_frames, flen = feats.n_frames, feats.frame_len
-    silence = detect_silence(cf, act, fr, settings)
-    sil_mask = span_mask([(e.start_sample, e.end_sample) for e in silence], n_frames, flen)
-    dropouts = [e for e in detect_dropouts(cf, act, fr, settings)
-                if not sil_mask[e.start_sample // flen:-(-e.end_sample // flen)].any()]
-    spans = [(e.start_sample, e.end_sample) for e in silence + dropouts]
-    excl = span_mask(spans, n_frames, flen, pad_frames=2)
-    level = detect_level_changes(cf, act, fr, settings, excl)
-    spans += [(e.start_sample, e.end_sample) for e in level]
-    excl = span_mask(spans, n_frames, flen, pad_frames=2)
-    glitches = detect_glitches(cf, act, fr, settings, excl | ~feats.covered)
-    clipping = detect_clipping(cf, fr, settings)
-    return silence + dropouts + level + glitches + clipping
-
-
-def _refine_glitches(events: list[Event], rec: AudioSource, aligns: ChannelAlignments,
-                     feats: Features, settings: DetectorSettings) -> list[Event]:
-    """Second look at short events at the sample level.
-
-    A run of digital zeros where the reference itself is near-silent is no
-    dropout and is dropped. Glitches and attenuated dropouts of one channel
-    closer than 5 ms form one cluster; if the
-    received signal fell to the noise floor inside it (see
-    :mod:`validator.detectors.refine`), the cluster's events there become one
-    dropout with sample-level edges.
-    """
-    fs = feats.sample_rate_hz
-    margin = int(REFINE_MARGIN_S * fs)
-    gap = int(0.005 * fs)
-
-    def candidate(e: Event) -> bool:
-        return (e.type == "glitch" or (e.type == "dropout" and e.level_db > -120.0)) \
-            and e.duration_s <= REFINE_MAX_S
-
-    out = []
-    for e in events:
-        if e.type == "dropout" and e.level_db <= -120.0 and e.duration_s <= REFINE_MAX_S:
-            x = aligns.expected(e.channel, e.start_sample, e.end_sample)
-            if reference_silent(x, settings):
-                continue  # the reference holds (near-)zeros there too: nothing was lost
-        if not candidate(e):
-            out.append(e)
-    cands = sorted((e for e in events if candidate(e)), key=lambda e: (e.channel, e.start_sample))
-    clusters: list[list[Event]] = []
-    for e in cands:
-        if clusters and clusters[-1][-1].channel == e.channel and \
-                e.start_sample <= max(c.end_sample for c in clusters[-1]) + gap:
-            clusters[-1].append(e)
-        else:
-            clusters.append([e])
-    for i, cl in enumerate(clusters):
-        if i >= MAX_REFINED:
-            out.extend(cl)
-            continue
-        ch = cl[0].channel
-        s, t = min(e.start_sample for e in cl), max(e.end_sample for e in cl)
-        a, b = s - margin, t + margin
-        drop = gap_in_noise(rec.read(a, b - a)[:, ch], aligns.expected(ch, a, b),
-                            Frames(fs, feats.frame_len, ch), origin=a, settings=settings,
-                            core=(s, t))
-        flen = feats.frame_len
-        cover = 0 if drop is None else \
-            (-(-drop.end_sample // flen) - drop.start_sample // flen) * flen  # frames it touches
-        if drop is None or cover < 0.5 * (t - s):
-            # no gap, or a gap that is only the tail of a concealment fading out
-            out.extend(cl)
-            continue
-        out.append(drop)
-        # keep what lies clearly outside the gap (another fault nearby)
-        out.extend(e for e in cl if e.end_sample < drop.start_sample - gap
-                   or e.start_sample > drop.end_sample + gap)
-    out.sort(key=lambda e: (e.start_s, e.channel, e.type))
-    return out
 
 
 def _tonal_frequencies(ref: AudioSource, tone: tuple[float, ...] | None,
@@ -479,9 +454,10 @@ def _tone_alignments(ref: AudioSource, rec: AudioSource,
                   else None)
         est = DelayEstimate(0.0, 0.0, True, "tone", period,
                             "no reference file: delay is not measurable from a tone")
-        points = lag_track(r, y, 0.0, period_samples=period)
+        points = lag_track(reference=r, received=y, initial_lag=0.0, period_samples=period)
         if isinstance(ref, ToneSource):  # only where the steady tone is (not a marker, a gap)
             points = [q for q in points if ref.start <= q.ref_pos < ref.stop]
-        models.append(fit_track(points, r, y, initial_lag=0.0, period_samples=period))
+        models.append(fit_track(points, reference=r, received=y, initial_lag=0.0,
+                                period_samples=period))
         ests.append(est)
     return ChannelAlignments(tuple(models), tuple(ests), mapping, ref)

@@ -108,7 +108,7 @@ def run_point(task: tuple[str, str, float, int]) -> dict:
     y = decode(enc, lost)
     ref, rec = ArraySource(x, fs, name="reference"), ArraySource(y, fs, name="received")
     t0 = time.perf_counter()
-    aligns = align_channels(ref, rec, max_delay_s=1.0, mapping=(0,))
+    aligns = align_channels(reference=ref, received=rec, max_delay_s=1.0, mapping=(0,))
     t1 = time.perf_counter()
     q = assess_quality(rec, aligns, METRICS, windows=False)
     actual = 100.0 * float(lost.mean())
@@ -156,7 +156,8 @@ def timing(repeat: int = 3) -> dict[str, float]:
     ts = []
     for _ in range(repeat):
         t = time.perf_counter()
-        align_channels(ArraySource(x, 16000), ArraySource(y, 16000), max_delay_s=1.0,
+        align_channels(reference=ArraySource(x, 16000), received=ArraySource(y, 16000),
+                       max_delay_s=1.0,
                        mapping=(0,))
         ts.append(time.perf_counter() - t)
     out["alignment (ours)"] = min(ts) * per10

@@ -136,12 +136,13 @@ class ChannelAlignments:
         return True
 
 
-def channel_map(ref: AudioSource, rec: AudioSource, *, max_delay_s: float) -> tuple[int, ...]:
+def channel_map(*, reference: AudioSource, received: AudioSource,
+                max_delay_s: float) -> tuple[int, ...]:
     """The reference channel that each received channel carries.
 
     Parameters
     ----------
-    ref, rec : AudioSource
+    reference, received : AudioSource
         With the same number of channels (a mono reference maps every
         received channel to 0).
     max_delay_s : float
@@ -160,6 +161,7 @@ def channel_map(ref: AudioSource, rec: AudioSource, *, max_delay_s: float) -> tu
     polarity; the assignment is the one with the highest total
     (``scipy.optimize.linear_sum_assignment``, Kuhn-Munkres).
     """
+    ref, rec = reference, received
     n = rec.channels
     if ref.channels == 1 or n == 1:
         return (0,) * n
@@ -182,13 +184,13 @@ def channel_map(ref: AudioSource, rec: AudioSource, *, max_delay_s: float) -> tu
     return best if gain > MAP_MARGIN else identity
 
 
-def align_channels(ref: AudioSource, rec: AudioSource, *, max_delay_s: float,
+def align_channels(*, reference: AudioSource, received: AudioSource, max_delay_s: float,
                    mapping: Sequence[int]) -> ChannelAlignments:
     """Align every received channel to its reference channel.
 
     Parameters
     ----------
-    ref, rec : AudioSource
+    reference, received : AudioSource
         Reference and received sources at the same sample rate.
     max_delay_s : float
         Largest delay searched, s.
@@ -202,20 +204,22 @@ def align_channels(ref: AudioSource, rec: AudioSource, *, max_delay_s: float,
         channel: global delay (:func:`~validator.align.delay.estimate_delay`),
         lag track, drift and splices (:func:`~validator.align.track.fit_model`).
     """
+    ref, rec = reference, received
     views = [(ChannelView(ref, mapping[ch]), ChannelView(rec, ch)) for ch in range(rec.channels)]
-    estimates = shared_clock_delays([estimate_delay(r, y, max_delay_s=max_delay_s)
-                                     for r, y in views])
+    estimates = shared_clock_delays([
+        estimate_delay(reference=r, received=y, max_delay_s=max_delay_s) for r, y in views])
     models = []
     for (r, y), est in zip(views, estimates, strict=True):
         period = est.period_samples if est.method != "xcorr" else None
-        points = lag_track(r, y, est.lag_samples, period_samples=period,
+        points = lag_track(reference=r, received=y, initial_lag=est.lag_samples,
+                           period_samples=period,
                            inverted=est.inverted)
-        models.append(fit_track(points, r, y, initial_lag=est.lag_samples,
+        models.append(fit_track(points, reference=r, received=y, initial_lag=est.lag_samples,
                                 period_samples=period))
     return ChannelAlignments(tuple(models), tuple(estimates), tuple(mapping), ref)
 
 
-def lag_track(ref: AudioSource, rec: AudioSource, initial_lag: float, *,
+def lag_track(*, reference: AudioSource, received: AudioSource, initial_lag: float,
               period_samples: float | None, inverted: bool = False) -> list[LagPoint]:
     """The local delay track of one channel: every period for a steady tone, else windowed.
 
@@ -227,7 +231,7 @@ def lag_track(ref: AudioSource, rec: AudioSource, initial_lag: float, *,
 
     Parameters
     ----------
-    ref, rec : AudioSource
+    reference, received : AudioSource
         Mono reference and received sources.
     initial_lag : float
         Global delay, samples.
@@ -240,14 +244,17 @@ def lag_track(ref: AudioSource, rec: AudioSource, initial_lag: float, *,
     -------
     list of LagPoint
     """
+    ref, rec = reference, received
     if period_samples:
-        return phase_track(ref, rec, initial_lag, period_samples=period_samples,
+        return phase_track(reference=ref, received=rec, initial_lag=initial_lag,
+                           period_samples=period_samples,
                            inverted=inverted)
     hop_s = max(0.05, min(1.0, ref.duration_s / 2000))
-    return track_lags(ref, rec, initial_lag, hop_s=hop_s, inverted=inverted)
+    return track_lags(reference=ref, received=rec, initial_lag=initial_lag, hop_s=hop_s,
+                      inverted=inverted)
 
 
-def fit_track(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
+def fit_track(points: list[LagPoint], *, reference: AudioSource, received: AudioSource,
               initial_lag: float, period_samples: float | None) -> AlignmentModel:
     """Drift and splices of one channel's lag track (:func:`lag_track`).
 
@@ -259,7 +266,7 @@ def fit_track(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
     Parameters
     ----------
     points : list of LagPoint
-    ref, rec : AudioSource
+    reference, received : AudioSource
         Mono reference and received sources.
     initial_lag : float
         Global delay, samples.
@@ -270,12 +277,13 @@ def fit_track(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
     -------
     AlignmentModel
     """
+    ref, rec = reference, received
     if period_samples:
-        return fit_model(points, ref, rec, initial_lag=initial_lag,
+        return fit_model(points, reference=ref, received=rec, initial_lag=initial_lag,
                          period_samples=period_samples,
                          jump_tol=min_step_samples(period_samples),
                          sigma_floor=PHASE_SIGMA_FLOOR)
-    return fit_model(points, ref, rec, initial_lag=initial_lag)
+    return fit_model(points, reference=ref, received=rec, initial_lag=initial_lag)
 
 
 def shared_clock_delays(estimates: Sequence[DelayEstimate]) -> list[DelayEstimate]:

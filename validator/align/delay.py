@@ -94,13 +94,13 @@ def onset_index(x: np.ndarray, *, rel: float = 0.1) -> int | None:
     return int(hit[0]) if len(hit) else None
 
 
-def refine_fraction(ref: AudioSource, rec: AudioSource, lag: int, *, at: int = 0,
+def refine_fraction(*, reference: AudioSource, received: AudioSource, lag: int, at: int = 0,
                     length: int | None = None, iterations: int = 3) -> float:
     """Refine an integer lag to a fractional one by least squares.
 
     Parameters
     ----------
-    ref, rec : AudioSource
+    reference, received : AudioSource
         Reference and received sources.
     lag : int
         Integer delay in samples.
@@ -116,6 +116,7 @@ def refine_fraction(ref: AudioSource, rec: AudioSource, lag: int, *, at: int = 0
     float
         Fractional lag in samples (``lag`` plus a correction within +-1).
     """
+    ref, rec = reference, received
     fs = ref.sample_rate_hz
     length = int(length or fs)
     y = mono(rec.read(at + lag, length))
@@ -148,13 +149,13 @@ def _derivative(x: np.ndarray) -> np.ndarray:
     return np.fft.irfft(spec * w, n)
 
 
-def estimate_delay(ref: AudioSource, rec: AudioSource, *, max_delay_s: float = 10.0,
+def estimate_delay(*, reference: AudioSource, received: AudioSource, max_delay_s: float = 10.0,
                    head_s: float = 10.0) -> DelayEstimate:
     """Estimate the received audio's delay against the reference.
 
     Parameters
     ----------
-    ref, rec : AudioSource
+    reference, received : AudioSource
         Reference and received sources at the same sample rate.
     max_delay_s : float
         Largest delay searched, in seconds. Leads (negative delays) are
@@ -170,6 +171,7 @@ def estimate_delay(ref: AudioSource, rec: AudioSource, *, max_delay_s: float = 1
     -----
     See the module docstring for the method (NCC with an onset tie-break).
     """
+    ref, rec = reference, received
     fs = ref.sample_rate_hz
     head = int(min(ref.frames, head_s * fs))
     max_lag = int(min(max_delay_s * fs, max(rec.frames - head // 2, 0)))
@@ -189,7 +191,8 @@ def estimate_delay(ref: AudioSource, rec: AudioSource, *, max_delay_s: float = 1
         # the delay. (A runner-up in the cross-correlation is then a second true
         # alignment, e.g. after a skip, not an ambiguity.)
         conf = max(0.0, peak.value)
-        frac = refine_fraction(ref, rec, lag, at=_busy_start(r), length=min(head, fs))
+        frac = refine_fraction(reference=ref, received=rec, lag=lag, at=_busy_start(r),
+                               length=min(head, fs))
         return DelayEstimate(frac, conf, False, "xcorr", inverted=inverted)
 
     # Periodic: the waveform gives the delay modulo one period; the onset decides which.
@@ -429,7 +432,8 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, c: np.ndarray
     local = ncc(mono(ref.read(steady_at, steady_len)),
                 mono(rec.read(steady_at + coarse - reach, steady_len + 2 * reach)))
     lag0 = coarse - reach + int(np.argmax(local))
-    d0 = refine_fraction(ref, rec, lag0, at=steady_at, length=steady_len)
+    d0 = refine_fraction(reference=ref, received=rec, lag=lag0, at=steady_at,
+                         length=steady_len)
     if abs(d0 - lag0) > 0.75:
         d0 = float(lag0)
     box = max(int(round(2 * period)), 8)

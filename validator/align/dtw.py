@@ -92,14 +92,15 @@ def _libs():
     return librosa, dtw_lib
 
 
-def dtw_align(rec: AudioSource, ref: AudioSource, model: AlignmentModel, *, hop_s: float = 0.01,
+def dtw_align(*, received: AudioSource, reference: AudioSource, model: AlignmentModel,
+              hop_s: float = 0.01,
               chunk_s: float = 10.0, band_s: float = 0.25, n_mfcc: int = 20,
               warp_threshold_s: float = 0.02, min_warp_s: float = 0.04) -> DtwResult:
     """Banded, chunked DTW of received MFCCs against the aligned reference.
 
     Parameters
     ----------
-    rec, ref : AudioSource
+    received, reference : AudioSource
     model : AlignmentModel
         The cross-correlation alignment to bend around.
     hop_s : float
@@ -124,6 +125,7 @@ def dtw_align(rec: AudioSource, ref: AudioSource, model: AlignmentModel, *, hop_
     MissingDependencyError
         If librosa or dtw-python is missing.
     """
+    rec, ref = received, reference
     librosa, dtw_lib = _libs()
     fs = rec.sample_rate_hz
     hop = max(int(round(hop_s * fs)), 1)

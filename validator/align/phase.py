@@ -69,13 +69,13 @@ def min_step_samples(period_samples: float) -> float:
     return MIN_PHASE_STEP_RAD * period_samples / (2.0 * np.pi)
 
 
-def phase_track(ref: AudioSource, rec: AudioSource, initial_lag: float, *,
+def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: float,
                 period_samples: float, inverted: bool = False) -> list[LagPoint]:
     """Delay of a steady tone every period, from its demodulated phase.
 
     Parameters
     ----------
-    ref, rec : AudioSource
+    reference, received : AudioSource
         Mono reference and received sources at the same sample rate.
     initial_lag : float
         Global delay, samples (received minus reference position); the track
@@ -97,6 +97,7 @@ def phase_track(ref: AudioSource, rec: AudioSource, initial_lag: float, *,
     ValueError
         If ``period_samples`` is not positive.
     """
+    ref, rec = reference, received
     if not period_samples > 0:
         raise ValueError(f"period_samples must be positive, got {period_samples!r}")
     omega = 2.0 * np.pi / period_samples

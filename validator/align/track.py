@@ -112,14 +112,15 @@ class AlignmentModel:
         return n
 
 
-def track_lags(ref: AudioSource, rec: AudioSource, initial_lag: float, *, hop_s: float,
+def track_lags(*, reference: AudioSource, received: AudioSource, initial_lag: float,
+               hop_s: float,
                window_s: float = 0.1, narrow_s: float = 0.004, wide_s: float = 0.5,
                period_samples: float | None = None, inverted: bool = False) -> list[LagPoint]:
     """Measure the local delay every ``hop_s`` seconds of the reference.
 
     Parameters
     ----------
-    ref, rec : AudioSource
+    reference, received : AudioSource
     initial_lag : float
         Global delay in samples.
     hop_s, window_s : float
@@ -138,6 +139,7 @@ def track_lags(ref: AudioSource, rec: AudioSource, initial_lag: float, *, hop_s:
     list of LagPoint
         Only windows with a trustworthy match (NCC >= ``MIN_SCORE``).
     """
+    ref, rec = reference, received
     fs = ref.sample_rate_hz
     win = max(int(window_s * fs), 64)
     hop = max(int(hop_s * fs), 1)
@@ -177,7 +179,7 @@ def track_lags(ref: AudioSource, rec: AudioSource, initial_lag: float, *, hop_s:
     return points
 
 
-def fit_model(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
+def fit_model(points: list[LagPoint], *, reference: AudioSource, received: AudioSource,
               initial_lag: float, period_samples: float | None = None,
               jump_tol: float = 0.05, sigma_floor: float | None = None) -> AlignmentModel:
     """Fit drift and segments to a delay track, and locate each splice.
@@ -186,7 +188,7 @@ def fit_model(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
     ----------
     points : list of LagPoint
         From :func:`track_lags`.
-    ref, rec : AudioSource
+    reference, received : AudioSource
     initial_lag : float
         Global delay in samples (used when the track is empty).
     period_samples : float, optional
@@ -209,6 +211,7 @@ def fit_model(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
     sample by the change point that minimises the squared residual of the two
     adjacent alignments, each with its own gain.
     """
+    ref, rec = reference, received
     nch = rec.channels
     if len(points) < 2:
         gains = _gains(ref, rec, [LagPoint(0, initial_lag, 1.0)], 0.0)

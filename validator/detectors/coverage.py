@@ -12,7 +12,9 @@ Two figures per channel that keep the verdict from passing by default:
   ``10 log10(sum p_e / sum p_y)``. It is the inverse of the
   signal-to-residual ratio: -40 dB for G.711, -20 dB at 20 dB SNR, and near
   0 dB when received and reference do not match at all (the wrong file, a
-  misalignment, another channel's signal).
+  misalignment, another channel's signal). When events cover nearly all the
+  judged frames (a channel that carries another signal reads as one long
+  level event), it is taken over all judged frames instead.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ class Coverage:
         In [0, 1]; None when the reference holds nothing above the silence
         threshold on this channel's covered frames (nothing to judge).
     match_db : float or None
-        Residual over received power on judged frames outside events, dB;
-        None when fewer than :data:`MIN_MATCH_FRAMES` such frames exist.
+        Residual over received power on judged frames outside events (on all
+        judged frames when events cover them), dB; None when fewer than
+        :data:`MIN_MATCH_FRAMES` frames were judged.
     """
 
     judged_fraction: float | None
@@ -76,6 +79,8 @@ def measure_coverage(cf: ChannelFeatures, act: Activity, covered: np.ndarray,
     if total > 0:
         judged = float(cf.p_r[content & act.active].astype(np.float64).sum()) / total
     use = act.active & ~event_frames
+    if np.count_nonzero(use) < MIN_MATCH_FRAMES:
+        use = act.active  # events cover it all: the match over everything judged
     match = None
     if np.count_nonzero(use) >= MIN_MATCH_FRAMES:
         pe = float(cf.p_e[use].astype(np.float64).sum())

@@ -1,0 +1,151 @@
+"""All detectors of one capture, in order, and the events they agree on.
+
+:func:`detect_events` runs, per channel, silence, dropouts, level changes,
+glitches and clipping (each on the frames the ones before have not already
+explained), then takes a sample-level second look at short glitches (a
+dropout into noise, :mod:`validator.detectors.refine`), adds the receiver's
+splices (:mod:`validator.detectors.splice`) and folds the side effects of
+one fault into its main event (:mod:`validator.detectors.consolidate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from validator.align.channels import ChannelAlignments
+from validator.detectors.activity import Activity
+from validator.detectors.clipping import detect_clipping
+from validator.detectors.common import Frames, span_mask
+from validator.detectors.consolidate import consolidate
+from validator.detectors.dropout import detect_dropouts
+from validator.detectors.features import ChannelFeatures, Features
+from validator.detectors.glitch import detect_glitches
+from validator.detectors.level import detect_level_changes
+from validator.detectors.refine import gap_in_noise, reference_silent
+from validator.detectors.settings import DetectorSettings
+from validator.detectors.silence import detect_silence
+from validator.detectors.splice import splice_events
+from validator.io.audio import AudioSource
+from validator.result import Event
+
+#: Glitches up to this long get a sample-level look for a dropout into the noise, s.
+REFINE_MAX_S = 0.2
+#: Samples read either side of a glitch for that look, s.
+REFINE_MARGIN_S = 0.02
+#: At most this many glitches are looked at again (the rest keep their frame-level span).
+MAX_REFINED = 2000
+
+
+def detect_events(received: AudioSource, aligns: ChannelAlignments, feats: Features,
+                  acts: Sequence[Activity], settings: DetectorSettings, *,
+                  covered: np.ndarray | None = None) -> list[Event]:
+    """Every event of one capture, on the received timeline.
+
+    Parameters
+    ----------
+    received : AudioSource
+        The received audio (read again for the sample-level second look).
+    aligns : ChannelAlignments
+        Each channel's alignment to its reference channel.
+    feats : Features
+        The 1 ms frame features of the one streaming pass (not modified).
+    acts : sequence of Activity
+        Each channel's activity (:func:`~validator.detectors.activity.measure_activity`).
+    settings : DetectorSettings
+    covered : np.ndarray, shape=(n_frames,), bool, optional
+        Frames that may be judged (default ``feats.covered``).
+
+    Returns
+    -------
+    list of Event
+        Sorted by start time, then channel.
+    """
+    covered = feats.covered if covered is None else covered
+    events: list[Event] = []
+    for ch, cf in enumerate(feats.channels):
+        events.extend(_detect_channel(cf, acts[ch], feats, ch, settings, covered))
+    events = _refine_glitches(events, received, aligns, feats, settings)
+    for ch, m in enumerate(aligns.models):
+        events.extend(splice_events(m, feats, events, channels=(ch,)))
+    return consolidate(events)
+
+
+def _detect_channel(cf: ChannelFeatures, act: Activity, feats: Features, ch: int,
+                    settings: DetectorSettings, covered: np.ndarray) -> list[Event]:
+    """Silence, dropouts, level changes, glitches and clipping of one channel."""
+    fr = Frames(feats.sample_rate_hz, feats.frame_len, ch)
+    n_frames, flen = feats.n_frames, feats.frame_len
+    silence = detect_silence(cf, act, fr, settings)
+    sil_mask = span_mask([(e.start_sample, e.end_sample) for e in silence], n_frames, flen)
+    dropouts = [e for e in detect_dropouts(cf, act, fr, settings)
+                if not sil_mask[e.start_sample // flen:-(-e.end_sample // flen)].any()]
+    spans = [(e.start_sample, e.end_sample) for e in silence + dropouts]
+    excl = span_mask(spans, n_frames, flen, pad_frames=2)
+    level = detect_level_changes(cf, act, fr, settings, excl)
+    spans += [(e.start_sample, e.end_sample) for e in level]
+    excl = span_mask(spans, n_frames, flen, pad_frames=2)
+    glitches = detect_glitches(cf, act, fr, settings, excl | ~covered)
+    clipping = detect_clipping(cf, fr, settings)
+    return silence + dropouts + level + glitches + clipping
+
+
+def _refine_glitches(events: list[Event], rec: AudioSource, aligns: ChannelAlignments,
+                     feats: Features, settings: DetectorSettings) -> list[Event]:
+    """Second look at short events at the sample level.
+
+    A run of digital zeros where the reference itself is near-silent is no
+    dropout and is dropped. Glitches and attenuated dropouts of one channel
+    closer than 5 ms form one cluster; if the
+    received signal fell to the noise floor inside it (see
+    :mod:`validator.detectors.refine`), the cluster's events there become one
+    dropout with sample-level edges.
+    """
+    fs = feats.sample_rate_hz
+    margin = int(REFINE_MARGIN_S * fs)
+    gap = int(0.005 * fs)
+
+    def candidate(e: Event) -> bool:
+        return (e.type == "glitch" or (e.type == "dropout" and e.level_db > -120.0)) \
+            and e.duration_s <= REFINE_MAX_S
+
+    out = []
+    for e in events:
+        if e.type == "dropout" and e.level_db <= -120.0 and e.duration_s <= REFINE_MAX_S:
+            x = aligns.expected(e.channel, e.start_sample, e.end_sample)
+            if reference_silent(x, settings):
+                continue  # the reference holds (near-)zeros there too: nothing was lost
+        if not candidate(e):
+            out.append(e)
+    cands = sorted((e for e in events if candidate(e)), key=lambda e: (e.channel, e.start_sample))
+    clusters: list[list[Event]] = []
+    for e in cands:
+        if clusters and clusters[-1][-1].channel == e.channel and \
+                e.start_sample <= max(c.end_sample for c in clusters[-1]) + gap:
+            clusters[-1].append(e)
+        else:
+            clusters.append([e])
+    for i, cl in enumerate(clusters):
+        if i >= MAX_REFINED:
+            out.extend(cl)
+            continue
+        ch = cl[0].channel
+        s, t = min(e.start_sample for e in cl), max(e.end_sample for e in cl)
+        a, b = s - margin, t + margin
+        drop = gap_in_noise(rec.read(a, b - a)[:, ch], aligns.expected(ch, a, b),
+                            Frames(fs, feats.frame_len, ch), origin=a, settings=settings,
+                            core=(s, t))
+        flen = feats.frame_len
+        cover = 0 if drop is None else \
+            (-(-drop.end_sample // flen) - drop.start_sample // flen) * flen  # frames it touches
+        if drop is None or cover < 0.5 * (t - s):
+            # no gap, or a gap that is only the tail of a concealment fading out
+            out.extend(cl)
+            continue
+        out.append(drop)
+        # keep what lies clearly outside the gap (another fault nearby)
+        out.extend(e for e in cl if e.end_sample < drop.start_sample - gap
+                   or e.start_sample > drop.end_sample + gap)
+    out.sort(key=lambda e: (e.start_s, e.channel, e.type))
+    return out
