@@ -106,6 +106,7 @@ def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: f
     w = np.hanning(nwin + 2)[1:-1]
     w /= w.sum()
     kernel = w * np.exp(-1j * omega * np.arange(nwin))
+    k_re, k_im = np.ascontiguousarray(kernel.real), np.ascontiguousarray(kernel.imag)
     d = int(round(initial_lag))
     n_lo = max(0, d)
     n_hi = min(rec.frames, ref.frames + d) - nwin  # last window start
@@ -118,7 +119,7 @@ def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: f
         span = (count - 1) * hop + nwin
         y = sliding_window_view(mono(rec.read(c, span)), nwin)[::hop]
         r = sliding_window_view(mono(ref.read(c - d, span)), nwin)[::hop]
-        zy, zr = y @ kernel, r @ kernel
+        zy, zr = y @ k_re + 1j * (y @ k_im), r @ k_re + 1j * (r @ k_im)  # (real products)
         py, pr = (y * y) @ w, (r * r) @ w
         ok_ref = (pr > 1e-12) & (2.0 * np.abs(zr) ** 2 >= MIN_REFERENCE_COHERENCE * pr)
         with np.errstate(divide="ignore", invalid="ignore"):
