@@ -245,13 +245,11 @@ def assess_quality(rec: AudioSource, aligns: ChannelAlignments, metrics: str | I
         The ``quality`` extra is not installed.
     """
     from validator.io.audio import ToneSource
-    from validator.quality.fullref import metric_mode, metric_rate_hz, require
+    from validator.quality.fullref import metric_mode, metric_rate_hz
     from validator.quality.warp import aligned_pair, covered_fraction, received_position
 
     t0 = time.perf_counter()
-    specs = parse_metrics(metrics)
-    _check_window(window_s, hop_s)
-    require(specs)
+    specs = _ready(metrics, window_s, hop_s)
     fs = rec.sample_rate_hz
     if isinstance(aligns.reference, ToneSource):
         reason = "no reference recording: a tone spec (sine:F) has nothing to score against"
@@ -273,6 +271,16 @@ def assess_quality(rec: AudioSource, aligns: ChannelAlignments, metrics: str | I
                    to_received_s=to_received_s,
                    covered=covered_fraction(model, rec.frames, aligns.reference.frames),
                    t0=t0)
+
+
+def _ready(metrics: str | Iterable[str], window_s: float, hop_s: float) -> tuple[str, ...]:
+    """The parsed metric names, after the window and the extra are checked."""
+    from validator.quality.fullref import require
+
+    specs = parse_metrics(metrics)
+    _check_window(window_s, hop_s)
+    require(specs)
+    return specs
 
 
 def score_aligned(reference: np.ndarray, received: np.ndarray, sample_rate_hz: int,
@@ -310,12 +318,10 @@ def score_aligned(reference: np.ndarray, received: np.ndarray, sample_rate_hz: i
 
     from scipy.signal import resample_poly
 
-    from validator.quality.fullref import metric_mode, metric_rate_hz, require
+    from validator.quality.fullref import metric_mode, metric_rate_hz
 
     t0 = time.perf_counter()
-    specs = parse_metrics(metrics)
-    _check_window(window_s, hop_s)
-    require(specs)
+    specs = _ready(metrics, window_s, hop_s)
     mono = []
     for what, x in (("reference", reference), ("received", received)):
         x = np.asarray(x)

@@ -189,26 +189,19 @@ def late_packets(arrival_ms: Sequence[float], rtp_ms: Sequence[float], *,
         return PlayoutResult((), None, 0.0)
     late: list[bool] = []
     waits: list[float] = []
-    if jb.type == "fixed":
-        playout = n[0] + jb.size_ms
-        for x in n:
-            is_late = x > playout
-            late.append(is_late)
-            if not is_late:
-                waits.append(playout - x)
-        final = playout - min(n)
-    else:
-        d, v = n[0], jb.size_ms / ADAPTIVE_BETA
-        playout = n[0] + jb.size_ms
-        for x in n:
-            is_late = x > playout
-            late.append(is_late)
-            if not is_late:
-                waits.append(playout - x)
+    adaptive = jb.type != "fixed"
+    d, v = n[0], jb.size_ms / ADAPTIVE_BETA
+    playout = n[0] + jb.size_ms
+    for x in n:
+        is_late = x > playout
+        late.append(is_late)
+        if not is_late:
+            waits.append(playout - x)
+        if adaptive:  # the estimates learn from every packet, late or not
             d = ADAPTIVE_ALPHA * d + (1 - ADAPTIVE_ALPHA) * x
             v = ADAPTIVE_ALPHA * v + (1 - ADAPTIVE_ALPHA) * abs(d - x)
             playout = d + max(ADAPTIVE_BETA * v, packet_ms)
-        final = playout - min(n)
+    final = playout - min(n)
     mean_wait = sum(waits) / len(waits) if waits else None
     return PlayoutResult(tuple(late), mean_wait, final)
 
