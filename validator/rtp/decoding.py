@@ -7,10 +7,9 @@ timeline never shifts. Sample 0 is the RTP timestamp of the stream's first
 packet (the lowest extended sequence number), as ``truth.json``'s
 ``dropped_intervals_s`` in the team's real captures.
 
-Codecs: PCMU/PCMA (ITU-T G.711, through
-:func:`validator.impair.faults.mu_law_decode` / ``a_law_decode`` as lookup
-tables), L8/L16/L24 (RFC 3551 4.5.10-11, RFC 3190: big-endian,
-interleaved, any channel count and packet time), G.722 (16 kHz audio on an
+Codecs: PCMU/PCMA (ITU-T G.711) and L8/L16/L24 (RFC 3551 4.5.10-11,
+RFC 3190: big-endian, interleaved, any channel count and packet time) through
+:func:`validator.codecs.decode_samples`, G.722 (16 kHz audio on an
 8 kHz RTP clock, RFC 3551 4.5.2) and Opus (RFC 7587, always a 48 kHz clock)
 through PyAV (the optional extra ``codecs``).
 
@@ -31,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from validator.codecs.pcm import decode_samples
+from validator.codecs.sizes import SAMPLE_BYTES, full_scale
 from validator.errors import CaptureError, MissingDependencyError
 from validator.rtp.capture import RtpPacket, RtpStream, format_ssrc
 from validator.rtp.payload import PayloadFormat
@@ -151,38 +152,6 @@ class DecodedAudio:
 
 # --------------------------------------------------------------------------- codecs
 
-_G711_TABLES: dict[str, np.ndarray] = {}
-
-
-def _g711_table(encoding: str) -> np.ndarray:
-    if encoding not in _G711_TABLES:
-        from validator.impair.faults import a_law_decode, mu_law_decode
-
-        codes = np.arange(256)
-        _G711_TABLES[encoding] = mu_law_decode(codes) if encoding == "PCMU" else \
-            a_law_decode(codes)
-    return _G711_TABLES[encoding]
-
-
-def _pcm_block(encoding: str, buf: bytes, channels: int) -> np.ndarray:
-    """Decode concatenated whole frames of a sample-based payload, shape (n, channels)."""
-    raw = np.frombuffer(buf, dtype=np.uint8)
-    if encoding in ("PCMU", "PCMA"):
-        y = _g711_table(encoding)[raw]
-    elif encoding == "L16":
-        y = np.frombuffer(buf, dtype=">i2").astype(np.float64) / 32768.0
-    elif encoding == "L24":
-        b = raw.reshape(-1, 3).astype(np.int32)
-        v = (b[:, 0] << 16) | (b[:, 1] << 8) | b[:, 2]
-        y = ((v ^ 0x800000) - 0x800000).astype(np.float64) / 8388608.0
-    else:  # L8: offset binary (RFC 3551 4.5.10)
-        y = (raw.astype(np.float64) - 128.0) / 128.0
-    return y.reshape(-1, channels)
-
-
-_BYTES_PER_SAMPLE = {"PCMU": 1, "PCMA": 1, "L8": 1, "L16": 2, "L24": 3}
-
-
 def _av_decoder(fmt: PayloadFormat, channels: int) -> Callable[[bytes], np.ndarray]:
     """A per-packet decoder through PyAV returning (n, channels) float64."""
     try:
@@ -205,7 +174,7 @@ def _av_decoder(fmt: PayloadFormat, channels: int) -> Callable[[bytes], np.ndarr
         for fr in frames:
             a = fr.to_ndarray()
             if a.dtype == np.int16:
-                a = a.astype(np.float64) / 32768.0
+                a = a.astype(np.float64) / full_scale(16)
             else:
                 a = a.astype(np.float64)
             if fr.format.is_planar:
@@ -338,8 +307,8 @@ def decode(stream: RtpStream, *, jitter_buffer_ms: float | None = None,
     # decode each accepted packet, in sequence order
     order = sorted(accepted)
     truncated = 0
-    if fmt.encoding in _BYTES_PER_SAMPLE:
-        frame_bytes = _BYTES_PER_SAMPLE[fmt.encoding] * channels
+    if fmt.encoding in SAMPLE_BYTES:
+        frame_bytes = SAMPLE_BYTES[fmt.encoding] * channels
         lengths = []
         parts = []
         for e in order:
@@ -349,7 +318,7 @@ def decode(stream: RtpStream, *, jitter_buffer_ms: float | None = None,
                 truncated += 1
             lengths.append(whole // frame_bytes)
             parts.append(pl[:whole])
-        block = _pcm_block(fmt.encoding, b"".join(parts), channels)
+        block = decode_samples(fmt.encoding, b"".join(parts), channels)
         bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         chunks = [block[bounds[k]:bounds[k + 1]] for k in range(len(order))]
     else:

@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from validator.codecs.sizes import SAMPLE_BYTES
 from validator.errors import CaptureError
 from validator.rtp.payload import PayloadFormat
 from validator.rtp.pcap import PcapWriter
@@ -253,16 +254,17 @@ class _WavSink:
     def __init__(self, path: Path, fmt: PayloadFormat, first_ts: int) -> None:
         self.path = path
         self._fmt = fmt
-        self._width = {"L16": 2, "L24": 3}.get(fmt.encoding, 1)
+        self._width = SAMPLE_BYTES.get(fmt.encoding, 1)
         self._frame_in = self._width * fmt.channels
         self._frame_out = (2 if self._width == 1 else self._width) * fmt.channels
         self._table: bytes | None = None
         if fmt.encoding in ("PCMU", "PCMA"):
             import numpy as np
 
-            from validator.rtp.decoding import _g711_table
+            from validator.codecs import full_scale, g711_decode_table
 
-            lin = np.clip(np.round(_g711_table(fmt.encoding) * 32768.0), -32768, 32767)
+            s16 = full_scale(16)
+            lin = np.clip(np.round(g711_decode_table(fmt.encoding) * s16), -s16, s16 - 1)
             self._table = lin.astype("<i2").tobytes()
         self._max_fill = round(MAX_ZERO_FILL_S * fmt.clock_rate_hz)
         self._last_ts = first_ts
