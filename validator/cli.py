@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from validator import __version__
 from validator.errors import MissingDependencyError, OutputError, ValidatorError
+from validator.rtp.cli import payload_type_mapping, udp_port
 from validator.verdict import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,19 +64,6 @@ def seconds(text: str) -> float:
     return v
 
 
-def _port(text: str) -> int:
-    from validator.rtp.cli import _port as parse
-
-    return parse(text)
-
-
-def _payload_type(text: str) -> tuple[int, str]:
-    """``97=L24/48000/2`` -> ``(97, "L24/48000/2")`` (checked by the RTP room)."""
-    from validator.rtp.cli import _payload_type as parse
-
-    return parse(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     p = _Parser(prog="audio-validator",
@@ -111,11 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"largest delay searched, s (default {DEFAULT_MAX_DELAY_S:g})")
     v.add_argument("--ssrc", help="RTP capture input: the stream to validate (0x1234ABCD or "
                    "decimal), when the capture holds more than one")
-    v.add_argument("--payload-type", action="append", type=_payload_type, default=[],
+    v.add_argument("--payload-type", action="append", type=payload_type_mapping, default=[],
                    metavar="PT=ENC/RATE[/CH]",
                    help="RTP capture input: meaning of a dynamic payload type that no SDP in "
                         "the capture gives, e.g. 97=L24/48000/2 (repeatable)")
-    v.add_argument("--port", type=_port, metavar="N",
+    v.add_argument("--port", type=udp_port, metavar="N",
                    help="RTP capture input: treat UDP on this port as RTP (and only that), "
                         "for a capture without SDP whose RTP the heuristics miss")
     v.add_argument("--dtw", action="store_true",

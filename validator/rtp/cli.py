@@ -22,13 +22,32 @@ from pathlib import Path
 
 from validator.errors import CaptureError, ValidatorError
 
-__all__ = ["DEFAULT_LISTEN_PORT", "register", "write_wav_atomic"]
+__all__ = ["DEFAULT_LISTEN_PORT", "payload_type_mapping", "register", "udp_port",
+           "write_wav_atomic"]
 
 DEFAULT_LISTEN_PORT = 5004
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
 
-def _payload_type(text: str) -> tuple[int, str]:
+def payload_type_mapping(text: str) -> tuple[int, str]:
+    """argparse type of ``--payload-type``: ``97=L24/48000/2`` -> ``(97, "L24/48000/2")``.
+
+    Parameters
+    ----------
+    text : str
+        ``PT=ENCODING/CLOCK_RATE[/CHANNELS]``, PT in 0..127.
+
+    Returns
+    -------
+    (int, str)
+        The payload type and the format in its canonical spelling.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Malformed text (the message of
+        :func:`validator.rtp.payload.parse_payload_type_option`).
+    """
     from validator.rtp.payload import parse_payload_type_option
 
     try:
@@ -38,7 +57,14 @@ def _payload_type(text: str) -> tuple[int, str]:
     return pt, str(fmt)
 
 
-def _port(text: str) -> int:
+def udp_port(text: str) -> int:
+    """argparse type of ``--port``: a UDP port number, 1..65535.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Not a whole number in 1..65535.
+    """
     try:
         n = int(text)
     except ValueError:
@@ -80,7 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             description="Receive RTP on a UDP port; keep every datagram with "
                                         "its arrival time in a pcap; print the stream table "
                                         "when stopped (--duration or Ctrl-C).")
-    listen.add_argument("--port", type=_port, default=DEFAULT_LISTEN_PORT,
+    listen.add_argument("--port", type=udp_port, default=DEFAULT_LISTEN_PORT,
                         help=f"UDP port (default {DEFAULT_LISTEN_PORT})")
     listen.add_argument("--bind", default="127.0.0.1",
                         help="local address, or a multicast group to join (default 127.0.0.1)")
@@ -94,7 +120,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     listen.add_argument("--rcvbuf", type=int, default=None, metavar="BYTES",
                         help="socket receive buffer to ask for (default 4 MiB)")
     listen.add_argument("--json", action="store_true", help="print the JSON document instead")
-    listen.add_argument("--payload-type", action="append", type=_payload_type, default=[],
+    listen.add_argument("--payload-type", action="append", type=payload_type_mapping, default=[],
                         metavar="PT=ENC/RATE[/CH]",
                         help="meaning of a dynamic payload type, e.g. 97=L24/48000/2 "
                              "(repeatable)")
@@ -102,8 +128,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", type=_port, help="treat UDP on this port as RTP (and only that)")
-    p.add_argument("--payload-type", action="append", type=_payload_type, default=[],
+    p.add_argument("--port", type=udp_port, help="treat UDP on this port as RTP (and only that)")
+    p.add_argument("--payload-type", action="append", type=payload_type_mapping, default=[],
                    metavar="PT=ENC/RATE[/CH]",
                    help="meaning of a dynamic payload type, e.g. 97=L24/48000/2 (repeatable)")
 
