@@ -42,7 +42,7 @@ Times
 -----
 A time is a number with an optional unit: ``1.5`` or ``1.5s``, ``20ms``,
 ``250us``, ``96samples`` (also ``96smp``); it becomes sample
-``round(t * sample_rate_hz)`` (see :mod:`validator.impair.faults`), so spans
+``round(t * sample_rate_hz)`` (see :mod:`validator.impair.model`), so spans
 may start and end anywhere, not only on a packet grid, and may be 1 sample
 long.
 
