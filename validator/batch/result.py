@@ -50,6 +50,10 @@ class CaptureOutcome:
         Time the worker spent on the job (validation and reports), s.
     notes : tuple of str
         Remarks of the worker (an HTML report skipped...).
+    junit : str or None
+        The capture's own JUnit XML document (its ``xml`` report, as the
+        worker rendered it), which the run's ``junit.xml`` embeds; None
+        unless validated.
     """
 
     job: Job
@@ -65,6 +69,7 @@ class CaptureOutcome:
     peak_rss_mb: float | None = None
     wall_s: float = 0.0
     notes: tuple[str, ...] = ()
+    junit: str | None = field(default=None, hash=False, repr=False)
 
     @property
     def report_dict(self) -> dict[str, str]:

@@ -256,7 +256,17 @@ class _Run:
         return CaptureOutcome(job, str(doc.get("verdict")), document=doc,
                               reports=tuple(reports.items()), resumed=True,
                               worker=entry.get("worker"), peak_rss_mb=entry.get("peak_rss_mb"),
-                              wall_s=float(entry.get("wall_s") or 0.0))
+                              wall_s=float(entry.get("wall_s") or 0.0),
+                              junit=self._read_report(reports.get("xml")))
+
+    def _read_report(self, rel: str | None) -> str | None:
+        """The text of a report of the run folder (None if absent or unreadable)."""
+        if not rel:
+            return None
+        try:
+            return (self.run_dir / rel).read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            return None
 
     def record(self, job: Job, raw: dict[str, Any], attempts: int) -> None:
         """A worker's outcome dict: write the reports it handed back, keep the outcome."""
@@ -268,7 +278,8 @@ class _Run:
             reports=tuple((raw.get("reports") or {}).items()), error=raw.get("error"),
             error_type=raw.get("error_type"), traceback=raw.get("traceback"), attempts=attempts,
             worker=raw.get("worker"), peak_rss_mb=raw.get("peak_rss_mb"),
-            wall_s=float(raw.get("wall_s") or 0.0), notes=tuple(raw.get("notes") or ())))
+            wall_s=float(raw.get("wall_s") or 0.0), notes=tuple(raw.get("notes") or ()),
+            junit=raw.get("junit")))
 
     def record_error(self, job: Job, message: str, error_type: str, attempts: int) -> None:
         """A job that no worker could finish."""
@@ -324,9 +335,8 @@ class _Run:
                               json.dumps(summary, indent=2, allow_nan=False) + "\n"),
             write_text_atomic(self.run_dir / "index.html", render_index(summary)),
             write_text_atomic(self.run_dir / "junit.xml",
-                              render_batch_junit(outcomes, self.run_dir,
-                                                 name=f"audio-stream-validator batch "
-                                                      f"{self.name}")),
+                              render_batch_junit(outcomes, name=f"audio-stream-validator "
+                                                                f"batch {self.name}")),
         )
         return BatchResult(self.name, self.run_dir, outcomes, summary, interrupted, paths)
 
