@@ -168,6 +168,7 @@ def _wav_subtype(codec: str) -> str:
 def _run_rtp(args: argparse.Namespace) -> int:
     from validator.rtp import analyze, decode, read_capture, select_stream
     from validator.rtp.report import events_text, streams_document, streams_table
+    from validator.rtp.stats import ssrc_collisions
 
     if Path(args.capture).is_dir():
         raise CaptureError(f"{args.capture}: is a folder; expected a pcap or pcapng file")
@@ -187,7 +188,8 @@ def _run_rtp(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(streams_document(capture, stats, decoded=decoded),
                                     indent=1) + "\n")
     else:
-        sys.stdout.write(streams_table(stats, capture=capture))
+        sys.stdout.write(streams_table(stats, capture=capture,
+                                       collisions=ssrc_collisions(stats)))
         if decoded is not None:
             sys.stdout.write(events_text(decoded))
             if args.wav:
@@ -199,6 +201,7 @@ def _run_listen(args: argparse.Namespace) -> int:
     from validator.rtp import analyze, read_capture
     from validator.rtp.listen import DEFAULT_RCVBUF_BYTES, listen
     from validator.rtp.report import streams_document, streams_table
+    from validator.rtp.stats import ssrc_collisions
 
     pcap = args.pcap or str(Path(args.output_dir) / f"listen-{args.port}.pcap")
     tty = sys.stderr.isatty()
@@ -238,7 +241,8 @@ def _run_listen(args: argparse.Namespace) -> int:
                          "stopped_by": result.stopped_by}
         sys.stdout.write(json.dumps(doc, indent=1) + "\n")
     else:
-        sys.stdout.write(streams_table(stats, capture=capture))
+        sys.stdout.write(streams_table(stats, capture=capture,
+                                       collisions=ssrc_collisions(stats)))
     if not args.reference:
         return EXIT_PASS
     return _validate_capture(result.pcap_path, args.reference, overrides or None)

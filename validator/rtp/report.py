@@ -7,7 +7,7 @@ Every figure comes from :class:`~validator.rtp.stats.StreamStats` or
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from validator import __version__
 from validator.rtp.capture import Capture
@@ -25,7 +25,8 @@ def _f(v: float | None, fmt: str = "{:.3f}") -> str:
     return "-" if v is None else fmt.format(v)
 
 
-def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = None) -> str:
+def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = None,
+                  collisions: Mapping[int, int] | None = None) -> str:
     """A fixed-width table, one row per stream (times in s, deltas and jitter in ms).
 
     Parameters
@@ -33,6 +34,9 @@ def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = Non
     stats : sequence of StreamStats
     capture : Capture, optional
         Adds a heading line (file, frames, RTCP) and the capture's notes.
+    collisions : mapping of int to int, optional
+        SSRC -> streams using it (:func:`validator.rtp.stats.ssrc_collisions`),
+        each listed as a note.
 
     Returns
     -------
@@ -82,10 +86,8 @@ def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = Non
             odd.append(f"{s.comfort_noise_packets} comfort-noise packet(s)")
         if odd:
             lines.append(f"{'':<10} note: {'; '.join(odd)}")
-    ssrcs = [s.ssrc for s in stats]
-    clashes = sorted({x for x in ssrcs if ssrcs.count(x) > 1})
-    for x in clashes:
-        lines.append(f"note: SSRC 0x{x:08X} is used by {ssrcs.count(x)} streams (SSRC collision "
+    for x, count in (collisions or {}).items():
+        lines.append(f"note: SSRC 0x{x:08X} is used by {count} streams (SSRC collision "
                      "or the same stream captured on several legs)")
     if capture is not None:
         lines += [f"note: {n}" for n in capture.notes]

@@ -33,6 +33,7 @@ least-squares fit of arrival time against RTP time gives the clock drift.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -40,7 +41,7 @@ import numpy as np
 from validator.rtp.capture import RtpStream, format_ssrc
 from validator.rtp.payload import CN_PAYLOAD_TYPES
 
-__all__ = ["StreamStats", "analyze", "extend_sequence", "extend_timestamps"]
+__all__ = ["StreamStats", "analyze", "extend_sequence", "extend_timestamps", "ssrc_collisions"]
 
 #: RFC 3550 6.4.1: the interarrival jitter moves 1/16 of the way to each new |D|.
 JITTER_DIVISOR = 16
@@ -222,6 +223,25 @@ def extend_sequence(sequences: list[int]) -> list[int]:
         out.append(ext)
         top = ext if top is None or ext > top else top
     return out
+
+
+def ssrc_collisions(stats: Sequence[StreamStats]) -> dict[int, int]:
+    """SSRCs that more than one stream uses, with how many (RFC 3550 8.2 collisions).
+
+    Parameters
+    ----------
+    stats : sequence of StreamStats
+        Every stream of a capture (one per flow and SSRC).
+
+    Returns
+    -------
+    dict of int to int
+        SSRC -> number of streams using it, in SSRC order; empty when every
+        SSRC is unique. Two streams with one SSRC are a collision, or the
+        same stream captured on several legs.
+    """
+    ssrcs = [s.ssrc for s in stats]
+    return {x: ssrcs.count(x) for x in sorted({x for x in ssrcs if ssrcs.count(x) > 1})}
 
 
 def _rfc3550_counts(seqs: list[int]) -> tuple[int, int, int, list[int]]:
