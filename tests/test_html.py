@@ -41,16 +41,18 @@ from validator.result import (  # noqa: E402
     Trace,
     ValidationResult,
 )
+from validator.rtp.link import RtpSection  # noqa: E402
 
 HOSTILE = '<script>alert("x")</script>&"\''
 GENERATED_AT = "2024-05-01T12:00:00+00:00"
 
 
-class FakeRtp:
-    """A hand-made stand-in for ``validator.rtp.RtpSection``: only ``to_dict()`` is used."""
+class FakeRtp(RtpSection):
+    """An RtpSection whose JSON document is given by hand (the tables render that document)."""
 
     def __init__(self, doc: dict[str, Any]) -> None:
-        self.doc = doc
+        super().__init__(ssrc=doc.get("ssrc"), codec="", streams=(), network_events=())
+        object.__setattr__(self, "doc", doc)
 
     def to_dict(self) -> dict[str, Any]:
         return self.doc

@@ -15,7 +15,10 @@ amplitude ratios ``20*log10``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # pragma: no cover (rtp imports this module)
+    from validator.rtp.link import RtpSection
 
 EventType = Literal["dropout", "glitch", "level", "clipping", "silence", "warp"]
 EVENT_TYPES: tuple[str, ...] = ("dropout", "glitch", "level", "clipping", "silence", "warp")
@@ -332,9 +335,8 @@ class ValidationResult:
     truncation_s: float | None = None
     elapsed_s: float = 0.0
     plots: PlotData | None = field(default=None, repr=False)
-    # rtp: for RTP input, the stream statistics and network events
-    # (a ``validator.rtp.RtpSection``); None for audio files.
-    rtp: Any = field(default=None, repr=False)
+    # rtp: for RTP input, the stream statistics and network events; None for audio files.
+    rtp: RtpSection | None = field(default=None, repr=False)
 
     @property
     def passed(self) -> bool:

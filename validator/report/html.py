@@ -19,12 +19,15 @@ import os
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from validator import __version__
 from validator.errors import MissingDependencyError
 from validator.io.atomic import write_text_atomic
 from validator.result import EVENT_TYPES, ValidationResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from validator.rtp.link import RtpSection
 
 #: Zoomed plots shown at most (the first events), by default.
 DEFAULT_MAX_ZOOMS = 50
@@ -213,14 +216,7 @@ def render_html(result: ValidationResult, *, max_zooms: int = DEFAULT_MAX_ZOOMS,
             "tone_hz": cp.tone_hz if cp else None,
         })
 
-    rtp = None
-    if r.rtp is not None:
-        doc = r.rtp.to_dict()
-        rtp = {"ssrc": doc.get("ssrc"),
-               "streams": _table(doc.get("streams") or [], STREAM_COLUMNS),
-               "network_events": _table(doc.get("network_events") or [],
-                                        NETWORK_EVENT_COLUMNS),
-               "svg": inline(plots.rtp_svg(doc, duration_s))}
+    rtp = None if r.rtp is None else _rtp_card(r.rtp, duration_s, inline)
 
     failed = [k for k in r.checks if not k.passed]
     page = env.get_template("report.html.j2").render(
@@ -232,6 +228,21 @@ def render_html(result: ValidationResult, *, max_zooms: int = DEFAULT_MAX_ZOOMS,
         channels=sections, rtp=rtp, silence_threshold_dbfs=silence_threshold_dbfs,
         event_colors={t: plots.event_color(t) for t in (*EVENT_TYPES, *order)})
     return page
+
+
+def _rtp_card(section: RtpSection, duration_s: float, inline: _Svgs) -> dict[str, Any]:
+    """The RTP section's stream table, network events and plot.
+
+    The tables lay out the section's JSON document (:meth:`RtpSection.to_dict`),
+    so that a field added to the contract shows up without a change here.
+    """
+    from validator.report import plots
+
+    doc = section.to_dict()
+    return {"ssrc": section.ssrc,
+            "streams": _table(doc["streams"], STREAM_COLUMNS),
+            "network_events": _table(doc["network_events"], NETWORK_EVENT_COLUMNS),
+            "svg": inline(plots.rtp_svg(doc, duration_s))}
 
 
 def _table(rows: Any, known: tuple[tuple[str, str], ...]) -> dict[str, Any]:
