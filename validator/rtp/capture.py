@@ -23,7 +23,14 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 from validator.errors import CaptureError
-from validator.rtp.header import RtpHeaderError, is_rtcp, parse_rtp_header
+from validator.rtp.header import (
+    RtpHeaderError,
+    format_ssrc,
+    is_rtcp,
+    parse_rtp_header,
+    seq_delta,
+    ts_delta,
+)
 from validator.rtp.payload import (
     CN_PAYLOAD_TYPES,
     STATIC_PAYLOAD_TYPES,
@@ -87,11 +94,6 @@ class RtpPacket:
     marker: bool
     payload: bytes
     truncated: bool = False
-
-
-def format_ssrc(ssrc: int) -> str:
-    """``0x1234ABCD`` form of an SSRC (as Wireshark prints it)."""
-    return f"0x{ssrc:08X}"
 
 
 def parse_ssrc(value: str | int) -> int:
@@ -282,8 +284,8 @@ def _plausible_pt(pt: int) -> bool:
 def _continuity(pkts: list[RtpPacket]) -> float:
     ok = 0
     for a, b in pairwise(pkts):
-        ds = (b.sequence - a.sequence + 32768) % 65536 - 32768
-        dt = (b.timestamp - a.timestamp + (1 << 31)) % (1 << 32) - (1 << 31)
+        ds = seq_delta(b.sequence, a.sequence)
+        dt = ts_delta(b.timestamp, a.timestamp)
         if -64 <= ds <= _MAX_SEQ_STEP and abs(dt) <= _MAX_TS_STEP:
             ok += 1
     return ok / max(1, len(pkts) - 1)

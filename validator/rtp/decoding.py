@@ -33,7 +33,8 @@ import numpy as np
 from validator.codecs.pcm import decode_samples
 from validator.codecs.sizes import SAMPLE_BYTES, full_scale
 from validator.errors import CaptureError, MissingDependencyError
-from validator.rtp.capture import RtpPacket, RtpStream, format_ssrc
+from validator.rtp.capture import RtpPacket, RtpStream
+from validator.rtp.header import format_ssrc
 from validator.rtp.payload import PayloadFormat
 from validator.rtp.stats import StreamStats, analyze, extend_sequence, extend_timestamps
 

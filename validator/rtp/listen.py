@@ -44,6 +44,7 @@ from pathlib import Path
 
 from validator.codecs.sizes import SAMPLE_BYTES
 from validator.errors import CaptureError
+from validator.rtp.header import format_ssrc, seq_delta, ts_delta
 from validator.rtp.payload import PayloadFormat
 from validator.rtp.pcap import PcapWriter
 
@@ -297,7 +298,7 @@ class _WavSink:
         n = (end - start) // self._frame_in
         if n == 0:
             return
-        pos = self._pos + ((ts - self._last_ts + (1 << 31)) % (1 << 32) - (1 << 31))
+        pos = self._pos + ts_delta(ts, self._last_ts)
         self._last_ts, self._pos = ts, pos
         gap = pos - self.frames
         if abs(gap) > self._max_fill:  # a jump either way: a new timeline, no fill
@@ -394,7 +395,7 @@ class LiveCounters:
             self.streams[ssrc] = _Stream(pt, seq, ts, arrival_ns, self._clock.get(pt, 0))
             return
         s.n += 1
-        d = (seq - s.top + 32768) % 65536 - 32768
+        d = seq_delta(seq, s.top)
         if d > 0:
             if d > 1:
                 if self._n_events < self._max_events:
@@ -406,7 +407,7 @@ class LiveCounters:
         else:
             s.late += 1
         if s.clock_hz:
-            dts = ((ts - s.ts + (1 << 31)) % (1 << 32) - (1 << 31)) / s.clock_hz
+            dts = ts_delta(ts, s.ts) / s.clock_hz
             dd = (arrival_ns - s.r_ns) / 1e9 - dts
             s.jitter_s += (abs(dd) - s.jitter_s) / 16
         s.r_ns, s.ts = arrival_ns, ts
@@ -719,7 +720,7 @@ class _Receiver:
         if ssrc not in self.sinks:
             fmt = self.formats.get(data[1] & 0x7F)
             self.sinks[ssrc] = _WavSink(
-                wav_folder / f"listen-0x{ssrc:08X}.wav", fmt,
+                wav_folder / f"listen-{format_ssrc(ssrc)}.wav", fmt,
                 int.from_bytes(data[4:8], "big")) \
                 if fmt is not None and fmt.encoding in LIVE_WAV_ENCODINGS else None
         return self.sinks[ssrc]

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from validator import __version__
 from validator.rtp.capture import Capture
 from validator.rtp.decoding import DecodedAudio
+from validator.rtp.header import format_ssrc
 from validator.rtp.stats import StreamStats
 
 __all__ = ["JSON_SCHEMA", "JSON_SCHEMA_VERSION", "events_text", "streams_document",
@@ -61,7 +62,7 @@ def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = Non
         delta = f"{_f(s.min_delta_ms)}/{_f(s.mean_delta_ms)}/{_f(s.max_delta_ms)}"
         jit = f"{_f(s.mean_jitter_ms)}/{_f(s.max_jitter_ms)}"
         lines.append(
-            f"{f'0x{s.ssrc:08X}':<10} {s.src:>21} {s.dst:>21} {payload:>16} {s.packets:>6} "
+            f"{format_ssrc(s.ssrc):<10} {s.src:>21} {s.dst:>21} {payload:>16} {s.packets:>6} "
             f"{s.expected:>6} {s.lost:>6} {s.duplicates:>4} {s.reordered:>4} {delta:>23} "
             f"{jit:>18} {_f(s.clock_drift_ppm, '{:.1f}'):>9} {s.start_s:>10.3f} "
             f"{s.end_s:>10.3f}")
@@ -87,7 +88,7 @@ def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = Non
         if odd:
             lines.append(f"{'':<10} note: {'; '.join(odd)}")
     for x, count in (collisions or {}).items():
-        lines.append(f"note: SSRC 0x{x:08X} is used by {count} streams (SSRC collision "
+        lines.append(f"note: SSRC {format_ssrc(x)} is used by {count} streams (SSRC collision "
                      "or the same stream captured on several legs)")
     if capture is not None:
         lines += [f"note: {n}" for n in capture.notes]
@@ -104,8 +105,9 @@ def events_text(decoded: DecodedAudio, *, max_events: int = 50) -> str:
         counts[e.type] = counts.get(e.type, 0) + e.packets if e.type == "loss" else \
             counts.get(e.type, 0) + 1
     summary = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
-    lines = [f"decoded 0x{decoded.ssrc:08X}: {decoded.codec}, {decoded.audio.shape[0]} samples x "
-             f"{decoded.audio.shape[1]} ch at {decoded.sample_rate_hz} Hz "
+    lines = [f"decoded {format_ssrc(decoded.ssrc)}: {decoded.codec}, "
+             f"{decoded.audio.shape[0]} samples x {decoded.audio.shape[1]} ch at "
+             f"{decoded.sample_rate_hz} Hz "
              f"({decoded.duration_s:.3f} s); network events: {summary}"]
     for e in decoded.network_events[:max_events]:
         seqs = str(e.first_seq) if e.first_seq == e.last_seq else f"{e.first_seq}-{e.last_seq}"
@@ -147,7 +149,7 @@ def streams_document(capture: Capture, stats: Sequence[StreamStats], *,
     }
     if decoded is not None:
         doc["decoded"] = {
-            "ssrc": f"0x{decoded.ssrc:08X}", "codec": decoded.codec,
+            "ssrc": format_ssrc(decoded.ssrc), "codec": decoded.codec,
             "sample_rate_hz": decoded.sample_rate_hz, "channels": int(decoded.audio.shape[1]),
             "samples": int(decoded.audio.shape[0]), "first_timestamp": decoded.first_timestamp,
             "notes": list(decoded.notes),

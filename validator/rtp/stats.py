@@ -38,19 +38,17 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from validator.rtp.capture import RtpStream, format_ssrc
+from validator.rtp.capture import RtpStream
+from validator.rtp.header import SEQ_MODULUS, TS_MODULUS, format_ssrc, seq_delta, ts_delta
 from validator.rtp.payload import CN_PAYLOAD_TYPES
 
 __all__ = ["StreamStats", "analyze", "extend_sequence", "extend_timestamps", "ssrc_collisions"]
 
 #: RFC 3550 6.4.1: the interarrival jitter moves 1/16 of the way to each new |D|.
 JITTER_DIVISOR = 16
-#: Sequence numbers are 16-bit, RTP timestamps 32-bit (RFC 3550 5.1).
-SEQ_MODULUS = 1 << 16
-TS_MODULUS = 1 << 32
 #: A timestamp less than half the 32-bit range after the first packet's is "in sequence"
 #: (Wireshark: not before the first packet, modulo 2**32).
-TS_HALF_RANGE = 1 << 31
+TS_HALF_RANGE = TS_MODULUS // 2
 #: Wireshark counts a step back of more than this in the sequence number as a wrap, not
 #: as a late packet (``seq_num - seq > 0xFF00`` in ``rtppacket_analyse``).
 SEQ_WRAP_MARGIN = 0xFF00
@@ -200,7 +198,7 @@ def extend_timestamps(timestamps: list[int]) -> list[int]:
         if prev is None:
             ext = ts
         else:
-            ext = prev + ((ts - prev + (1 << 31)) % (1 << 32)) - (1 << 31)
+            ext = prev + ts_delta(ts, prev)
         out.append(ext)
         prev = ext
     return out
@@ -219,7 +217,7 @@ def extend_sequence(sequences: list[int]) -> list[int]:
         if top is None:
             ext = s
         else:
-            ext = top + ((s - top + 32768) % 65536) - 32768
+            ext = top + seq_delta(s, top)
         out.append(ext)
         top = ext if top is None or ext > top else top
     return out
