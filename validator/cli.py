@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from validator import __version__
+from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS, DEFAULT_OUTPUT_DIR
 from validator.errors import MissingDependencyError, OutputError, ValidatorError
 from validator.rtp.cli import payload_type_mapping, udp_port
 from validator.verdict import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
@@ -24,13 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from validator.result import ValidationResult
     from validator.verdict import Profile
 
-DEFAULT_OUTPUT_DIR = "reports"
 #: Modules that add subcommands through ``register(subparsers)``, each setting ``run``.
 ROOM_COMMANDS = ("validator.rtp.cli", "validator.impair.cli", "validator.batch.cli")
-#: Defaults shared with :func:`validator.pipeline.validate` (a test keeps them equal).
-DEFAULT_MAX_DELAY_S = 10.0
-#: Shared with ``validate(zoom_events=)`` and ``render_html(max_zooms=)``.
-DEFAULT_MAX_ZOOMS = 50
 
 
 class _Parser(argparse.ArgumentParser):

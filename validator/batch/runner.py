@@ -48,17 +48,13 @@ from validator.batch.result import BatchResult, CaptureOutcome, ProgressInfo
 from validator.batch.state import FileHasher, job_key, load_state, new_state, write_state
 from validator.batch.summary import summarize
 from validator.batch.worker import CAPTURES_DIR, init_worker, make_payload, run_job
+from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS, DEFAULT_OUTPUT_DIR
 from validator.errors import BatchError, MissingDependencyError
 from validator.io.atomic import write_text_atomic
 
-__all__ = ["DEFAULT_MAX_DELAY_S", "DEFAULT_MAX_ZOOMS", "DEFAULT_OUTPUT_DIR", "MAX_ATTEMPTS",
+__all__ = ["MAX_ATTEMPTS",
            "SHIP_CHOICES", "SHIP_MAX_BYTES", "BatchInterrupted", "run_batch"]
 
-DEFAULT_OUTPUT_DIR = "reports"
-#: Shared with :func:`validator.pipeline.validate` (``max_delay_s``), s.
-DEFAULT_MAX_DELAY_S = 10.0
-#: Shared with ``render_html(max_zooms=)``.
-DEFAULT_MAX_ZOOMS = 50
 #: Times a job is handed to a worker at most: once, and once more after a worker crash.
 MAX_ATTEMPTS = 2
 #: Inputs smaller than this are shipped to Dask workers as bytes (when shipping), bytes.

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from validator import __version__
+from validator.defaults import DEFAULT_MAX_ZOOMS
+from validator.detectors.settings import DetectorSettings
 from validator.errors import MissingDependencyError
 from validator.io.atomic import write_text_atomic
 from validator.result import EVENT_TYPES, ValidationResult
@@ -29,11 +31,9 @@ from validator.result import EVENT_TYPES, ValidationResult
 if TYPE_CHECKING:  # pragma: no cover
     from validator.rtp.link import RtpSection
 
-#: Zoomed plots shown at most (the first events), by default.
-DEFAULT_MAX_ZOOMS = 50
 #: Silence threshold drawn on the level plot when the caller does not say, dBFS
-#: (the detectors' default, ``DetectorSettings.silence_threshold_dbfs``).
-DEFAULT_SILENCE_THRESHOLD_DBFS = -60.0
+#: (the detectors' default).
+DEFAULT_SILENCE_THRESHOLD_DBFS = DetectorSettings.silence_threshold_dbfs
 TOOL_NAME = "audio-stream-validator"
 #: Columns of the RTP stream table, in order, with their headings (those a row
 #: has); any other keys of a row are listed under "all fields" below the table.

@@ -21,12 +21,12 @@ import sys
 from pathlib import Path
 
 from validator.errors import CaptureError, ValidatorError
+from validator.verdict import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
 
 __all__ = ["DEFAULT_LISTEN_PORT", "payload_type_mapping", "register", "udp_port",
            "write_wav_atomic"]
 
 DEFAULT_LISTEN_PORT = 5004
-EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
 
 def payload_type_mapping(text: str) -> tuple[int, str]:
