@@ -43,7 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from validator.errors import AudioFormatError, SignalSpecError
+from validator.errors import SignalSpecError
+from validator.io.audio import valid_audio
 
 __all__ = [
     "CONDITION_KINDS",
@@ -148,20 +149,9 @@ class Impaired:
 
 
 def _audio(y: Any) -> np.ndarray:
-    """Check ``y`` (the one input gate) and return a float64 copy."""
-    if not isinstance(y, np.ndarray):
-        raise AudioFormatError(f"audio must be a numpy.ndarray, got {type(y).__name__!r}")
-    if y.ndim != 2:
-        raise AudioFormatError(
-            f"audio must have shape (n_samples, n_channels), got shape {y.shape!r}"
-        )
-    if y.shape[0] < 1 or y.shape[1] < 1:
-        raise AudioFormatError(f"audio is empty: shape {y.shape!r}")
-    if not np.issubdtype(y.dtype, np.floating):
-        raise AudioFormatError(f"audio must be floating point in [-1, 1), got dtype {y.dtype!r}")
-    if not np.all(np.isfinite(y)):
-        raise AudioFormatError("audio contains NaN or infinite samples")
-    return np.array(y, dtype=np.float64, copy=True)
+    """Check ``y`` with the one input gate (2-D, finite) and return a float64 copy."""
+    return np.array(valid_audio(y, allow_1d=False, max_abs_sample=None), dtype=np.float64,
+                    copy=True)
 
 
 def _rate(sample_rate_hz: Any) -> int:
