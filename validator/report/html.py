@@ -26,6 +26,7 @@ from validator.defaults import DEFAULT_MAX_ZOOMS
 from validator.detectors.settings import DetectorSettings
 from validator.errors import MissingDependencyError
 from validator.io.atomic import write_text_atomic
+from validator.report.numbers import format_number
 from validator.result import EVENT_TYPES, ValidationResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -103,20 +104,9 @@ def fmt_num(x: Any, decimals: int = 3) -> str:
     Returns
     -------
     str
+        :func:`validator.report.numbers.format_number` of ``x``.
     """
-    if x is None or isinstance(x, bool):
-        return "-" if x is None else str(x)
-    if isinstance(x, int):
-        return str(x)
-    x = float(x)
-    if math.isnan(x):
-        return "-"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    text = f"{x:.{decimals}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    return format_number(x, decimals=decimals)
 
 
 def fmt_fixed(x: Any, decimals: int = 2) -> str:
