@@ -19,9 +19,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from validator.errors import CaptureError, ValidatorError
 from validator.verdict import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
+
+if TYPE_CHECKING:  # pragma: no cover (the command line starts without numpy)
+    import numpy as np
 
 __all__ = ["DEFAULT_LISTEN_PORT", "payload_type_mapping", "register", "udp_port",
            "write_wav_atomic"]
@@ -134,7 +138,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="meaning of a dynamic payload type, e.g. 97=L24/48000/2 (repeatable)")
 
 
-def write_wav_atomic(path: str | os.PathLike[str], audio, sample_rate_hz: int, *,
+def write_wav_atomic(path: str | os.PathLike[str], audio: np.ndarray, sample_rate_hz: int, *,
                      subtype: str = "PCM_16") -> Path:
     """Write a WAV through a temporary file in the same folder and ``os.replace``.
 

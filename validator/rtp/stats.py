@@ -33,7 +33,7 @@ least-squares fit of arrival time against RTP time gives the clock drift.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -285,7 +285,7 @@ def _combine(stream: RtpStream, parts: list[StreamStats]) -> StreamStats:
     def total(name: str) -> int:
         return sum(int(getattr(p, name)) for p in parts)
 
-    def pick(name: str, fn) -> float | None:
+    def pick(name: str, fn: Callable[[list[float]], float]) -> float | None:
         vals = [getattr(p, name) for p in parts if getattr(p, name) is not None]
         return fn(vals) if vals else None
 

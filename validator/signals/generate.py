@@ -228,7 +228,8 @@ def _bit_depth(bit_depth: object) -> int:
 # --------------------------------------------------------------------------
 
 
-def _sine(frequency_hz: float, n_samples: int, sample_rate_hz: int, phase_rad: float = 0.0):
+def _sine(frequency_hz: float, n_samples: int, sample_rate_hz: int, phase_rad: float = 0.0
+          ) -> np.ndarray:
     """``sin(2*pi*f*n/fs + phase)`` for n = 0..n_samples-1, float64, shape (n,)."""
     n = np.arange(n_samples, dtype=np.float64)
     # Reduce to whole cycles first so the argument of sin stays small and exact-ish.
