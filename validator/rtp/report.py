@@ -66,25 +66,7 @@ def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = Non
             f"{s.expected:>6} {s.lost:>6} {s.duplicates:>4} {s.reordered:>4} {delta:>23} "
             f"{jit:>18} {_f(s.clock_drift_ppm, '{:.1f}'):>9} {s.start_s:>10.3f} "
             f"{s.end_s:>10.3f}")
-        odd = []
-        if s.seq_wraps:
-            odd.append(f"{s.seq_wraps} sequence wrap(s)")
-        if s.duplicates:
-            odd.append(f"lost counts {s.duplicates} duplicate(s) against the losses (tshark's "
-                       f"rule); {s.missing} sequence number(s) actually missing")
-        if s.clock_rate_hz is None:
-            odd.append(f"payload type {s.payload_type} unknown: jitter needs --payload-type "
-                       f"{s.payload_type}=ENC/RATE[/CH]")
-        if s.empty_payloads:
-            odd.append(f"{s.empty_payloads} empty payload(s)")
-        if s.truncated_packets:
-            odd.append(f"{s.truncated_packets} packet(s) cut by the snap length")
-        if s.ssrc_changes:
-            odd.append(f"{s.ssrc_changes} SSRC change(s)")
-        if s.event_packets:
-            odd.append(f"{s.event_packets} telephone-event packet(s)")
-        if s.comfort_noise_packets:
-            odd.append(f"{s.comfort_noise_packets} comfort-noise packet(s)")
+        odd = _stream_notes(s)
         if odd:
             lines.append(f"{'':<10} note: {'; '.join(odd)}")
     for x, count in (collisions or {}).items():
@@ -96,6 +78,30 @@ def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = Non
         lines.append("(no RTP stream found; give --port if the RTP is on a port that nothing "
                      "in the capture announces)")
     return "\n".join(lines) + "\n"
+
+
+def _stream_notes(s: StreamStats) -> list[str]:
+    """What the table row of a stream cannot show: wraps, duplicates, unknown PT, oddities."""
+    odd = []
+    if s.seq_wraps:
+        odd.append(f"{s.seq_wraps} sequence wrap(s)")
+    if s.duplicates:
+        odd.append(f"lost counts {s.duplicates} duplicate(s) against the losses (tshark's "
+                   f"rule); {s.missing} sequence number(s) actually missing")
+    if s.clock_rate_hz is None:
+        odd.append(f"payload type {s.payload_type} unknown: jitter needs --payload-type "
+                   f"{s.payload_type}=ENC/RATE[/CH]")
+    if s.empty_payloads:
+        odd.append(f"{s.empty_payloads} empty payload(s)")
+    if s.truncated_packets:
+        odd.append(f"{s.truncated_packets} packet(s) cut by the snap length")
+    if s.ssrc_changes:
+        odd.append(f"{s.ssrc_changes} SSRC change(s)")
+    if s.event_packets:
+        odd.append(f"{s.event_packets} telephone-event packet(s)")
+    if s.comfort_noise_packets:
+        odd.append(f"{s.comfort_noise_packets} comfort-noise packet(s)")
+    return odd
 
 
 def events_text(decoded: DecodedAudio, *, max_events: int = 50) -> str:
