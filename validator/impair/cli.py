@@ -434,6 +434,15 @@ def plan_steps(args: argparse.Namespace, sample_rate_hz: int) -> list[Step]:
         Options that do not go together (e.g. ``--plc`` without ``--loss``).
     """
     fs = sample_rate_hz
+    steps = _codec_and_timed_steps(args, fs)
+    loss = _loss_step(args, fs)
+    if loss:
+        steps.append(loss)
+    return steps + _level_and_channel_steps(args) + _timing_and_noise_steps(args, fs)
+
+
+def _codec_and_timed_steps(args: argparse.Namespace, fs: int) -> list[Step]:
+    """The ``codec`` and ``timed`` stages (:data:`ORDER`)."""
     steps: list[Step] = []
     if args.mulaw:
         steps.append(Step("codec", "--mulaw", "mu_law_round_trip"))
@@ -452,9 +461,12 @@ def plan_steps(args: argparse.Namespace, sample_rate_hz: int) -> list[Step]:
         steps.append(Step("timed", f"--level-step {sp.text}", "attenuate",
                           {"start_s": sp.start.seconds(fs), "duration_s": sp.duration.seconds(fs),
                            "gain_db": sp.db}))
-    loss = _loss_step(args, fs)
-    if loss:
-        steps.append(loss)
+    return steps
+
+
+def _level_and_channel_steps(args: argparse.Namespace) -> list[Step]:
+    """The ``level`` and ``channels`` stages (:data:`ORDER`)."""
+    steps: list[Step] = []
     if args.gain is not None:
         steps.append(Step("level", f"--gain {args.gain:g}", "gain", {"gain_db": args.gain}))
     if args.clip is not None:
@@ -465,6 +477,12 @@ def plan_steps(args: argparse.Namespace, sample_rate_hz: int) -> list[Step]:
         all_ch = args.invert == _ALL_CHANNELS
         steps.append(Step("channels", "--invert" if all_ch else f"--invert {args.invert}",
                           "invert_polarity", {"channel": None if all_ch else args.invert}))
+    return steps
+
+
+def _timing_and_noise_steps(args: argparse.Namespace, fs: int) -> list[Step]:
+    """The ``timing`` and ``noise`` stages (:data:`ORDER`)."""
+    steps: list[Step] = []
     if args.delay is not None:
         if args.delay.seconds(fs) > MAX_DELAY_S:
             raise SignalSpecError(f"--delay {args.delay.text}: at most {MAX_DELAY_S:g} s "
