@@ -1,4 +1,4 @@
-"""audio-stream-validator: did the audio survive the trip through the RTP network or device?
+"""audio-stream-validator: whether the audio survived the trip through an RTP network or device.
 
 The package is a pipeline, one folder per stage::
 

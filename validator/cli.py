@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def count(text: str) -> int:
-    """argparse type: a whole number >= 0 (``--max-zooms``, ``--max-events``)."""
+    """Parse a whole number >= 0 for argparse (``--max-zooms``, ``--max-events``)."""
     try:
         n = int(text)
     except ValueError:
@@ -50,7 +50,7 @@ def count(text: str) -> int:
 
 
 def seconds(text: str) -> float:
-    """argparse type: a finite number of seconds >= 0 (``--max-delay``)."""
+    """Parse a finite number of seconds >= 0 for argparse (``--max-delay``)."""
     try:
         v = float(text)
     except ValueError:

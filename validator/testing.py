@@ -1,4 +1,4 @@
-"""Assertions for QA test suites: did the stream survive?
+"""Assertions for QA test suites: whether the stream survived.
 
 :func:`assert_stream_ok` validates and raises :class:`AssertionError` with a
 short, readable summary when the verdict is "fail"::

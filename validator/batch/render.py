@@ -159,8 +159,10 @@ def _add_tags(suite: ET.Element, o: CaptureOutcome) -> None:
 
 def render_text(summary: dict[str, Any], *, max_listed: int = 20,
                 report_paths: Sequence[str | os.PathLike[str]] = ()) -> str:
-    """The terminal summary of a run: the verdict line, throughput, the captures that did
-    not pass (the first ``max_listed``) and the reports written.
+    """The terminal summary of a run.
+
+    The verdict line, the throughput, the captures that did not pass (the
+    first ``max_listed``) and the reports written.
 
     Parameters
     ----------

@@ -131,10 +131,13 @@ class BatchResult:
 
 def exit_code_of(outcomes: tuple[CaptureOutcome, ...] | list[CaptureOutcome], *,
                  interrupted: bool = False) -> int:
-    """The exit code of a batch: :data:`~validator.verdict.EXIT_ERROR` (2) when a capture
-    could not be validated, was not run, or there was none; else
+    """The exit code of a batch.
+
+    :data:`~validator.verdict.EXIT_ERROR` (2) when a capture could not be
+    validated, was not run, or there was none; else
     :data:`~validator.verdict.EXIT_FAIL` (1) when one failed; else
-    :data:`~validator.verdict.EXIT_PASS` (0)."""
+    :data:`~validator.verdict.EXIT_PASS` (0).
+    """
     if interrupted or not outcomes or any(o.status in ("error", "not_run") for o in outcomes):
         return EXIT_ERROR
     if any(o.status == "fail" for o in outcomes):

@@ -424,8 +424,11 @@ class _Pool:
         return True
 
     def submit_next(self) -> None:
-        """Replace a broken pool once idle; then a suspect alone, or pending jobs up to the
-        worker count."""
+        """Submit what may run now.
+
+        A broken pool is replaced once idle; then a suspect runs alone, or
+        pending jobs fill the pool up to the worker count.
+        """
         if self.broken and not self.in_flight:
             self.executor.shutdown(wait=True)
             self.executor, self.broken = self._new_pool(), False
@@ -468,8 +471,10 @@ def _crash_message(job: Job, exc: BaseException) -> str:
 
 
 def _stop_pool(executor: ProcessPoolExecutor) -> None:
-    """Cancel what is queued and stop the workers now (their half-done jobs wrote nothing:
-    reports are written atomically)."""
+    """Cancel what is queued and stop the workers now.
+
+    Their half-done jobs wrote nothing: reports are written atomically.
+    """
     executor.shutdown(wait=False, cancel_futures=True)
     terminate = getattr(executor, "terminate_workers", None)
     if callable(terminate):  # Python >= 3.14

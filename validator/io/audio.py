@@ -220,9 +220,11 @@ class AudioSource:
         """Release any file handle."""
 
     def __enter__(self) -> AudioSource:
+        """Use the source in a ``with`` block."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the source at the end of the ``with`` block."""
         self.close()
 
 
@@ -331,6 +333,7 @@ class FileSource(AudioSource):
         return blocks, done
 
     def close(self) -> None:
+        """Close the file."""
         self._sf.close()
 
 

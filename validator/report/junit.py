@@ -64,8 +64,10 @@ def _event_line(e: Event) -> str:
 
 
 def failure_message(check: Check) -> str:
-    """One line: the check, what was measured and its limit, e.g.
-    ``dropout_events: measured 4, limit 0 events``."""
+    """One line: the check, what was measured and its limit.
+
+    For example ``dropout_events: measured 4, limit 0 events``.
+    """
     limit = "none" if check.limit is None else _num(check.limit)
     unit = f" {check.unit}" if check.unit else ""
     return f"{check.name}: measured {_num(check.measured)}, limit {limit}{unit}"

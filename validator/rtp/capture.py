@@ -239,6 +239,7 @@ class RtpStream:
                         payload_type=_main_pt(r, self.formats)) for r in runs]
 
     def __repr__(self) -> str:
+        """Endpoints, SSRC, payload and packet count (not the packets)."""
         return (f"RtpStream({self.src_endpoint} -> {self.dst_endpoint} ssrc={self.ssrc_text} "
                 f"pt={self.payload_type} codec={self.codec} packets={len(self.packets)})")
 

@@ -34,7 +34,7 @@ DEFAULT_LISTEN_PORT = 5004
 
 
 def payload_type_mapping(text: str) -> tuple[int, str]:
-    """argparse type of ``--payload-type``: ``97=L24/48000/2`` -> ``(97, "L24/48000/2")``.
+    """Parse ``--payload-type`` for argparse: ``97=L24/48000/2`` -> ``(97, "L24/48000/2")``.
 
     Parameters
     ----------
@@ -62,7 +62,7 @@ def payload_type_mapping(text: str) -> tuple[int, str]:
 
 
 def udp_port(text: str) -> int:
-    """argparse type of ``--port``: a UDP port number, 1..65535.
+    """Parse ``--port`` for argparse: a UDP port number, 1..65535.
 
     Raises
     ------

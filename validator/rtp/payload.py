@@ -68,6 +68,7 @@ class PayloadFormat:
         return self.encoding in DECODABLE
 
     def __str__(self) -> str:
+        """The rtpmap form, ``ENCODING/RATE/CHANNELS``."""
         return f"{self.encoding}/{self.clock_rate_hz}/{self.channels}"
 
 

@@ -224,8 +224,11 @@ def _section_byte_order(bom: bytes, name: str) -> str:
 
 
 def _interface(block: bytes, endian: str, name: str) -> tuple[int, int, int, int, int]:
-    """An Interface Description Block: link type, timestamp resolution (num/den s), offset
-    (ns) and snap length."""
+    """Read an Interface Description Block.
+
+    Returns its link type, timestamp resolution (numerator and denominator,
+    s), timestamp offset (ns) and snap length.
+    """
     import dpkt
 
     idb_cls = (dpkt.pcapng.InterfaceDescriptionBlockLE if endian == "<"
@@ -251,10 +254,11 @@ def _interface(block: bytes, endian: str, name: str) -> tuple[int, int, int, int
 def _packet_block(btype: int, block: bytes, endian: str,
                   ifaces: list[tuple[int, int, int, int, int]], last_ns: int, at: int,
                   notes: list[str]) -> tuple[int, int, bytes, int] | None:
-    """The record of an Enhanced (6), obsolete (2) or Simple (3) Packet Block; None for
-    another block type or one that cannot be used (a note says why where it matters).
+    """The record of an Enhanced (6), obsolete (2) or Simple (3) Packet Block.
 
-    A Simple Packet Block has no timestamp: it takes ``last_ns``.
+    None for another block type or one that cannot be used (a note says why
+    where it matters). A Simple Packet Block has no timestamp: it takes
+    ``last_ns``.
     """
     blen = len(block)
     if btype in (6, 2):  # Enhanced Packet Block / obsolete Packet Block
@@ -631,7 +635,7 @@ class PcapWriter:
 
 
 def _little_endian_writer() -> bool:
-    """dpkt writes the global header in host byte order; records must follow it."""
+    """Whether dpkt writes little endian: it uses host byte order, and records must follow."""
     import sys
 
     return sys.byteorder == "little"
