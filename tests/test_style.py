@@ -85,3 +85,17 @@ def test_the_line_count_leaves_out_docstrings_comments_and_blank_lines(tmp_path:
 
 def test_the_exclusions_are_only_the_lead_s_files() -> None:
     assert [x for x in EXCLUDED if not (PACKAGE / x).exists()] == []
+
+
+def test_readme_architecture_lists_every_room() -> None:
+    """Each folder and module of validator/ has its line in the README's architecture tree."""
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    tree = readme.split("The package is a pipeline; one folder per stage:", 1)[1]
+    tree = tree.split("```", 2)[1]
+    rooms = {f"{p.name}/" for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    rooms |= {p.name for p in PACKAGE.glob("*.py") if p.name not in ("__init__.py",
+                                                                    "__main__.py")}
+    listed = {line.split()[0] for line in tree.splitlines() if line.startswith("  ")
+              and not line.startswith("   ")}
+    missing = sorted(r for r in rooms if r not in listed and r not in tree)
+    assert not missing, f"README architecture section does not list {missing}"
