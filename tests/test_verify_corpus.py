@@ -38,8 +38,12 @@ needs_sox = pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not i
 ONSET_MS = 2.0
 
 
-def problems(case: Case, result) -> list[str]:
-    """Every issue-9 target this result misses on this case (empty: all met)."""
+def problems(case: Case, result, *, min_recall: float = 1.0) -> list[str]:
+    """Every issue-9 target this result misses on this case (empty: all met).
+
+    ``min_recall`` below 1 is for live receivers, whose edits differ from run
+    to run (issue 9's target for real receivers: recall >= 0.95).
+    """
     s = score.score(case, result)
     t = case.truth
     out = []
@@ -48,7 +52,7 @@ def problems(case: Case, result) -> list[str]:
             f"delay {s.delay_reported} (confidence {s.delay_confidence:.2f}), "
             f"truth {t.delay_samples}"
         )
-    if s.found < s.faults:
+    if s.found < min_recall * s.faults:
         out.append(f"found {s.found}/{s.faults} faults; missed at received samples {s.missed}")
     late = [round(v, 2) for v in s.onset_ms if v > ONSET_MS]
     if late:
@@ -69,9 +73,9 @@ def problems(case: Case, result) -> list[str]:
     return out
 
 
-def check(case: Case) -> None:
+def check(case: Case, *, min_recall: float = 1.0) -> None:
     result = validate(str(case.received), str(case.reference))
-    found = problems(case, result)
+    found = problems(case, result, min_recall=min_recall)
     assert not found, f"{case.truth.name}: " + "; ".join(found)
 
 
@@ -320,32 +324,34 @@ def test_speech_opus_loss(tmp_path):
 
 @needs_loopback
 @pytest.mark.slow
-@xfail("3 / E real receivers: a default-mode jitter buffer under 25 ms jitter cuts and fills")
 def test_gstreamer_jitter_buffer_default_mode(tmp_path):
     if not loopback.SHARED_PROXY.exists():
         pytest.skip(f"{loopback.SHARED_PROXY} (the proxy with jitter) is absent")
     case = loopback.gst_jitter_capture(
         tmp_path, name="gst_jitter", jitter_ms=25.0, seed=3, seconds=5.0
     )
-    if len(case.truth.faults) < 3:  # timing-dependent: keep the xfail meaningful
+    if len(case.truth.faults) < 3:  # timing-dependent: keep the test meaningful
         pytest.skip(f"this run's jitter buffer made only {len(case.truth.faults)} edits")
-    check(case)
+    check(case, min_recall=0.95)
 
 
 @needs_loopback
 @pytest.mark.slow
-@xfail("3 / E real receivers: ffmpeg's RTP receiver skips lost packets; the skips are missed")
 def test_ffmpeg_receiver_skips(tmp_path):
     check(
-        loopback.ffmpeg_skip_capture(tmp_path, name="ffmpeg_skip", loss=0.03, seed=7, seconds=5.0)
+        loopback.ffmpeg_skip_capture(tmp_path, name="ffmpeg_skip", loss=0.03, seed=7, seconds=5.0),
+        min_recall=0.95,
     )
 
 
 @pytest.mark.real
 @pytest.mark.slow
 @pytest.mark.skipif(not real.available(), reason="../shared/real is absent")
-@pytest.mark.parametrize("name", ["pcma_jitter", "l16_ffmpeg_receiver_loss"])
-@xfail("E real receivers: cuts / skips missed")
+@pytest.mark.parametrize("name", [
+    pytest.param("pcma_jitter", marks=xfail("E real receivers: one cut missed, one false event")),
+    "l16_ffmpeg_receiver_loss",
+    "pcmu_long_60s_loss1pct",
+])
 def test_shared_real_capture(name):
     case = next(c for c in real.cases() if c.truth.name == f"E_real_{name}")
     check(case)

@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--port", type=udp_port, metavar="N",
                    help="RTP capture input: treat UDP on this port as RTP (and only that), "
                         "for a capture without SDP whose RTP the heuristics miss")
+    from validator.quality.emodel_cli import add_emodel_options
+
+    add_emodel_options(v)
     v.add_argument("--dtw", action="store_true",
                    help="also run DTW on MFCCs (speech/music) and report time warps")
     v.add_argument("--max-events", type=count, default=20,
@@ -221,6 +224,7 @@ def _stdout_to_devnull() -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     from validator.pipeline import validate
+    from validator.quality.emodel_cli import emodel_settings
     from validator.report.terminal import render_terminal
     from validator.verdict import default_profile, load_profile
 
@@ -230,7 +234,8 @@ def _validate(args: argparse.Namespace) -> int:
     result = validate(args.received, args.reference, profile=profile, max_delay_s=args.max_delay,
                       dtw=args.dtw, progress=bar, zoom_events=args.max_zooms,
                       ssrc=args.ssrc, port=args.port,
-                      payload_types=dict(args.payload_type) or None)
+                      payload_types=dict(args.payload_type) or None,
+                      emodel=emodel_settings(args))
     if bar:
         bar.close()
     try:

@@ -14,9 +14,16 @@ from dataclasses import replace
 
 import numpy as np
 
-from validator.align.channels import ChannelAlignments, ChannelView, align_channels, channel_map
+from validator.align.channels import (
+    ChannelAlignments,
+    ChannelView,
+    align_channels,
+    channel_map,
+    fit_track,
+    lag_track,
+)
 from validator.align.delay import DelayEstimate, steady_tone_span
-from validator.align.track import AlignmentModel, fit_model, track_lags
+from validator.align.track import AlignmentModel
 from validator.detectors.activity import Activity, measure_activity
 from validator.detectors.clipping import detect_clipping
 from validator.detectors.common import Frames, span_mask
@@ -34,6 +41,7 @@ from validator.detectors.splice import splice_events
 from validator.errors import AudioFormatError, InputMismatchError
 from validator.io.audio import ArraySource, AudioSource, ToneSource, open_audio, parse_tone_spec
 from validator.plotdata import level_trace, plot_data
+from validator.quality.rating import EModelSettings
 from validator.result import (
     Alignment,
     ChannelAlignment,
@@ -64,7 +72,8 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
              sample_rate_hz: int | None = None, max_delay_s: float = 10.0, dtw: bool = False,
              zoom_events: int = 50, ssrc: str | int | None = None,
              port: int | None = None, payload_types: dict[int, str] | None = None,
-             progress: Callable[[float], None] | None = None) -> ValidationResult:
+             progress: Callable[[float], None] | None = None,
+             emodel: EModelSettings | None = None) -> ValidationResult:
     """Validate received audio against its reference.
 
     Parameters
@@ -105,6 +114,10 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         no SDP in the capture describes.
     progress : callable, optional
         Called with the fraction done (0..1) during the detection pass.
+    emodel : EModelSettings, optional
+        For a capture: how the E-model rates each RTP stream (modelled
+        jitter buffer, network one-way delay, receiver PLC); the defaults of
+        :class:`validator.quality.rating.EModelSettings` when omitted.
 
     Returns
     -------
@@ -191,7 +204,7 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
 
             events = link_causes(events, decoded.network_events)
             notes.extend(network_notes(decoded.network_events, events))
-            rtp = rtp_section(decoded, capture)
+            rtp = rtp_section(decoded, capture, emodel=emodel)
 
         # 4. metrics
         tonal = _tonal_frequencies(ref, tone, rec.channels)
@@ -455,10 +468,9 @@ def _tone_alignments(ref: AudioSource, rec: AudioSource,
                   else None)
         est = DelayEstimate(0.0, 0.0, True, "tone", period,
                             "no reference file: delay is not measurable from a tone")
-        hop_s = max(0.05, min(1.0, ref.duration_s / 2000))
-        points = track_lags(r, y, 0.0, hop_s=hop_s, period_samples=period)
+        points = lag_track(r, y, 0.0, period_samples=period)
         if isinstance(ref, ToneSource):  # only where the steady tone is (not a marker, a gap)
             points = [q for q in points if ref.start <= q.ref_pos < ref.stop]
-        models.append(fit_model(points, r, y, initial_lag=0.0, period_samples=period))
+        models.append(fit_track(points, r, y, initial_lag=0.0, period_samples=period))
         ests.append(est)
     return ChannelAlignments(tuple(models), tuple(ests), mapping, ref)

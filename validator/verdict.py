@@ -69,6 +69,11 @@ class Limits:
         Largest residual after alignment relative to the received level, per
         channel, dB: above it received and reference do not match (the wrong
         file, a misalignment, noise far above the signal).
+    min_mos_cqe : float or None
+        Smallest E-model MOS-CQE (ITU-T G.107 Annex B, 1 to 4.5) of the
+        validated RTP stream (not judged by default). A stream that cannot be
+        rated (a codec without G.113 values, an audio file instead of a
+        capture) fails the check: the tool cannot judge, so it fails closed.
     """
 
     max_dropouts: int | None = 0
@@ -87,6 +92,7 @@ class Limits:
     min_judged_fraction: float | None = 0.9
     max_match_db: float | None = -10.0
     max_channel_map_errors: int | None = 0
+    min_mos_cqe: float | None = None
 
 
 @dataclass(frozen=True)
@@ -274,6 +280,8 @@ def judge(result: ValidationResult, profile: Profile) -> tuple[tuple[Check, ...]
     if lim.max_delay_s is not None:
         ok = al.delay_s is not None and al.delay_s <= lim.max_delay_s
         checks.append(Check("delay", ok, al.delay_s, lim.max_delay_s, "s", "delay (latency)"))
+    if lim.min_mos_cqe is not None:
+        checks.append(_mos_cqe_check(result, lim.min_mos_cqe))
     if result.truncation_s is not None:
         lv = lim.max_truncation_s
         checks.append(Check("truncation", lv is None or result.truncation_s <= lv,
@@ -281,3 +289,20 @@ def judge(result: ValidationResult, profile: Profile) -> tuple[tuple[Check, ...]
                             "reference audio missing at the received file's start or end"))
     verdict = "pass" if all(c.passed for c in checks) else "fail"
     return tuple(checks), verdict
+
+
+def _mos_cqe_check(result: ValidationResult, limit: float) -> Check:
+    """``mos_cqe``: the validated stream's E-model MOS-CQE against its lower limit; fail closed."""
+    ratings = getattr(result.rtp, "emodel", ()) if result.rtp is not None else ()
+    rating = ratings[0] if ratings else None
+    if rating is None:
+        why = ("the input is not an RTP capture: there is no network stream to rate"
+               if result.rtp is None else "the stream was not rated")
+        return Check("mos_cqe", False, None, limit, "MOS",
+                     f"E-model MOS-CQE (lower limit): cannot judge, {why} (fails closed)")
+    if not rating.rated:
+        return Check("mos_cqe", False, None, limit, "MOS",
+                     f"E-model MOS-CQE (lower limit): cannot judge, the stream is not rated: "
+                     f"{rating.not_rated_reason} (fails closed)")
+    return Check("mos_cqe", rating.mos_cqe >= limit, round(rating.mos_cqe, 3), limit, "MOS",
+                 f"E-model MOS-CQE of the RTP stream (lower limit; R {rating.r_factor:.1f})")

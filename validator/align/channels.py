@@ -30,7 +30,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from validator.align.delay import DelayEstimate, estimate_delay
-from validator.align.track import AlignmentModel, aligned_reference, fit_model, track_lags
+from validator.align.phase import PHASE_SIGMA_FLOOR, min_step_samples, phase_track
+from validator.align.track import (
+    AlignmentModel,
+    LagPoint,
+    aligned_reference,
+    fit_model,
+    track_lags,
+)
 from validator.align.xcorr import ncc
 from validator.io.audio import AudioSource
 
@@ -201,12 +208,74 @@ def align_channels(ref: AudioSource, rec: AudioSource, *, max_delay_s: float,
     models = []
     for (r, y), est in zip(views, estimates, strict=True):
         period = est.period_samples if est.method != "xcorr" else None
-        hop_s = max(0.05, min(1.0, ref.duration_s / 2000))
-        points = track_lags(r, y, est.lag_samples, hop_s=hop_s, period_samples=period,
-                            inverted=est.inverted)
-        models.append(fit_model(points, r, y, initial_lag=est.lag_samples,
+        points = lag_track(r, y, est.lag_samples, period_samples=period,
+                           inverted=est.inverted)
+        models.append(fit_track(points, r, y, initial_lag=est.lag_samples,
                                 period_samples=period))
     return ChannelAlignments(tuple(models), tuple(estimates), tuple(mapping), ref)
+
+
+def lag_track(ref: AudioSource, rec: AudioSource, initial_lag: float, *,
+              period_samples: float | None, inverted: bool = False) -> list[LagPoint]:
+    """The local delay track of one channel: every period for a steady tone, else windowed.
+
+    A steady tone is tracked by its demodulated phase
+    (:func:`~validator.align.phase.phase_track`), which resolves edits a
+    period apart; other signals by windowed cross-correlation
+    (:func:`~validator.align.track.track_lags`, 100 ms windows, a hop of
+    1/2000 of the reference between 50 ms and 1 s).
+
+    Parameters
+    ----------
+    ref, rec : AudioSource
+        Mono reference and received sources.
+    initial_lag : float
+        Global delay, samples.
+    period_samples : float or None
+        The tone's period, samples; None for a signal that is not a steady tone.
+    inverted : bool
+        The received channel is upside down.
+
+    Returns
+    -------
+    list of LagPoint
+    """
+    if period_samples:
+        return phase_track(ref, rec, initial_lag, period_samples=period_samples,
+                           inverted=inverted)
+    hop_s = max(0.05, min(1.0, ref.duration_s / 2000))
+    return track_lags(ref, rec, initial_lag, hop_s=hop_s, inverted=inverted)
+
+
+def fit_track(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
+              initial_lag: float, period_samples: float | None) -> AlignmentModel:
+    """Drift and splices of one channel's lag track (:func:`lag_track`).
+
+    A tone's phase track is fitted with the tolerances of a phase: a step is
+    an edit from :data:`~validator.align.phase.MIN_PHASE_STEP_RAD` of phase,
+    and the track's noise floor is
+    :data:`~validator.align.phase.PHASE_SIGMA_FLOOR`.
+
+    Parameters
+    ----------
+    points : list of LagPoint
+    ref, rec : AudioSource
+        Mono reference and received sources.
+    initial_lag : float
+        Global delay, samples.
+    period_samples : float or None
+        The tone's period, samples; None for a correlation track.
+
+    Returns
+    -------
+    AlignmentModel
+    """
+    if period_samples:
+        return fit_model(points, ref, rec, initial_lag=initial_lag,
+                         period_samples=period_samples,
+                         jump_tol=min_step_samples(period_samples),
+                         sigma_floor=PHASE_SIGMA_FLOOR)
+    return fit_model(points, ref, rec, initial_lag=initial_lag)
 
 
 def shared_clock_delays(estimates: Sequence[DelayEstimate]) -> list[DelayEstimate]:

@@ -4,7 +4,9 @@ A concealed or attenuated loss often leaves a little residual on either side
 of the dropout, and a level dip a little waveform error at its edges. Those
 are the same fault seen by two detectors. Per channel, a glitch or level
 event within ``gap_s`` of a dropout or silence is folded into it, and a
-glitch within ``gap_s`` of a level event is folded into that.
+glitch within ``gap_s`` of a level event is folded into that. A point event
+(a splice: the receiver cut or shifted the timeline there) is an edit of its
+own and is never folded into another.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010) -> list[Event]:
         absorbed: dict[int, list[Event]] = {}
         for e in out:
             host = None
-            if e.type in weaker:
+            if e.type in weaker and e.end_sample > e.start_sample:
                 for i, m in enumerate(mains):
                     if (m.channel == e.channel and e.start_s <= m.end_s + gap_s
                             and e.end_s >= m.start_s - gap_s):

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from validator.align.phase import min_step_samples
 from validator.align.track import AlignmentModel
 from validator.detectors.features import Features
 from validator.result import Event
 
-#: Smallest step of a steady tone's lag reported as a cut, samples.
-MIN_TONE_STEP_SAMPLES = 0.05
-#: A splice this close to a dropout is the dropout's fill of the wrong length, s.
-SPLICE_NEAR_S = 0.010
+#: A splice this close to a dropout is the dropout's fill of the wrong length, s (splices
+#: are placed to the sample, at the end of a receiver's zero fill; a cut 10 ms before a
+#: fill is an edit of its own).
+SPLICE_NEAR_S = 0.002
 
 
 def splice_events(model: AlignmentModel, feats: Features, events: list[Event], *,
@@ -54,7 +55,7 @@ def splice_events(model: AlignmentModel, feats: Features, events: list[Event], *
             continue  # a fill of slightly wrong length: the dropout already says it
         if abs(jump) < 0.5 and not model.ambiguous_breaks[i]:
             continue  # not a whole sample: no receiver moves audio by a fraction
-        if abs(jump) < MIN_TONE_STEP_SAMPLES:
+        if model.period_samples and abs(jump) < min_step_samples(model.period_samples):
             continue  # in a steady tone any step is a cut (known modulo the period), but one
             # this small is the track's own noise
         amb = ""

@@ -43,7 +43,9 @@ STREAM_COLUMNS: tuple[tuple[str, str], ...] = (
     ("codec", "Codec"), ("clock_rate", "Clock Hz"), ("packets", "Packets"),
     ("expected", "Expected"), ("lost", "Lost"), ("lost_percent", "Lost %"),
     ("duplicates", "Dupl."), ("reordered", "Reord."),
-    ("mean_jitter_ms", "Jitter mean ms"), ("max_jitter_ms", "Jitter max ms"))
+    ("mean_jitter_ms", "Jitter mean ms"), ("max_jitter_ms", "Jitter max ms"),
+    ("effective_loss_pct", "Loss after buffer %"), ("burst_ratio", "BurstR"),
+    ("r_factor", "R"), ("mos_cqe", "MOS-CQE"), ("not_rated_reason", "Not rated because"))
 #: Known columns of the network event table.
 NETWORK_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("type", "Type"), ("first_seq", "First seq"), ("last_seq", "Last seq"),

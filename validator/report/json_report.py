@@ -15,7 +15,13 @@ duration_s, level_db, description, start_sample, end_sample, cause}``,
 traces for plots) and, for RTP input, ``rtp {streams[], network_events[]}``.
 ``alignment.channel_map``, ``.shared_clock``, ``.channels`` (each channel's
 own alignment) and ``channels[].judged_fraction``, ``.match_db`` were added
-within version 1: a reader that does not know them keeps working.
+within version 1: a reader that does not know them keeps working. So were the
+E-model fields of each ``rtp.streams[]`` row (:meth:`validator.quality.rating.
+StreamRating.to_dict`): ``rated``, ``not_rated_reason``, ``r_factor``,
+``mos_cqe``, ``burst_ratio``, ``network_loss_pct``, ``effective_loss_pct``,
+``late_packets``, ``jitter_buffer {type, size_ms, mean_wait_ms}`` and
+``emodel {codec, ie, bpl, plc, source, one_way_delay_ms, delay_source,
+packet_ms, ta_ms, ...}`` (null where not rated), and the ``mos_cqe`` check.
 Times are seconds on the received file's timeline. The renderer computes
 nothing: it only lays out the result.
 

@@ -102,8 +102,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--wav", help="write the decoded audio of the stream to this WAV file")
     r.add_argument("--events", action="store_true",
                    help="decode the stream and list its network events")
-    r.add_argument("--jitter-buffer", type=float, metavar="MS",
-                   help="when decoding, treat packets later than this as lost ('late')")
+    from validator.quality.emodel_cli import add_emodel_options
+
+    add_emodel_options(r, buffer_help="; when decoding, a fixed buffer also marks late "
+                                      "packets as 'late' events")
     r.set_defaults(run=_run_rtp)
 
     listen = sub.add_parser("listen", help="receive RTP live, write a pcap, print the table",
@@ -170,6 +172,8 @@ def _wav_subtype(codec: str) -> str:
 
 
 def _run_rtp(args: argparse.Namespace) -> int:
+    from validator.quality.emodel_cli import emodel_settings
+    from validator.quality.rating import rate_capture
     from validator.rtp import analyze, decode, read_capture, select_stream
     from validator.rtp.report import events_text, streams_document, streams_table
     from validator.rtp.stats import ssrc_collisions
@@ -181,18 +185,21 @@ def _run_rtp(args: argparse.Namespace) -> int:
     capture = read_capture(args.capture, port=args.port,
                            payload_types=dict(args.payload_type) or None)
     stats = [analyze(s) for s in capture.streams]
+    ratings = rate_capture(capture, settings=emodel_settings(args))
     decoded = None
-    if args.wav or args.events or args.ssrc or args.jitter_buffer is not None:
+    if args.wav or args.events or args.ssrc:
         stream = select_stream(capture, args.ssrc)
-        decoded = decode(stream, jitter_buffer_ms=args.jitter_buffer)
+        jb = args.jitter_buffer
+        decoded = decode(stream, jitter_buffer_ms=jb.size_ms if jb and jb.type == "fixed"
+                         else None)
         if args.wav:
             write_wav_atomic(args.wav, decoded.audio, decoded.sample_rate_hz,
                              subtype=_wav_subtype(decoded.codec))
     if args.json:
-        sys.stdout.write(json.dumps(streams_document(capture, stats, decoded=decoded),
-                                    indent=1) + "\n")
+        sys.stdout.write(json.dumps(streams_document(capture, stats, decoded=decoded,
+                                                     ratings=ratings), indent=1) + "\n")
     else:
-        sys.stdout.write(streams_table(stats, capture=capture,
+        sys.stdout.write(streams_table(stats, capture=capture, ratings=ratings,
                                        collisions=ssrc_collisions(stats)))
         if decoded is not None:
             sys.stdout.write(events_text(decoded))

@@ -44,6 +44,9 @@ class RtpSection:
         RFC 3550 interarrival jitter after each packet, against the packet's
         place on the audio timeline (s), for the report's plot.
     notes : tuple of str
+    emodel : tuple of StreamRating
+        The E-model rating of each stream, in the order of ``streams``
+        (:mod:`validator.quality.rating`); empty when not rated.
     """
 
     ssrc: str
@@ -53,13 +56,20 @@ class RtpSection:
     jitter_t_s: tuple[float, ...] = ()
     jitter_ms: tuple[float, ...] = ()
     notes: tuple[str, ...] = ()
+    emodel: tuple[Any, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON ``rtp`` section: ``{ssrc, codec, streams[], network_events[], jitter}``."""
+        """The JSON ``rtp`` section: ``{ssrc, codec, streams[], network_events[], jitter}``.
+
+        Each stream row carries its E-model fields (``StreamRating.to_dict``) when rated.
+        """
+        rows = [s.to_dict() for s in self.streams]
+        for row, rating in zip(rows, self.emodel, strict=False):
+            row.update(rating.to_dict())
         return {
             "ssrc": self.ssrc,
             "codec": self.codec,
-            "streams": [s.to_dict() for s in self.streams],
+            "streams": rows,
             "network_events": [e.to_dict() for e in self.network_events],
             "jitter": {"t_s": list(self.jitter_t_s), "jitter_ms": list(self.jitter_ms)},
             "notes": list(self.notes),
@@ -195,8 +205,13 @@ def decode_capture(path: str | os.PathLike[str], ssrc: str | int | None,
 
 
 
-def rtp_section(decoded: DecodedAudio, capture: Any) -> RtpSection:
-    """The report's RTP section for the validated stream (all streams listed)."""
+def rtp_section(decoded: DecodedAudio, capture: Any, *, emodel: Any = None) -> RtpSection:
+    """The report's RTP section for the validated stream (all streams listed).
+
+    ``emodel`` (a :class:`validator.quality.rating.EModelSettings`, defaults
+    when None) sets how every stream is rated with the E-model.
+    """
+    from validator.quality.rating import rate_capture
     from validator.rtp import analyze
     from validator.rtp.header import format_ssrc
 
@@ -205,5 +220,6 @@ def rtp_section(decoded: DecodedAudio, capture: Any) -> RtpSection:
     stream_stats = (decoded.stats, *(analyze(s) for s in others))
     packets = chosen[0].packets if chosen else ()
     t_s, jit = jitter_series(decoded, packets)
+    ratings = rate_capture(capture, [*chosen[:1], *others], emodel) if chosen else ()
     return RtpSection(format_ssrc(decoded.ssrc), decoded.codec, stream_stats,
-                      tuple(decoded.network_events), t_s, jit, tuple(decoded.notes))
+                      tuple(decoded.network_events), t_s, jit, tuple(decoded.notes), ratings)

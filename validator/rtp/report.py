@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from validator import __version__
 from validator.rtp.capture import Capture
@@ -27,6 +28,7 @@ def _f(v: float | None, fmt: str = "{:.3f}") -> str:
 
 
 def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = None,
+                  ratings: Sequence[Any] = (),
                   collisions: Mapping[int, int] | None = None) -> str:
     """A fixed-width table, one row per stream (times in s, deltas and jitter in ms).
 
@@ -35,6 +37,8 @@ def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = Non
     stats : sequence of StreamStats
     capture : Capture, optional
         Adds a heading line (file, frames, RTCP) and the capture's notes.
+    ratings : sequence of StreamRating, optional
+        E-model ratings in the order of ``stats``: one line under each row.
     collisions : mapping of int to int, optional
         SSRC -> streams using it (:func:`validator.rtp.stats.ssrc_collisions`),
         each listed as a note.
@@ -54,7 +58,7 @@ def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = Non
             f"{'Jitter ms mean/max':>18} {'Drift ppm':>9} {'Start s':>10} {'End s':>10}")
     lines.append(head)
     lines.append("-" * len(head))
-    for s in stats:
+    for k, s in enumerate(stats):
         payload = f"{s.codec or '?'}"
         if s.clock_rate_hz:
             payload += f"/{s.clock_rate_hz}"
@@ -69,6 +73,8 @@ def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = Non
         odd = _stream_notes(s)
         if odd:
             lines.append(f"{'':<10} note: {'; '.join(odd)}")
+        if k < len(ratings):
+            lines.append(f"{'':<10} {ratings[k].summary()}")
     for x, count in (collisions or {}).items():
         lines.append(f"note: SSRC {format_ssrc(x)} is used by {count} streams (SSRC collision "
                      "or the same stream captured on several legs)")
@@ -126,7 +132,8 @@ def events_text(decoded: DecodedAudio, *, max_events: int = 50) -> str:
 
 
 def streams_document(capture: Capture, stats: Sequence[StreamStats], *,
-                     decoded: DecodedAudio | None = None) -> dict[str, object]:
+                     decoded: DecodedAudio | None = None,
+                     ratings: Sequence[Any] = ()) -> dict[str, object]:
     """The JSON document: ``{"streams": [row, ...], ...}`` with schema and tool version.
 
     Parameters
@@ -136,6 +143,11 @@ def streams_document(capture: Capture, stats: Sequence[StreamStats], *,
         One per stream (:meth:`StreamStats.to_dict` rows).
     decoded : DecodedAudio, optional
         Adds ``"decoded"`` with the chosen stream's network events.
+    ratings : sequence of StreamRating, optional
+        E-model ratings in the order of ``stats``; each row gets their fields
+        (``rated``, ``r_factor``, ``mos_cqe``, ``burst_ratio``,
+        ``effective_loss_pct``, ``jitter_buffer``, ``emodel`` {inputs}...),
+        added within schema version 1.
 
     Returns
     -------
@@ -151,7 +163,8 @@ def streams_document(capture: Capture, stats: Sequence[StreamStats], *,
         "udp_datagrams": capture.udp_datagrams,
         "rtcp_packets": capture.rtcp_packets,
         "notes": list(capture.notes),
-        "streams": [s.to_dict() for s in stats],
+        "streams": [s.to_dict() | (ratings[k].to_dict() if k < len(ratings) else {})
+                    for k, s in enumerate(stats)],
     }
     if decoded is not None:
         doc["decoded"] = {
