@@ -12,6 +12,7 @@ The package is a pipeline, one folder per stage::
     codecs/     G.711 and linear PCM, shared by rtp/ and impair/
     rtp/        pcap reader, RTP statistics (tshark-equal), decoding, live receiver,
                 and the link between audio events and network loss
+    quality/    call quality scores (the ITU-T G.107 E-model of an RTP stream)
     plotdata.py decimated data for the report's plots (measured, not drawn)
     pipeline.py validate(): the stages above in order
     defaults.py defaults shared by the library and the command lines
