@@ -249,3 +249,34 @@ def test_half_period_skips_of_a_second_tone_keep_their_splices_in_order():
     assert len(starts) == 3
     assert np.abs(np.array(starts[1:]) - np.array(landed)).max() <= fs // 1000
     assert not [e for e in r.events if e.type == "dropout" and e.duration_s > 0.0]
+
+
+def _concealed(ref: np.ndarray, fs: int, starts_s: tuple[float, ...]) -> np.ndarray:
+    """Each 20 ms packet at ``starts_s`` concealed the way a codec's PLC does it: the tone goes
+    on with a growing phase error, then the decoder recovers over 60 ms (an error decaying
+    from -12 to -40 dB re signal; Opus on a sine in ``shared/real/opus_plc_sine``)."""
+    rx = ref.copy()
+    n = np.arange(len(ref))
+    for t0 in starts_s:
+        a, b = int(t0 * fs), int(t0 * fs) + int(0.02 * fs)
+        drift = np.linspace(0.0, 0.6, b - a)  # radians of phase error across the packet
+        rx[a:b] = 0.5 * np.sin(2 * np.pi * 997.0 * n[a:b] / fs - drift)
+        k = np.arange(int(0.06 * fs))
+        err = 0.5 * 10 ** ((-12 - 28 * k / len(k)) / 20) * np.sin(2 * np.pi * 1200.0 * k / fs)
+        rx[b:b + len(k)] += err
+    return rx
+
+
+def test_a_codec_recovering_after_a_concealed_packet_is_the_packets_tail():
+    """A concealed packet is one event from its start to the end of its strong recovery
+    (within 10 dB of its peak), not 80 ms; two packets 40 ms apart are two events."""
+    fs = 48000
+    ref = tone_with_lead_in(fs, 997.0, 3.0, 0.1)
+    starts = (1.0, 2.0, 2.06)
+    r = validate(_concealed(ref, fs, starts), ref, sample_rate_hz=fs)
+    ev = sorted((e for e in r.events if e.type in ("glitch", "dropout", "level")),
+                key=lambda e: e.start_s)
+    assert len(ev) == len(starts), [(e.type, e.start_s, e.duration_s) for e in ev]
+    for e, t0 in zip(ev, starts, strict=True):
+        assert e.start_s == pytest.approx(t0, abs=0.003)
+        assert e.duration_s <= 0.02 + 0.03

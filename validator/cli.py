@@ -60,6 +60,20 @@ def seconds(text: str) -> float:
     return v
 
 
+def quality_metrics(text: str) -> tuple[str, ...]:
+    """Parse ``--quality`` for argparse: ``visqol,pesq`` -> canonical metric specs.
+
+    The specs are checked; nothing is imported.
+    """
+    from validator.errors import QualityError
+    from validator.quality.spec import parse_metrics
+
+    try:
+        return parse_metrics(text)
+    except QualityError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--quality: ")) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     p = _Parser(prog="audio-validator",
@@ -107,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_emodel_options(v)
     v.add_argument("--dtw", action="store_true",
                    help="also run DTW on MFCCs (speech/music) and report time warps")
+    v.add_argument("--quality", type=quality_metrics, metavar="METRICS",
+                   help="also score full-reference quality on the alignment: visqol and/or "
+                        "pesq, e.g. visqol,pesq (visqol:audio for 48 kHz audio mode, pesq:nb "
+                        "or pesq:wb to force the band); overrides the profile's quality list; "
+                        "needs pip install 'audio-stream-validator[quality]'")
     v.add_argument("--max-events", type=count, default=20,
                    help="events listed in the terminal summary (default 20)")
     v.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
@@ -115,8 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="write a reference test signal",
                        description="Write a reference signal (AES17 dBFS levels; 997 Hz default).")
-    g.add_argument("kind", choices=["tone", "multitone", "sweep", "standard-set"])
-    g.add_argument("output", help="output WAV path (a folder for standard-set)")
+    g.add_argument("kind", choices=["tone", "multitone", "sweep", "standard-set", "speech"])
+    g.add_argument("output", help="output WAV path (a folder for standard-set and speech)")
     g.add_argument("--freq", type=float, action="append", metavar="HZ",
                    help="tone frequency; repeat for one tone per channel (tone) or for the "
                         "components (multitone). Default 997")
@@ -235,7 +254,7 @@ def _validate(args: argparse.Namespace) -> int:
                       dtw=args.dtw, progress=bar, zoom_events=args.max_zooms,
                       ssrc=args.ssrc, port=args.port,
                       payload_types=dict(args.payload_type) or None,
-                      emodel=emodel_settings(args))
+                      emodel=emodel_settings(args), quality=args.quality)
     if bar:
         bar.close()
     try:
@@ -332,6 +351,12 @@ def _generate_signal(args: argparse.Namespace) -> int:
     if args.kind == "standard-set":
         signals.build_standard_set(args.output)
         print(f"standard set written to {args.output}")
+        return EXIT_PASS
+    if args.kind == "speech":
+        from validator.signals.speech import build_speech, espeak_version
+
+        for path in build_speech(args.output).values():
+            print(f"{path}: espeak-ng {espeak_version()} speech")
         return EXIT_PASS
     freqs = args.freq or [signals.DEFAULT_TONE_HZ]
     if args.kind == "tone":

@@ -62,3 +62,11 @@ class BatchError(ValidatorError, ValueError):
     Problems with one capture of a batch are not raised: they become that
     capture's error entry and the other captures go on.
     """
+
+
+class QualityError(ValidatorError, ValueError):
+    """A quality metric request is malformed (``--quality``, ``quality = [...]``).
+
+    A score that cannot be computed on a given capture (no speech, too short)
+    is not an error: it is reported as "not computed" with its reason.
+    """

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 
@@ -41,6 +41,7 @@ from validator.detectors.splice import splice_events
 from validator.errors import AudioFormatError, InputMismatchError
 from validator.io.audio import ArraySource, AudioSource, ToneSource, open_audio, parse_tone_spec
 from validator.plotdata import level_trace, plot_data
+from validator.quality import assess_quality, requested_metrics
 from validator.quality.rating import EModelSettings
 from validator.result import (
     Alignment,
@@ -73,7 +74,8 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
              zoom_events: int = 50, ssrc: str | int | None = None,
              port: int | None = None, payload_types: dict[int, str] | None = None,
              progress: Callable[[float], None] | None = None,
-             emodel: EModelSettings | None = None) -> ValidationResult:
+             emodel: EModelSettings | None = None,
+             quality: str | Sequence[str] | None = None) -> ValidationResult:
     """Validate received audio against its reference.
 
     Parameters
@@ -118,6 +120,11 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         For a capture: how the E-model rates each RTP stream (modelled
         jitter buffer, network one-way delay, receiver PLC); the defaults of
         :class:`validator.quality.rating.EModelSettings` when omitted.
+    quality : str or sequence of str, optional
+        Full-reference quality scores to compute on the alignment:
+        ``"visqol,pesq"``, ``["visqol:audio", "pesq:nb"]``
+        (:mod:`validator.quality`; needs the ``quality`` extra). None: the
+        profile's ``quality`` list; ``()``: none.
 
     Returns
     -------
@@ -134,9 +141,12 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         A malformed tone spec.
     CaptureError
         A capture with no usable RTP audio stream.
+    QualityError, MissingDependencyError
+        A malformed quality metric, or the ``quality`` extra is missing.
     """
     t0 = time.perf_counter()
     profile = profile or Profile()
+    quality_specs = requested_metrics(quality, profile.quality)
     settings = profile.detectors
     with ExitStack() as stack:
         decoded = None
@@ -239,7 +249,8 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
             traces=tuple(level_trace(feats, ch) for ch in range(rec.channels)),
             truncation_s=truncation_s,
             plots=plot_data(feats, rec, aligns, events, tonal, zoom_events),
-            rtp=rtp)
+            rtp=rtp,
+            quality=assess_quality(rec, aligns, quality_specs) if quality_specs else None)
         checks, verdict = judge(result, profile)
         return replace(result, checks=checks, verdict=verdict,
                        elapsed_s=round(time.perf_counter() - t0, 3))

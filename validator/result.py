@@ -324,6 +324,101 @@ class PlotData:
 
 
 @dataclass(frozen=True)
+class QualityScore:
+    """One full-reference quality score of the whole capture (ViSQOL v3 or PESQ).
+
+    Attributes
+    ----------
+    metric : str
+        ``"visqol"`` or ``"pesq"``.
+    mode : str
+        ViSQOL: ``"speech"`` (16 kHz, lattice mapper) or ``"audio"`` (48 kHz,
+        SVR mapper). PESQ: ``"wb"`` (ITU-T P.862.2, 16 kHz) or ``"nb"``
+        (P.862 with the P.862.1 mapping, 8 kHz).
+    sample_rate_hz : int
+        Rate the metric ran at, Hz (both signals resampled to it).
+    mos_lqo : float or None
+        MOS-LQO, 1 (bad) .. 5 (excellent); None when it could not be computed.
+    reason : str or None
+        Why ``mos_lqo`` is None (e.g. ``"no utterance detected"``); None when computed.
+    scored_s : float
+        Length of the reference span scored, s.
+    """
+
+    metric: str
+    mode: str
+    sample_rate_hz: int
+    mos_lqo: float | None
+    reason: str | None = None
+    scored_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class QualityWindow:
+    """Quality scores over one sliding window of the reference.
+
+    Attributes
+    ----------
+    start_s, end_s : float
+        The window on the received timeline, s (where the window's reference
+        audio lies in the received file).
+    reference_start_s, reference_end_s : float
+        The window on the reference timeline, s (what was scored).
+    visqol, pesq : float or None
+        MOS-LQO of each metric in the window; None when not asked for or not
+        computed (``not_computed`` then says why).
+    not_computed : tuple of (str, str)
+        ``(metric, reason)`` for every asked-for metric with no score here.
+    """
+
+    start_s: float
+    end_s: float
+    reference_start_s: float
+    reference_end_s: float
+    visqol: float | None = None
+    pesq: float | None = None
+    not_computed: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """Full-reference quality of the received audio on the validator's alignment.
+
+    The received audio is mapped onto the reference timeline (delay, drift and
+    splices compensated; audio the receiver skipped reads as silence), mixed
+    to mono and cut to the reference's span before scoring
+    (:mod:`validator.quality`).
+
+    Attributes
+    ----------
+    visqol, pesq : QualityScore or None
+        The whole-capture score of each metric asked for (None: not asked for).
+    windows : tuple of QualityWindow
+        Scores over sliding windows of the reference, in time order.
+    window_s, hop_s : float
+        Window length and hop on the reference timeline, s.
+    covered_fraction : float
+        Share (0..1) of the reference span the received audio carries (the rest
+        was missing: truncated or skipped, and scored as silence).
+    elapsed_s : float
+        Time spent scoring, s.
+    """
+
+    visqol: QualityScore | None = None
+    pesq: QualityScore | None = None
+    windows: tuple[QualityWindow, ...] = ()
+    window_s: float = 8.0
+    hop_s: float = 4.0
+    covered_fraction: float = 1.0
+    elapsed_s: float = 0.0
+
+    @property
+    def scores(self) -> tuple[QualityScore, ...]:
+        """The whole-capture scores asked for, ViSQOL first."""
+        return tuple(s for s in (self.visqol, self.pesq) if s is not None)
+
+
+@dataclass(frozen=True)
 class ValidationResult:
     """Everything one validation measured, and the verdict on it."""
 
@@ -342,6 +437,8 @@ class ValidationResult:
     plots: PlotData | None = field(default=None, repr=False)
     # rtp: for RTP input, the stream statistics and network events; None for audio files.
     rtp: RtpSection | None = field(default=None, repr=False)
+    # quality: full-reference quality scores (ViSQOL, PESQ) when asked for, else None.
+    quality: QualityResult | None = None
 
     @property
     def passed(self) -> bool:

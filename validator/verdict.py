@@ -74,6 +74,10 @@ class Limits:
         validated RTP stream (not judged by default). A stream that cannot be
         rated (a codec without G.113 values, an audio file instead of a
         capture) fails the check: the tool cannot judge, so it fails closed.
+    min_mos_lqo : float or None
+        Smallest whole-capture MOS-LQO (ViSQOL and PESQ, each judged) that
+        still passes. A score that could not be computed, or none asked for
+        (``--quality``, ``quality = [...]``), fails closed.
     """
 
     max_dropouts: int | None = 0
@@ -93,15 +97,21 @@ class Limits:
     max_match_db: float | None = -10.0
     max_channel_map_errors: int | None = 0
     min_mos_cqe: float | None = None
+    min_mos_lqo: float | None = None
 
 
 @dataclass(frozen=True)
 class Profile:
-    """A validation profile: limits plus detector settings."""
+    """A validation profile: limits, detector settings and the quality metrics to compute.
+
+    ``quality`` holds canonical metric specs (``"visqol:speech"``,
+    ``"pesq:auto"``; :func:`validator.quality.parse_metrics`), empty for none.
+    """
 
     limits: Limits = field(default_factory=Limits)
     detectors: DetectorSettings = field(default_factory=DetectorSettings)
     name: str = "default"
+    quality: tuple[str, ...] = ()
 
 
 def default_profile() -> Profile:
@@ -117,6 +127,8 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     path : str or Path
         A TOML file with optional ``[limits]`` and ``[detectors]`` tables. Keys
         left out keep their defaults; a key set to ``false`` disables a limit.
+        A top-level ``quality = ["visqol", "pesq"]`` (before the tables)
+        asks for those quality scores.
 
     Returns
     -------
@@ -126,8 +138,9 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     ------
     ProfileError
         If the file cannot be read, is not UTF-8 TOML, or names an unknown key,
-        a value of the wrong type, a NaN or infinite value, or a detector
-        setting outside its range (:data:`DETECTOR_RANGES`).
+        a value of the wrong type, a NaN or infinite value, a detector
+        setting outside its range (:data:`DETECTOR_RANGES`) or an unknown
+        quality metric.
     """
     try:
         with open(path, "rb") as fh:
@@ -139,17 +152,33 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     except UnicodeDecodeError as exc:  # tomllib decodes UTF-8 before parsing
         raise ProfileError(f"{path}: not valid TOML (not UTF-8 text: {exc.reason} at byte "
                            f"{exc.start})") from exc
-    unknown = set(data) - {"limits", "detectors", "name"}
+    unknown = set(data) - {"limits", "detectors", "name", "quality"}
     if unknown:
         raise ProfileError(f"{path}: unknown table(s) {sorted(unknown)!r}; expected "
                            "[limits] and [detectors]")
+    quality = _quality(data.get("quality", []), path)
     for table in ("limits", "detectors"):
         if not isinstance(data.get(table, {}), dict):
             raise ProfileError(f"{path}: {table!r} must be a table ([{table}]), "
                                f"got {data[table]!r}")
     limits = _build(Limits, data.get("limits", {}), path, "limits")
     detectors = _build(DetectorSettings, data.get("detectors", {}), path, "detectors")
-    return Profile(limits, detectors, str(data.get("name", os.path.basename(str(path)))))
+    return Profile(limits, detectors, str(data.get("name", os.path.basename(str(path)))),
+                   quality)
+
+
+def _quality(value: Any, path: object) -> tuple[str, ...]:
+    """The profile's ``quality = [...]`` as canonical metric specs."""
+    from validator.errors import QualityError
+    from validator.quality.spec import parse_metrics
+
+    if isinstance(value, str) or not isinstance(value, list):
+        raise ProfileError(f"{path}: quality = {value!r}; expected a list such as "
+                           '["visqol", "pesq"]')
+    try:
+        return parse_metrics(value, where=f"{path}: quality")
+    except QualityError as exc:
+        raise ProfileError(str(exc)) from exc
 
 
 #: Valid ranges (inclusive unless noted) of the [detectors] settings a profile may set:
@@ -280,6 +309,7 @@ def judge(result: ValidationResult, profile: Profile) -> tuple[tuple[Check, ...]
     if lim.max_delay_s is not None:
         ok = al.delay_s is not None and al.delay_s <= lim.max_delay_s
         checks.append(Check("delay", ok, al.delay_s, lim.max_delay_s, "s", "delay (latency)"))
+    checks.extend(_quality_checks(result, lim.min_mos_lqo))
     if lim.min_mos_cqe is not None:
         checks.append(_mos_cqe_check(result, lim.min_mos_cqe))
     if result.truncation_s is not None:
@@ -289,6 +319,32 @@ def judge(result: ValidationResult, profile: Profile) -> tuple[tuple[Check, ...]
                             "reference audio missing at the received file's start or end"))
     verdict = "pass" if all(c.passed for c in checks) else "fail"
     return tuple(checks), verdict
+
+
+#: How each quality metric is named in the checks.
+_QUALITY_LABELS = {"visqol": "ViSQOL v3", "pesq": "PESQ"}
+
+
+def _quality_checks(result: ValidationResult, limit: float | None) -> list[Check]:
+    """``mos_lqo_<metric>`` per score: judged against ``min_mos_lqo``, failing closed."""
+    q = result.quality
+    if q is None or not q.scores:
+        if limit is None:
+            return []
+        return [Check("mos_lqo", False, None, limit, "MOS",
+                      "min_mos_lqo is set but no quality score was computed: ask for one with "
+                      "--quality visqol,pesq or quality = [...] in the profile")]
+    out = []
+    for s in q.scores:
+        what = f"{_QUALITY_LABELS.get(s.metric, s.metric)} {s.mode} MOS-LQO (lower limit)"
+        if s.mos_lqo is None:
+            out.append(Check(f"mos_lqo_{s.metric}", limit is None, None, limit, "MOS",
+                             f"{what}: not computed, {s.reason}"
+                             + ("; fails closed" if limit is not None else "")))
+        else:
+            out.append(Check(f"mos_lqo_{s.metric}", limit is None or s.mos_lqo >= limit,
+                             s.mos_lqo, limit, "MOS", what))
+    return out
 
 
 def _mos_cqe_check(result: ValidationResult, limit: float) -> Check:

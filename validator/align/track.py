@@ -249,7 +249,7 @@ def fit_model(points: list[LagPoint], ref: AudioSource, rec: AudioSource, *,
     dev = np.abs(lag - snapped[seg_id])
     if float(np.median(dev)) < 0.03 and float(np.percentile(dev, 90)) < 0.1:
         slope = 0.0
-        intercepts = [float(v) for v in snapped]
+        intercepts = [float(v) + 0.0 for v in snapped]  # (+ 0.0: no "-0.00" in reports)
     last_resolved = False
     if period_samples and nseg > 1:
         intercepts[-1], last_resolved = _end_edge_offset(ref, rec, intercepts[-1], 1.0 + slope,

@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from validator.cli import count
+from validator.cli import count, quality_metrics
 from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS, DEFAULT_OUTPUT_DIR
 from validator.errors import BatchError
 from validator.verdict import EXIT_ERROR
@@ -94,6 +94,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"largest delay searched, s (default {DEFAULT_MAX_DELAY_S:g})")
     b.add_argument("--no-html", action="store_true",
                    help="no per-capture HTML report (index.html is always written)")
+    b.add_argument("--quality", type=quality_metrics, metavar="METRICS",
+                   help="score every capture's quality too: visqol and/or pesq, e.g. "
+                        "visqol,pesq (overrides the profiles' quality lists); the summary adds "
+                        "the MOS per tag and the worst captures by MOS")
     b.add_argument("--max-listed", type=count, default=20, metavar="N",
                    help="captures that did not pass listed in the terminal (default 20)")
     b.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
@@ -130,7 +134,7 @@ def _run(args: argparse.Namespace) -> int:
                            workers=args.jobs, scheduler=scheduler,
                            ship_inputs=args.ship_inputs, resume=args.resume,
                            max_delay_s=args.max_delay, max_zooms=args.max_zooms,
-                           html=not args.no_html, progress=line)
+                           html=not args.no_html, progress=line, quality=args.quality)
     except BatchInterrupted as exc:
         if line:
             line.close()

@@ -190,6 +190,17 @@ def render_text(summary: dict[str, Any], *, max_listed: int = 20,
     resumed = f", {c['resumed']} resumed from the earlier run" if c["resumed"] else ""
     lines.append(f"  ran {c['ran']} in {t['wall_s']:.1f} s on {run['backend']} "
                  f"({run['workers']} worker{'' if run['workers'] == 1 else 's'}){rate}{resumed}")
+    mos = summary.get("mos") or {}
+    labels = {"mos_lqo_visqol": "ViSQOL", "mos_lqo_pesq": "PESQ"}
+    parts_q = []
+    for m in mos.get("metrics") or []:
+        st = mos["overall"][m]
+        text = f"{labels.get(m, m)} median {st['median']:.2f} (min {st['min']:.2f}, " \
+               f"{st['n']} scored" if st["n"] else f"{labels.get(m, m)} (none scored"
+        parts_q.append(text + (f", {st['not_computed']} not computed)" if st["not_computed"]
+                               else ")"))
+    if parts_q:
+        lines.append("  MOS-LQO: " + "; ".join(parts_q))
     bad = [r for r in summary["captures"] if r["status"] in ("fail", "error")]
     width = max((len(r["name"]) for r in bad[:max_listed]), default=0)
     for r in bad[:max_listed]:

@@ -88,7 +88,8 @@ def run_batch(jobs: Sequence[Job], *, output_dir: str | os.PathLike[str] = DEFAU
               scheduler: Any = None, ship_inputs: str = "auto", resume: bool = False,
               max_delay_s: float = DEFAULT_MAX_DELAY_S, max_zooms: int = DEFAULT_MAX_ZOOMS,
               html: bool = True, progress: ProgressCallback | None = None,
-              task: Task | None = None) -> BatchResult:
+              task: Task | None = None,
+              quality: str | Sequence[str] | None = None) -> BatchResult:
     """Validate many captures in parallel and write one aggregated report.
 
     Parameters
@@ -129,6 +130,10 @@ def run_batch(jobs: Sequence[Job], *, output_dir: str | os.PathLike[str] = DEFAU
         The function a worker runs on a job's payload (default
         :func:`validator.batch.worker.run_job`); it must be importable by the
         workers. For instrumentation and tests.
+    quality : str or sequence of str, optional
+        Quality metrics for every capture (``"visqol,pesq"``); None: each
+        capture's profile decides. The summary then adds the MOS
+        distribution per tag and the lowest scores.
 
     Returns
     -------
@@ -167,8 +172,12 @@ def run_batch(jobs: Sequence[Job], *, output_dir: str | os.PathLike[str] = DEFAU
     for var in _BLAS_THREADS:
         os.environ.setdefault(var, "1")
 
-    options = {"max_delay_s": float(max_delay_s), "max_zooms": int(max_zooms),
-               "html": bool(html)}
+    options: dict[str, Any] = {"max_delay_s": float(max_delay_s), "max_zooms": int(max_zooms),
+                               "html": bool(html)}
+    if quality is not None:  # only when given, so earlier runs' resume keys stay valid
+        from validator.quality import requested_metrics
+
+        options["quality"] = list(requested_metrics(quality))
     run = _Run(jobs, run_dir, name, load_state(run_dir) if resume else new_state(name),
                options, progress)
     to_run = run.prepare(resume)
@@ -217,7 +226,7 @@ class _Run:
         return make_payload(job, run_dir=self.run_dir, generated_at=self.generated_at,
                             max_delay_s=self.options["max_delay_s"],
                             max_zooms=self.options["max_zooms"], html=self.options["html"],
-                            shipped=shipped)
+                            shipped=shipped, quality=self.options.get("quality"))
 
     def prepare(self, resume: bool) -> list[Job]:
         """Hash the inputs, take what ``resume`` allows from the state; the jobs left to run."""

@@ -13,6 +13,7 @@ Schema (``schema_version`` 1)::
     by_tag {key: {value: {total, pass, fail, error, not_run}}},
     by_tag_pair [{rows, columns, row_values[], column_values[], cells[][] (counts)}],
     worst {metric: {label, unit, order ("min" | "max"), captures[] {name, value, status, html}}},
+    mos {metrics[], overall {metric: stats}, by_tag {key: {value: {metric: stats}}}},
     failures {checks {check: captures}, events {type: {events, captures}}, errors {type: captures}},
     throughput {wall_s, ran, captures_per_s, audio_s, audio_s_per_s,
                 mean_capture_s, max_capture_s},
@@ -21,7 +22,16 @@ Schema (``schema_version`` 1)::
                error, error_type, attempts, resumed, reports {json, html, xml},
                metrics {duration_s, events, events_by_type {..}, min_snr_db,
                         max_abs_gain_error_db, delay_s, abs_drift_ppm, drift_ppm,
-                        truncation_s, failed_checks[], elapsed_s}, worker, peak_rss_mb}]
+                        truncation_s, failed_checks[], elapsed_s, mos_lqo_visqol,
+                        mos_lqo_pesq, quality_not_computed[]}, worker, peak_rss_mb}]
+
+The quality figures (``--quality``) are whole-capture MOS-LQO: ``mos.metrics``
+lists the metrics some capture was scored with (``mos_lqo_visqol``,
+``mos_lqo_pesq``), and each ``stats`` is ``{n, not_computed, mean, min, p25,
+median, p75, max}`` over the captures of that tag value that have a score
+(``not_computed`` counts those asked for but without one); ``worst`` then also
+lists the lowest scores (``mos_lqo_visqol``, ``mos_lqo_pesq``). ``mos`` and the
+``mos_lqo_*`` metrics were added within version 1.
 
 Times are seconds. ``ran`` counts the captures handed to a worker in this run
 (validated, or found unreadable there), not those resumed from an earlier run
@@ -41,7 +51,7 @@ from typing import Any
 from validator import __version__
 from validator.batch.result import STATUSES, CaptureOutcome, exit_code_of
 
-__all__ = ["MAX_CROSS_TAGS", "SUMMARY_SCHEMA_VERSION", "WORST_METRICS", "WORST_N",
+__all__ = ["MAX_CROSS_TAGS", "MOS_METRICS", "SUMMARY_SCHEMA_VERSION", "WORST_METRICS", "WORST_N",
            "capture_metrics", "summarize"]
 
 SUMMARY_SCHEMA_VERSION = 1
@@ -59,6 +69,11 @@ WORST_METRICS: tuple[tuple[str, str, str, str], ...] = (
     ("abs_drift_ppm", "largest |drift|", "ppm", "max"),
     ("delay_s", "longest delay", "s", "max"),
     ("truncation_s", "most reference missing at the ends", "s", "max"),
+)
+#: The quality scores ranked in ``worst`` when some capture has them (lowest first).
+MOS_METRICS: tuple[tuple[str, str, str, str], ...] = (
+    ("mos_lqo_visqol", "lowest ViSQOL MOS-LQO", "MOS", "min"),
+    ("mos_lqo_pesq", "lowest PESQ MOS-LQO", "MOS", "min"),
 )
 _CHANNEL_SUFFIX = re.compile(r"_ch\d+$")
 
@@ -85,7 +100,9 @@ def capture_metrics(document: dict[str, Any] | None) -> dict[str, Any]:
         return {"duration_s": None, "events": None, "events_by_type": {}, "min_snr_db": None,
                 "max_abs_gain_error_db": None, "delay_s": None, "drift_ppm": None,
                 "abs_drift_ppm": None, "truncation_s": None, "failed_checks": [],
-                "elapsed_s": None}
+                "elapsed_s": None, "mos_lqo_visqol": None, "mos_lqo_pesq": None,
+                "quality_not_computed": []}
+    quality = document.get("quality") or {}
     channels = document.get("channels") or []
     snrs = [c["snr_db"] for c in channels if _finite(c.get("snr_db"))]
     gains = [abs(c["gain_error_db"]) for c in channels if _finite(c.get("gain_error_db"))]
@@ -105,6 +122,9 @@ def capture_metrics(document: dict[str, Any] | None) -> dict[str, Any]:
         "truncation_s": document.get("truncation_s"),
         "failed_checks": [c["name"] for c in document.get("checks") or [] if not c["passed"]],
         "elapsed_s": document.get("elapsed_s"),
+        **{f"mos_lqo_{m}": (quality.get(m) or {}).get("mos_lqo") for m in ("visqol", "pesq")},
+        "quality_not_computed": [m for m in ("visqol", "pesq") if isinstance(quality.get(m), dict)
+                                 and quality[m].get("mos_lqo") is None],
     }
 
 
@@ -159,6 +179,7 @@ def summarize(outcomes: Sequence[CaptureOutcome], *, run_name: str, run_dir: str
         "by_tag": _by_tag(rows, tag_keys),
         "by_tag_pair": _by_tag_pair(rows, tag_keys[:MAX_CROSS_TAGS]),
         "worst": _worst(rows),
+        "mos": _mos(rows, tag_keys),
         "failures": _failures(rows),
         "throughput": _throughput(ran, rows, wall_s),
         "workers": _workers(ran),
@@ -209,9 +230,43 @@ def _by_tag_pair(rows: list[dict[str, Any]], keys: list[str]) -> list[dict[str, 
     return out
 
 
+def _stats(rows: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """``{n, not_computed, mean, min, p25, median, p75, max}`` of one score over captures."""
+    v = sorted(float(r["metrics"][metric]) for r in rows if _finite(r["metrics"].get(metric)))
+    out: dict[str, Any] = {"n": len(v), "not_computed": sum(
+        1 for r in rows if metric.removeprefix("mos_lqo_") in
+        (r["metrics"].get("quality_not_computed") or []))}
+    if not v:
+        return {**out, **dict.fromkeys(("mean", "min", "p25", "median", "p75", "max"))}
+
+    def q(f: float) -> float:
+        i = f * (len(v) - 1)
+        lo = int(math.floor(i))
+        hi = min(lo + 1, len(v) - 1)
+        return round(v[lo] + (v[hi] - v[lo]) * (i - lo), 3)
+
+    return {**out, "mean": round(sum(v) / len(v), 3), "min": v[0], "p25": q(0.25),
+            "median": q(0.5), "p75": q(0.75), "max": v[-1]}
+
+
+def _mos(rows: list[dict[str, Any]], keys: list[str]) -> dict[str, Any]:
+    """MOS-LQO distribution overall and per tag value, of the metrics some capture has."""
+    metrics = [m for m, *_ in MOS_METRICS
+               if any(r["metrics"].get(m) is not None or m.removeprefix("mos_lqo_") in
+                      (r["metrics"].get("quality_not_computed") or []) for r in rows)]
+    by_tag: dict[str, Any] = {}
+    for key in keys:
+        values = sorted({r["tags"][key] for r in rows if key in r["tags"]})
+        by_tag[key] = {v: {m: _stats([r for r in rows if r["tags"].get(key) == v], m)
+                           for m in metrics} for v in values} if metrics else {}
+    return {"metrics": metrics, "overall": {m: _stats(rows, m) for m in metrics},
+            "by_tag": by_tag}
+
+
 def _worst(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out = {}
-    for metric, label, unit, order in WORST_METRICS:
+    scored = [m for m in MOS_METRICS if any(_finite(r["metrics"].get(m[0])) for r in rows)]
+    for metric, label, unit, order in (*WORST_METRICS, *scored):
         have = [(r["metrics"][metric], r) for r in rows
                 if _finite(r["metrics"].get(metric))
                 and (order == "min" or r["metrics"][metric] != 0)]

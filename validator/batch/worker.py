@@ -79,7 +79,8 @@ def report_paths(name: str, *, html: bool = True) -> dict[str, str]:
 
 def make_payload(job: Job, *, run_dir: str | os.PathLike[str], generated_at: str,
                  max_delay_s: float, max_zooms: int, html: bool,
-                 shipped: dict[str, Any] | None = None) -> dict[str, Any]:
+                 shipped: dict[str, Any] | None = None,
+                 quality: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The payload :func:`run_job` takes.
 
     Parameters
@@ -98,6 +99,9 @@ def make_payload(job: Job, *, run_dir: str | os.PathLike[str], generated_at: str
     shipped : dict, optional
         ``{"received": bytes, "reference": bytes, "profile": bytes}`` (any
         subset): file contents sent with the job instead of read by path.
+    quality : tuple of str, optional
+        Quality metrics to compute (``validate(quality=)``); None: each
+        capture's profile decides.
 
     Returns
     -------
@@ -105,7 +109,8 @@ def make_payload(job: Job, *, run_dir: str | os.PathLike[str], generated_at: str
     """
     return {"job": job_to_dict(job), "run_dir": str(run_dir), "generated_at": generated_at,
             "max_delay_s": float(max_delay_s), "max_zooms": int(max_zooms), "html": bool(html),
-            "shipped": dict(shipped or {})}
+            "shipped": dict(shipped or {}),
+            "quality": None if quality is None else list(quality)}
 
 
 def run_job(payload: dict[str, Any]) -> dict[str, Any]:
@@ -151,7 +156,8 @@ def run_job(payload: dict[str, Any]) -> dict[str, Any]:
             profile = load_profile(profile_path) if profile_path else default_profile()
             result = validate(received, reference, profile=profile,
                               max_delay_s=payload["max_delay_s"],
-                              zoom_events=max(payload["max_zooms"], 0), ssrc=job.get("ssrc"))
+                              zoom_events=max(payload["max_zooms"], 0), ssrc=job.get("ssrc"),
+                              quality=payload.get("quality"))
             result = replace(result, input=replace(result.input, received=job["received"],
                                                    reference=job["reference"]))
             full = to_dict(result, generated_at=payload["generated_at"])

@@ -3,6 +3,13 @@
 The received and expected levels are compared over 10 ms windows; a change
 of at least ``level_step_db`` that lasts ``level_min_ms`` is an event. A
 whole-file gain error is not an event: it goes in the channel metrics.
+
+The level is judged only where the received waveform follows the reference:
+where the expected signal stands at least :data:`MIN_MATCH_DB` above the
+residual floor at its level (:func:`~validator.detectors.glitch.residual_floor`).
+A perceptual codec (Opus) codes quiet syllables with an error as loud as the
+signal, and their level by a few dB either way; that is its coding, not a
+level fault.
 """
 
 from __future__ import annotations
@@ -12,10 +19,14 @@ import numpy as np
 from validator.detectors.activity import Activity
 from validator.detectors.common import Frames, ratio_db, runs
 from validator.detectors.features import ChannelFeatures
+from validator.detectors.glitch import residual_floor
 from validator.detectors.settings import DetectorSettings
 from validator.result import Event
 
 WINDOW_MS = 10.0
+#: The expected signal must stand this far above the residual floor for its level to be
+#: judged, dB.
+MIN_MATCH_DB = 10.0
 
 
 def _moving_sum(x: np.ndarray, w: int) -> np.ndarray:
@@ -48,7 +59,9 @@ def detect_level_changes(cf: ChannelFeatures, act: Activity, fr: Frames,
     w = max(int(round(WINDOW_MS * fs / 1000 / flen)), 1)
     sy = _moving_sum(cf.p_y, w)
     sx = _moving_sum(cf.p_x, w)
-    ok = _moving_sum(act.active.astype(np.float32), w) >= w - 0.5
+    floor = residual_floor(cf, act, exclude)
+    matched = act.active & (cf.p_x >= floor * 10.0 ** (MIN_MATCH_DB / 10.0))
+    ok = _moving_sum(matched.astype(np.float32), w) >= w - 0.5
     ok &= _moving_sum(exclude.astype(np.float32), w) < 0.5
     with np.errstate(divide="ignore", invalid="ignore"):
         d = 10 * np.log10(np.maximum(sy, 1e-30) / np.maximum(sx, 1e-30))

@@ -210,6 +210,15 @@ def render_html(result: ValidationResult, *, max_zooms: int = DEFAULT_MAX_ZOOMS,
 
     rtp = None if r.rtp is None else _rtp_card(r.rtp, duration_s, inline)
 
+    quality = None
+    if r.quality is not None:
+        q = r.quality
+        quality = {"q": q, "svg": inline(plots.quality_svg(q, r.events, duration_s))
+                   if q.windows else None,
+                   "colors": dict(plots.QUALITY_COLORS),
+                   "labels": {"visqol": "ViSQOL v3", "pesq": "PESQ"},
+                   "missing_pct": 100.0 * (1.0 - q.covered_fraction)}
+
     failed = [k for k in r.checks if not k.passed]
     page = env.get_template("report.html.j2").render(
         r=r, tool={"name": TOOL_NAME, "version": __version__},
@@ -217,7 +226,8 @@ def render_html(result: ValidationResult, *, max_zooms: int = DEFAULT_MAX_ZOOMS,
         received_name=_basename(r.input.received), reference_name=_basename(r.input.reference),
         counts=count_rows, failed_checks=failed, events=_event_rows(r, zoom_ids),
         zooms=zoom_cards, max_zooms=max_zooms, n_zoomable=len(r.plots.zooms) if r.plots else 0,
-        channels=sections, rtp=rtp, silence_threshold_dbfs=silence_threshold_dbfs,
+        channels=sections, rtp=rtp, quality=quality,
+        silence_threshold_dbfs=silence_threshold_dbfs,
         event_colors={t: plots.event_color(t) for t in (*EVENT_TYPES, *order)})
     return page
 

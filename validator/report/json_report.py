@@ -12,7 +12,15 @@ judged_fraction, match_db}``, ``events[] {type, channel, start_s, end_s,
 duration_s, level_db, description, start_sample, end_sample, cause}``,
 ``checks[] {name, passed, measured, limit, unit, description}``,
 ``notes[]``, ``truncation_s``, ``elapsed_s``, ``traces[]`` (decimated level
-traces for plots) and, for RTP input, ``rtp {streams[], network_events[]}``.
+traces for plots), for RTP input ``rtp {streams[], network_events[]}``, and,
+when quality scores were asked for (``--quality``), ``quality {visqol {mos_lqo,
+mode, sample_rate_hz, reason, scored_s}, pesq {mos_lqo, mode, sample_rate_hz,
+reason, scored_s}, windows[] {start_s, end_s, reference_start_s,
+reference_end_s, visqol, pesq, not_computed {metric: reason}}, window_s, hop_s,
+covered_fraction, elapsed_s}``: only the metrics asked for appear; ``mos_lqo``
+(MOS-LQO, 1..5) is null when the score could not be computed, and ``reason``
+then says why; window times are seconds on the received timeline
+(``reference_*`` on the reference's). ``quality`` was added within version 1.
 ``alignment.channel_map``, ``.shared_clock``, ``.channels`` (each channel's
 own alignment) and ``channels[].judged_fraction``, ``.match_db`` were added
 within version 1: a reader that does not know them keeps working. So were the
@@ -57,7 +65,7 @@ from typing import Any
 
 from validator import __version__
 from validator.io.atomic import write_text_atomic
-from validator.result import ValidationResult
+from validator.result import QualityResult, ValidationResult
 
 SCHEMA_VERSION = 1
 TOOL_NAME = "audio-stream-validator"
@@ -112,9 +120,27 @@ def to_dict(result: ValidationResult, *, generated_at: str | None = None,
     }
     if result.rtp is not None:
         doc["rtp"] = result.rtp.to_dict()
+    if result.quality is not None:
+        doc["quality"] = quality_dict(result.quality)
     if include_traces:
         doc["traces"] = [asdict(t) for t in result.traces]
     return _clean(doc)
+
+
+def quality_dict(q: QualityResult) -> dict[str, Any]:
+    """The ``quality`` section: the metrics asked for, their windows, coverage and time."""
+    names = [s.metric for s in q.scores]
+    out: dict[str, Any] = {s.metric: {"mos_lqo": s.mos_lqo, "mode": s.mode,
+                                      "sample_rate_hz": s.sample_rate_hz, "reason": s.reason,
+                                      "scored_s": s.scored_s} for s in q.scores}
+    out["windows"] = [{"start_s": w.start_s, "end_s": w.end_s,
+                       "reference_start_s": w.reference_start_s,
+                       "reference_end_s": w.reference_end_s,
+                       **{n: getattr(w, n) for n in names},
+                       "not_computed": dict(w.not_computed)} for w in q.windows]
+    out.update(window_s=q.window_s, hop_s=q.hop_s, covered_fraction=q.covered_fraction,
+               elapsed_s=q.elapsed_s)
+    return out
 
 
 def render_json(result: ValidationResult, **kwargs: Any) -> str:

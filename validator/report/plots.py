@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from validator.errors import MissingDependencyError
-from validator.result import ChannelPlot, Event, EventZoom, Trace
+from validator.result import ChannelPlot, Event, EventZoom, QualityResult, Trace
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -50,6 +50,8 @@ NETWORK_COLORS: Mapping[str, str] = {
     "reordered": "#e8710a",
     "late": "#c11574",
 }
+#: Colour of each quality metric's window scores.
+QUALITY_COLORS: Mapping[str, str] = {"visqol": "#1f5fbf", "pesq": "#d92d20"}
 #: Figure width, inches; with the fixed margins below every time axis lines up.
 WIDTH_IN = 11.0
 #: Left and right figure margins, inches (time axes of all figures align).
@@ -554,5 +556,49 @@ def rtp_svg(rtp: Mapping[str, Any], duration_s: float) -> str:
                    label=_label(f"{kind} ({len(spans)})"))
     _time_axis(ax, duration_s)
     ax.set_ylabel("jitter, ms")
+    _legend(ax)
+    return to_svg(fig)
+
+
+@_styled
+def quality_svg(quality: QualityResult, events: Sequence[Event], duration_s: float) -> str:
+    """Sliding-window MOS-LQO of each metric on the received timeline, events shaded.
+
+    Each window's score sits at the window's centre, with a horizontal bar over
+    the span it covers; windows with no score (``not_computed``) leave a gap.
+
+    Parameters
+    ----------
+    quality : QualityResult
+        Window spans (received timeline, s) and scores, from the pipeline.
+    events : sequence of Event
+        Every channel's events, shaded.
+    duration_s : float
+        Length of the received file, s (the shared time axis).
+
+    Returns
+    -------
+    str
+    """
+    fig, ax = _figure(2.4)
+    labels = {"visqol": "ViSQOL v3", "pesq": "PESQ"}
+    for s in quality.scores:
+        color = QUALITY_COLORS.get(s.metric, OTHER_COLOR)
+        pts = [((w.start_s + w.end_s) / 2, (w.end_s - w.start_s) / 2, getattr(w, s.metric))
+               for w in quality.windows]
+        xs = [c if v is not None else float("nan") for c, _, v in pts]
+        ys = [v if v is not None else float("nan") for _, _, v in pts]
+        half = [h for _, h, _ in pts]
+        whole = "not computed" if s.mos_lqo is None else f"{s.mos_lqo:.2f}"
+        ax.errorbar(xs, ys, xerr=half, color=color, marker="o", markersize=3.5, linewidth=1.1,
+                    elinewidth=0.8, capsize=0, alpha=0.9, zorder=3,
+                    label=_label(f"{labels.get(s.metric, s.metric)} {s.mode} (whole: {whole})"))
+        if s.mos_lqo is not None:
+            ax.axhline(s.mos_lqo, color=color, linewidth=0.8, linestyle=(0, (4, 3)), alpha=0.7,
+                       zorder=2)
+    _shade_events(ax, events)
+    _time_axis(ax, duration_s)
+    ax.set_ylim(1.0, 5.0)
+    ax.set_ylabel("MOS-LQO")
     _legend(ax)
     return to_svg(fig)

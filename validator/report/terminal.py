@@ -55,6 +55,9 @@ def render_terminal(result: ValidationResult, *, max_events: int = 20,
         lines.append(f"  {c.index:<3d} {_fmt(c.rms_dbfs):>10s} {_fmt(c.peak_dbfs):>10s} "
                      f"{_fmt(c.gain_error_db):>8s}  {_fmt(c.frequency_hz, '.3f'):<12s}"
                      f"{_fmt(c.snr_db, '.1f'):>6s} {_fmt(c.thd_n_db, '.1f'):>9s}")
+    if r.quality is not None:
+        lines.append("")
+        lines.extend(_quality_lines(r))
     lines.append("")
     lines.append("  check                 measured      limit  unit    result")
     for k in r.checks:
@@ -73,3 +76,27 @@ def render_terminal(result: ValidationResult, *, max_events: int = 20,
     for p in report_paths:
         lines.append(f"  report: {p}")
     return "\n".join(lines) + "\n"
+
+
+def _quality_lines(r: ValidationResult) -> list[str]:
+    """Whole-capture MOS-LQO per metric, and the worst window of each."""
+    q = r.quality
+    assert q is not None
+    out = []
+    for s in q.scores:
+        label = {"visqol": "ViSQOL v3", "pesq": "PESQ"}.get(s.metric, s.metric)
+        head = f"  {label} {s.mode} ({s.sample_rate_hz // 1000} kHz)"
+        if s.mos_lqo is None:
+            out.append(f"{head:<28s} MOS-LQO not computed: {s.reason}")
+            continue
+        scored = [(getattr(w, s.metric), w) for w in q.windows
+                  if getattr(w, s.metric) is not None]
+        worst = ""
+        if len(scored) > 1:
+            v, w = min(scored, key=lambda vw: vw[0])
+            worst = f"  (worst {q.window_s:g} s window {v:.2f} at {w.start_s:.1f}-{w.end_s:.1f} s)"
+        out.append(f"{head:<28s} MOS-LQO {s.mos_lqo:.2f}{worst}")
+    if q.covered_fraction < 0.999:
+        out.append(f"  quality: {100 * (1 - q.covered_fraction):.1f} % of the reference is "
+                   "missing from the received audio and was scored as silence")
+    return out
