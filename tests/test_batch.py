@@ -29,6 +29,7 @@ from validator.batch.render import render_index, render_text
 from validator.batch.state import FileHasher, job_key, load_state
 from validator.batch.worker import make_payload, run_job
 from validator.cli import build_parser, main
+from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS, DEFAULT_OUTPUT_DIR
 from validator.errors import BatchError, MissingDependencyError, ValidatorError
 from validator.report.json_report import to_dict
 from validator.signals import tone, write_wav
@@ -359,18 +360,16 @@ def test_index_escapes_tag_values_paths_and_messages(make_result):
 def test_cli_defaults_equal_library_defaults():
     sig = inspect.signature(run_batch).parameters
     args = build_parser().parse_args(["batch", "m.csv"])
-    assert args.output_dir == sig["output_dir"].default == batch_cli.DEFAULT_OUTPUT_DIR
-    assert args.max_delay == sig["max_delay_s"].default == batch_cli.DEFAULT_MAX_DELAY_S
-    assert args.max_zooms == sig["max_zooms"].default == batch_cli.DEFAULT_MAX_ZOOMS
+    assert args.output_dir == sig["output_dir"].default == DEFAULT_OUTPUT_DIR
+    assert args.max_delay == sig["max_delay_s"].default == DEFAULT_MAX_DELAY_S
+    assert args.max_zooms == sig["max_zooms"].default == DEFAULT_MAX_ZOOMS
     assert args.ship_inputs == sig["ship_inputs"].default
     assert args.jobs is None and sig["workers"].default is None  # both: os.cpu_count()
     assert (not args.no_html) is sig["html"].default
     assert args.resume is sig["resume"].default is False
-    from validator.cli import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS
     from validator.pipeline import validate
-    assert batch_cli.DEFAULT_MAX_DELAY_S == DEFAULT_MAX_DELAY_S == \
-        inspect.signature(validate).parameters["max_delay_s"].default
-    assert batch_cli.DEFAULT_MAX_ZOOMS == DEFAULT_MAX_ZOOMS
+    assert DEFAULT_MAX_DELAY_S == inspect.signature(validate).parameters["max_delay_s"].default
+    assert DEFAULT_MAX_ZOOMS == inspect.signature(validate).parameters["zoom_events"].default
 
 
 @pytest.mark.parametrize("argv, message", [

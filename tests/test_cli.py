@@ -17,8 +17,9 @@ import pytest
 import soundfile as sf
 
 import validator
-from validator import cli, signals
+from validator import signals
 from validator.cli import build_parser, main
+from validator.defaults import DEFAULT_MAX_DELAY_S
 from validator.impair import zero_fill
 from validator.pipeline import validate
 from validator.verdict import EXIT_FAIL, EXIT_PASS
@@ -237,7 +238,7 @@ def _validate_defaults():
 
 def test_cli_max_delay_default_equals_library_default():
     lib = inspect.signature(validate).parameters["max_delay_s"].default
-    assert lib == cli.DEFAULT_MAX_DELAY_S
+    assert lib == DEFAULT_MAX_DELAY_S
     assert _validate_defaults().max_delay == lib
 
 

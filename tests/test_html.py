@@ -21,11 +21,12 @@ pytest.importorskip("jinja2")
 pytest.importorskip("matplotlib")
 
 from validator import cli  # noqa: E402
+from validator.defaults import DEFAULT_MAX_ZOOMS  # noqa: E402
 from validator.detectors.settings import DetectorSettings  # noqa: E402
 from validator.errors import MissingDependencyError  # noqa: E402
 from validator.pipeline import validate  # noqa: E402
 from validator.report import html as html_report  # noqa: E402
-from validator.report.html import DEFAULT_MAX_ZOOMS, render_html, write_html  # noqa: E402
+from validator.report.html import render_html, write_html  # noqa: E402
 from validator.report.plots import EVENT_COLORS, compact_path  # noqa: E402
 from validator.result import (  # noqa: E402
     EVENT_TYPES,
@@ -41,16 +42,18 @@ from validator.result import (  # noqa: E402
     Trace,
     ValidationResult,
 )
+from validator.rtp.link import RtpSection  # noqa: E402
 
 HOSTILE = '<script>alert("x")</script>&"\''
 GENERATED_AT = "2024-05-01T12:00:00+00:00"
 
 
-class FakeRtp:
-    """A hand-made stand-in for ``validator.rtp.RtpSection``: only ``to_dict()`` is used."""
+class FakeRtp(RtpSection):
+    """An RtpSection whose JSON document is given by hand (the tables render that document)."""
 
     def __init__(self, doc: dict[str, Any]) -> None:
-        self.doc = doc
+        super().__init__(ssrc=doc.get("ssrc"), codec="", streams=(), network_events=())
+        object.__setattr__(self, "doc", doc)
 
     def to_dict(self) -> dict[str, Any]:
         return self.doc
@@ -327,7 +330,9 @@ def test_missing_jinja2_names_what_to_install(monkeypatch):
 
 
 def test_defaults_agree_with_cli_and_pipeline():
-    assert DEFAULT_MAX_ZOOMS == cli.DEFAULT_MAX_ZOOMS
+    assert inspect.signature(render_html).parameters["max_zooms"].default == DEFAULT_MAX_ZOOMS
+    assert cli.build_parser().parse_args(["validate", "r.wav", "-r", "sine:997"]).max_zooms == \
+        DEFAULT_MAX_ZOOMS
     assert inspect.signature(validate).parameters["zoom_events"].default == DEFAULT_MAX_ZOOMS
     assert html_report.DEFAULT_SILENCE_THRESHOLD_DBFS == \
         DetectorSettings().silence_threshold_dbfs

@@ -584,7 +584,10 @@ def test_cli_defaults_equal_library_defaults():
 @pytest.mark.slow
 def test_registering_impair_imports_no_numerics():
     code = ("import sys; from validator.cli import build_parser; build_parser(); "
-            "print('validator.impair.faults' in sys.modules, 'scipy' in sys.modules)")
+            "print(sorted(m for m in sys.modules if m.startswith('validator.impair.')), "
+            "'scipy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert out == ["False", "False"]
+                         check=True).stdout.strip()
+    # only the command line and its truth document: no fault module, no scipy
+    assert out in ("['validator.impair.cli'] False",
+                   "['validator.impair.cli', 'validator.impair.truth'] False"), out

@@ -9,6 +9,7 @@ a fresh interpreter too.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import json
 import pkgutil
@@ -48,6 +49,44 @@ def test_rtp_decode_is_the_function_after_its_module_was_imported() -> None:
     from validator.rtp import decode
 
     assert callable(decode) and decode.__module__ == "validator.rtp.decoding"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module an ``import`` or ``from ... import`` statement of ``path`` names."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = ".".join(path.relative_to(PROJECT_ROOT).with_suffix("").parts[:-1])
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolve against the file's package
+                parent = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, base] if base else parent)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_no_module_outside_impair_imports_impair() -> None:
+    """Fault injection is a test tool: production code never depends on it."""
+    package = PROJECT_ROOT / "validator"
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        if (package / "impair") in path.parents:
+            continue
+        hits = sorted(m for m in _imported_modules(path)
+                      if m == "validator.impair" or m.startswith("validator.impair."))
+        if hits:
+            offenders.append(f"{path.relative_to(PROJECT_ROOT)}: {', '.join(hits)}")
+    assert not offenders, "modules outside validator/impair import it:\n" + "\n".join(offenders)
+
+
+def test_the_import_scan_sees_imports_inside_functions() -> None:
+    found = _imported_modules(PROJECT_ROOT / "validator" / "rtp" / "listen.py")
+    assert "validator.codecs.sizes" in found  # at the top
+    assert "validator.codecs.g711_decode_table" in found  # inside _WavSink.__init__
 
 
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

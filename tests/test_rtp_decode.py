@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from validator.errors import CaptureError, MissingDependencyError
-from validator.impair.faults import a_law_round_trip, mu_law_round_trip
+from validator.impair import a_law_round_trip, mu_law_round_trip
 from validator.rtp import decode, read_capture, select_stream
 from validator.rtp.synth import Datagram, encode_packets, rtp_datagrams, write_capture
 

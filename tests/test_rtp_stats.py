@@ -123,3 +123,32 @@ def test_unknown_clock_rate_gives_null_jitter_and_json_contract(tmp_path: Path) 
     known = analyze(_capture(tmp_path, _regular(30), pt=99,
                              payload_types={99: "PCMU/8000"}).streams[0])
     assert known.to_dict()["max_jitter_ms"] == 0.0 and known.clock_rate_hz == 8000
+
+
+def test_ssrc_collisions_counts_streams_sharing_an_ssrc(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from validator.rtp.stats import ssrc_collisions
+
+    base = analyze(_capture(tmp_path, _regular(10)).streams[0])
+    stats = [replace(base, ssrc=s) for s in (7, 0x12345678, 7, 3, 7, 0x12345678)]
+    assert ssrc_collisions(stats) == {7: 3, 0x12345678: 2}
+    assert list(ssrc_collisions(stats)) == [7, 0x12345678]  # in SSRC order
+    assert ssrc_collisions(stats[:2]) == {}
+
+
+@pytest.mark.parametrize("seq, ref, delta", [(1001, 1000, 1), (1000, 1001, -1), (0, 65535, 1),
+                                             (65535, 0, -1), (32767, 0, 32767),
+                                             (32768, 0, -32768), (4465, 70000, 1)])
+def test_seq_delta_is_signed_16_bit_arithmetic(seq: int, ref: int, delta: int) -> None:
+    from validator.rtp.header import seq_delta
+
+    assert seq_delta(seq, ref) == delta
+
+
+def test_ts_delta_is_signed_32_bit_arithmetic() -> None:
+    from validator.rtp.header import ts_delta
+
+    assert ts_delta(160, 2**32 - 160) == 320
+    assert ts_delta(2**32 - 160, 160) == -320
+    assert ts_delta(2**31 - 1, 0) == 2**31 - 1 and ts_delta(2**31, 0) == -(2**31)

@@ -1,21 +1,27 @@
-"""audio-stream-validator: did the audio survive the trip through the RTP network or device?
+"""audio-stream-validator: whether the audio survived the trip through an RTP network or device.
 
 The package is a pipeline, one folder per stage::
 
     signals/    reference test signals (tones, marker, sweep) and the shipped set
-    io/         audio input: block-reading sources at the native sample rate
+    io/         audio input: block-reading sources at the native sample rate, the input gate
     align/      delay, clock drift and splices (cross-correlation), DTW on MFCCs
     detectors/  frame features, then dropout, glitch, level, clipping, silence, metrics
-    verdict.py  profiles (TOML limits) and the verdict, one pure function
+    result.py   the result model: plain frozen dataclasses
+    verdict.py  profiles (TOML limits) and the verdict, one pure function; the exit codes
     report/     renderers: terminal, JSON, HTML, JUnit XML (only render)
+    codecs/     G.711 and linear PCM, shared by rtp/ and impair/
     rtp/        pcap reader, RTP statistics (tshark-equal), decoding, live receiver,
                 and the link between audio events and network loss
+    quality/    call quality scores (the ITU-T G.107 E-model of an RTP stream)
     plotdata.py decimated data for the report's plots (measured, not drawn)
     pipeline.py validate(): the stages above in order
+    defaults.py defaults shared by the library and the command lines
+    errors.py   the one exception root (ValidatorError)
     cli.py      the command line, a thin main(argv) -> int
     testing.py  assert_stream_ok() for QA suites; pytest_plugin.py: the audio_validator fixture
     batch/      many captures at once: process pool or Dask, one aggregated report
-    impair/     fault injection with ground truth (audio-validator impair, tests, benchmarks)
+    impair/     fault injection with ground truth (audio-validator impair, tests, benchmarks);
+                no module outside it imports it
 
 Import rule: a package never exports (in ``__all__``, eagerly or lazily) a
 name that is also one of its submodules. Python binds a submodule to its

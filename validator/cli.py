@@ -16,20 +16,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from validator import __version__
+from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS, DEFAULT_OUTPUT_DIR
 from validator.errors import MissingDependencyError, OutputError, ValidatorError
+from validator.rtp.cli import payload_type_mapping, udp_port
 from validator.verdict import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
 
 if TYPE_CHECKING:  # pragma: no cover
     from validator.result import ValidationResult
     from validator.verdict import Profile
 
-DEFAULT_OUTPUT_DIR = "reports"
 #: Modules that add subcommands through ``register(subparsers)``, each setting ``run``.
 ROOM_COMMANDS = ("validator.rtp.cli", "validator.impair.cli", "validator.batch.cli")
-#: Defaults shared with :func:`validator.pipeline.validate` (a test keeps them equal).
-DEFAULT_MAX_DELAY_S = 10.0
-#: Shared with ``validate(zoom_events=)`` and ``render_html(max_zooms=)``.
-DEFAULT_MAX_ZOOMS = 50
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def count(text: str) -> int:
-    """argparse type: a whole number >= 0 (``--max-zooms``, ``--max-events``)."""
+    """Parse a whole number >= 0 for argparse (``--max-zooms``, ``--max-events``)."""
     try:
         n = int(text)
     except ValueError:
@@ -53,7 +50,7 @@ def count(text: str) -> int:
 
 
 def seconds(text: str) -> float:
-    """argparse type: a finite number of seconds >= 0 (``--max-delay``)."""
+    """Parse a finite number of seconds >= 0 for argparse (``--max-delay``)."""
     try:
         v = float(text)
     except ValueError:
@@ -64,7 +61,10 @@ def seconds(text: str) -> float:
 
 
 def quality_metrics(text: str) -> tuple[str, ...]:
-    """argparse type: ``visqol,pesq`` -> canonical metric specs (checked, nothing imported)."""
+    """Parse ``--quality`` for argparse: ``visqol,pesq`` -> canonical metric specs.
+
+    The specs are checked; nothing is imported.
+    """
     from validator.errors import QualityError
     from validator.quality.spec import parse_metrics
 
@@ -72,19 +72,6 @@ def quality_metrics(text: str) -> tuple[str, ...]:
         return parse_metrics(text)
     except QualityError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--quality: ")) from exc
-
-
-def _port(text: str) -> int:
-    from validator.rtp.cli import _port as parse
-
-    return parse(text)
-
-
-def _payload_type(text: str) -> tuple[int, str]:
-    """``97=L24/48000/2`` -> ``(97, "L24/48000/2")`` (checked by the RTP room)."""
-    from validator.rtp.cli import _payload_type as parse
-
-    return parse(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,11 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"largest delay searched, s (default {DEFAULT_MAX_DELAY_S:g})")
     v.add_argument("--ssrc", help="RTP capture input: the stream to validate (0x1234ABCD or "
                    "decimal), when the capture holds more than one")
-    v.add_argument("--payload-type", action="append", type=_payload_type, default=[],
+    v.add_argument("--payload-type", action="append", type=payload_type_mapping, default=[],
                    metavar="PT=ENC/RATE[/CH]",
                    help="RTP capture input: meaning of a dynamic payload type that no SDP in "
                         "the capture gives, e.g. 97=L24/48000/2 (repeatable)")
-    v.add_argument("--port", type=_port, metavar="N",
+    v.add_argument("--port", type=udp_port, metavar="N",
                    help="RTP capture input: treat UDP on this port as RTP (and only that), "
                         "for a capture without SDP whose RTP the heuristics miss")
     from validator.quality.emodel_cli import add_emodel_options

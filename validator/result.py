@@ -15,10 +15,15 @@ amplitude ratios ``20*log10``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
+if TYPE_CHECKING:  # pragma: no cover (rtp imports this module)
+    from validator.rtp.link import RtpSection
+
+#: The kinds of :class:`Event`.
 EventType = Literal["dropout", "glitch", "level", "clipping", "silence", "warp"]
-EVENT_TYPES: tuple[str, ...] = ("dropout", "glitch", "level", "clipping", "silence", "warp")
+#: The same, as a tuple in report order.
+EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
 
 @dataclass(frozen=True)
@@ -27,18 +32,21 @@ class Event:
 
     Attributes
     ----------
-    type : str
+    type : EventType
         ``"dropout" | "glitch" | "level" | "clipping" | "silence" | "warp"``.
     channel : int
         Zero-based channel index in the received file.
     start_s, end_s : float
         Span on the received timeline, in seconds. ``end_s >= start_s``.
     level_db : float
-        Depth or level of the fault in dB. For a dropout: received level
-        relative to the expected level (e.g. ``-inf`` is clamped to -120 for
-        digital zeros); for a glitch: residual level relative to the expected
-        signal; for a level step: the level change; for clipping: the peak in
-        dBFS; for silence: the received level in dBFS.
+        Depth or level of the fault in dB, one meaning per ``type`` (the
+        table in :mod:`validator.report.json_report`). For a dropout:
+        received level relative to the expected level (-120 for digital
+        zeros and skipped audio); for a glitch: residual level relative to
+        the expected signal (0 for inserted audio); for a level step: the
+        level change; for clipping: 0 (full scale); for silence: the
+        received level in dBFS (the only absolute one); for a warp: the
+        largest time offset in dB re 1 ms.
     description : str
         One short human sentence.
     start_sample : int
@@ -51,7 +59,7 @@ class Event:
         ``"unknown"``; None when the input was not RTP.
     """
 
-    type: str
+    type: EventType
     channel: int
     start_s: float
     end_s: float
@@ -427,9 +435,8 @@ class ValidationResult:
     truncation_s: float | None = None
     elapsed_s: float = 0.0
     plots: PlotData | None = field(default=None, repr=False)
-    # rtp: for RTP input, the stream statistics and network events
-    # (a ``validator.rtp.RtpSection``); None for audio files.
-    rtp: Any = field(default=None, repr=False)
+    # rtp: for RTP input, the stream statistics and network events; None for audio files.
+    rtp: RtpSection | None = field(default=None, repr=False)
     # quality: full-reference quality scores (ViSQOL, PESQ) when asked for, else None.
     quality: QualityResult | None = None
 

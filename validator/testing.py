@@ -1,4 +1,4 @@
-"""Assertions for QA test suites: did the stream survive?
+"""Assertions for QA test suites: whether the stream survived.
 
 :func:`assert_stream_ok` validates and raises :class:`AssertionError` with a
 short, readable summary when the verdict is "fail"::
@@ -31,11 +31,10 @@ SUMMARY_EVENTS = 5
 
 
 def _num(x: float | int | None) -> str:
-    if x is None:
-        return "-"
-    if isinstance(x, int):
-        return str(x)
-    return f"{x:.3f}".rstrip("0").rstrip(".") if x == x else "nan"
+    """A measured value or limit in a failure summary (``-`` for none, ``nan`` for NaN)."""
+    from validator.report.numbers import format_number  # the report package loads numpy
+
+    return format_number(x, nan="nan")
 
 
 def failure_summary(result: ValidationResult, *, html_path: str | os.PathLike[str] | None = None,

@@ -19,15 +19,13 @@ import time
 from typing import Any, TextIO
 
 from validator.cli import count, quality_metrics
+from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS, DEFAULT_OUTPUT_DIR
 from validator.errors import BatchError
+from validator.verdict import EXIT_ERROR
 
 __all__ = ["ProgressLine", "register"]
 
-EXIT_ERROR = 2
-#: Defaults shared with :func:`validator.batch.run_batch` (a test keeps them equal).
-DEFAULT_OUTPUT_DIR = "reports"
-DEFAULT_MAX_DELAY_S = 10.0
-DEFAULT_MAX_ZOOMS = 50
+#: Shared with :func:`validator.batch.run_batch` (a test keeps them equal).
 DEFAULT_SHIP_INPUTS = "auto"
 
 

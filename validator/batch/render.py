@@ -7,9 +7,10 @@ style and script, no network) and links every per-capture report by a
 relative path, so the run folder can be moved or archived whole.
 
 ``junit.xml`` holds one ``<testsuite>`` per capture: for a validated capture
-the suite :func:`validator.report.junit.render_junit` wrote beside its other
-reports (plus the capture's tags as properties); for a capture that could not
-be validated a suite with one ``<error>``; for one not run a ``<skipped>``.
+the suite :func:`validator.report.junit.render_junit` rendered in its worker
+(:attr:`CaptureOutcome.junit`, plus the capture's tags as properties); for a
+capture that could not be validated a suite with one ``<error>``; for one not
+run a ``<skipped>``. Nothing is read from disk.
 """
 
 from __future__ import annotations
@@ -73,15 +74,14 @@ def _xml_safe(text: str) -> str:
     return _NOT_XML.sub("\ufffd", text)
 
 
-def render_batch_junit(outcomes: Sequence[CaptureOutcome], run_dir: str | os.PathLike[str], *,
+def render_batch_junit(outcomes: Sequence[CaptureOutcome], *,
                        name: str = "audio-stream-validator batch") -> str:
     """The run's JUnit XML: one ``<testsuite>`` per capture, in job order.
 
     Parameters
     ----------
     outcomes : sequence of CaptureOutcome
-    run_dir : str or Path
-        The run folder, where the per-capture XML reports are.
+        A validated capture's suites come from its ``junit`` document.
     name : str
         Name of the ``<testsuites>`` root.
 
@@ -96,7 +96,7 @@ def render_batch_junit(outcomes: Sequence[CaptureOutcome], run_dir: str | os.Pat
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     time_s = 0.0
     for o in outcomes:
-        suites = _validated_suites(o, Path(run_dir)) if o.status in ("pass", "fail") else []
+        suites = _validated_suites(o) if o.status in ("pass", "fail") else []
         if not suites:
             stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(o.job.received).stem or "received")
             suites = [_problem_suite(o, f"{CLASS_PREFIX}.{stem}")]
@@ -117,15 +117,15 @@ def render_batch_junit(outcomes: Sequence[CaptureOutcome], run_dir: str | os.Pat
         + "\n"
 
 
-def _validated_suites(o: CaptureOutcome, run_dir: Path) -> list[ET.Element]:
-    rel = o.report_dict.get("xml")
-    if not rel:
+def _validated_suites(o: CaptureOutcome) -> list[ET.Element]:
+    """The ``<testsuite>`` elements of a capture's own JUnit document (none if it has none)."""
+    if not o.junit:
         return []
     try:
-        tree = ET.parse(run_dir / rel)
-    except (OSError, ET.ParseError):
+        root = ET.fromstring(o.junit)
+    except ET.ParseError:
         return []
-    return list(tree.getroot().iter("testsuite"))
+    return list(root.iter("testsuite"))
 
 
 def _problem_suite(o: CaptureOutcome, classname: str) -> ET.Element:
@@ -159,8 +159,10 @@ def _add_tags(suite: ET.Element, o: CaptureOutcome) -> None:
 
 def render_text(summary: dict[str, Any], *, max_listed: int = 20,
                 report_paths: Sequence[str | os.PathLike[str]] = ()) -> str:
-    """The terminal summary of a run: the verdict line, throughput, the captures that did
-    not pass (the first ``max_listed``) and the reports written.
+    """The terminal summary of a run.
+
+    The verdict line, the throughput, the captures that did not pass (the
+    first ``max_listed``) and the reports written.
 
     Parameters
     ----------

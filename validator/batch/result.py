@@ -50,6 +50,10 @@ class CaptureOutcome:
         Time the worker spent on the job (validation and reports), s.
     notes : tuple of str
         Remarks of the worker (an HTML report skipped...).
+    junit : str or None
+        The capture's own JUnit XML document (its ``xml`` report, as the
+        worker rendered it), which the run's ``junit.xml`` embeds; None
+        unless validated.
     """
 
     job: Job
@@ -65,6 +69,7 @@ class CaptureOutcome:
     peak_rss_mb: float | None = None
     wall_s: float = 0.0
     notes: tuple[str, ...] = ()
+    junit: str | None = field(default=None, hash=False, repr=False)
 
     @property
     def report_dict(self) -> dict[str, str]:
@@ -126,10 +131,13 @@ class BatchResult:
 
 def exit_code_of(outcomes: tuple[CaptureOutcome, ...] | list[CaptureOutcome], *,
                  interrupted: bool = False) -> int:
-    """The exit code of a batch: :data:`~validator.verdict.EXIT_ERROR` (2) when a capture
-    could not be validated, was not run, or there was none; else
+    """The exit code of a batch.
+
+    :data:`~validator.verdict.EXIT_ERROR` (2) when a capture could not be
+    validated, was not run, or there was none; else
     :data:`~validator.verdict.EXIT_FAIL` (1) when one failed; else
-    :data:`~validator.verdict.EXIT_PASS` (0)."""
+    :data:`~validator.verdict.EXIT_PASS` (0).
+    """
     if interrupted or not outcomes or any(o.status in ("error", "not_run") for o in outcomes):
         return EXIT_ERROR
     if any(o.status == "fail" for o in outcomes):

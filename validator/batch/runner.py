@@ -48,17 +48,13 @@ from validator.batch.result import BatchResult, CaptureOutcome, ProgressInfo
 from validator.batch.state import FileHasher, job_key, load_state, new_state, write_state
 from validator.batch.summary import summarize
 from validator.batch.worker import CAPTURES_DIR, init_worker, make_payload, run_job
+from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS, DEFAULT_OUTPUT_DIR
 from validator.errors import BatchError, MissingDependencyError
 from validator.io.atomic import write_text_atomic
 
-__all__ = ["DEFAULT_MAX_DELAY_S", "DEFAULT_MAX_ZOOMS", "DEFAULT_OUTPUT_DIR", "MAX_ATTEMPTS",
+__all__ = ["MAX_ATTEMPTS",
            "SHIP_CHOICES", "SHIP_MAX_BYTES", "BatchInterrupted", "run_batch"]
 
-DEFAULT_OUTPUT_DIR = "reports"
-#: Shared with :func:`validator.pipeline.validate` (``max_delay_s``), s.
-DEFAULT_MAX_DELAY_S = 10.0
-#: Shared with ``render_html(max_zooms=)``.
-DEFAULT_MAX_ZOOMS = 50
 #: Times a job is handed to a worker at most: once, and once more after a worker crash.
 MAX_ATTEMPTS = 2
 #: Inputs smaller than this are shipped to Dask workers as bytes (when shipping), bytes.
@@ -265,7 +261,17 @@ class _Run:
         return CaptureOutcome(job, str(doc.get("verdict")), document=doc,
                               reports=tuple(reports.items()), resumed=True,
                               worker=entry.get("worker"), peak_rss_mb=entry.get("peak_rss_mb"),
-                              wall_s=float(entry.get("wall_s") or 0.0))
+                              wall_s=float(entry.get("wall_s") or 0.0),
+                              junit=self._read_report(reports.get("xml")))
+
+    def _read_report(self, rel: str | None) -> str | None:
+        """The text of a report of the run folder (None if absent or unreadable)."""
+        if not rel:
+            return None
+        try:
+            return (self.run_dir / rel).read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            return None
 
     def record(self, job: Job, raw: dict[str, Any], attempts: int) -> None:
         """A worker's outcome dict: write the reports it handed back, keep the outcome."""
@@ -277,7 +283,8 @@ class _Run:
             reports=tuple((raw.get("reports") or {}).items()), error=raw.get("error"),
             error_type=raw.get("error_type"), traceback=raw.get("traceback"), attempts=attempts,
             worker=raw.get("worker"), peak_rss_mb=raw.get("peak_rss_mb"),
-            wall_s=float(raw.get("wall_s") or 0.0), notes=tuple(raw.get("notes") or ())))
+            wall_s=float(raw.get("wall_s") or 0.0), notes=tuple(raw.get("notes") or ()),
+            junit=raw.get("junit")))
 
     def record_error(self, job: Job, message: str, error_type: str, attempts: int) -> None:
         """A job that no worker could finish."""
@@ -333,9 +340,8 @@ class _Run:
                               json.dumps(summary, indent=2, allow_nan=False) + "\n"),
             write_text_atomic(self.run_dir / "index.html", render_index(summary)),
             write_text_atomic(self.run_dir / "junit.xml",
-                              render_batch_junit(outcomes, self.run_dir,
-                                                 name=f"audio-stream-validator batch "
-                                                      f"{self.name}")),
+                              render_batch_junit(outcomes, name=f"audio-stream-validator "
+                                                                f"batch {self.name}")),
         )
         return BatchResult(self.name, self.run_dir, outcomes, summary, interrupted, paths)
 
@@ -376,71 +382,96 @@ def _mp_context() -> Any:
 
 def _run_pool(run: _Run, to_run: list[Job], workers: int, task: Task) -> None:
     """Validate ``to_run`` on a process pool, retrying crashed jobs once, each alone."""
-    ctx = _mp_context()
+    pool = _Pool(run, to_run, workers, task)
+    try:
+        while pool.pending or pool.suspects or pool.in_flight:
+            pool.submit_next()
+            if not pool.in_flight:
+                continue
+            done, _ = wait(pool.in_flight, return_when=FIRST_COMPLETED)
+            for fut in done:
+                pool.collect(fut)
+    except KeyboardInterrupt:
+        _stop_pool(pool.executor)
+        raise
+    pool.executor.shutdown(wait=True)
 
-    def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker)
 
-    pending = deque(to_run)
-    suspects: deque[Job] = deque()
-    attempts: Counter[str] = Counter()
-    in_flight: dict[Future[dict[str, Any]], Job] = {}
-    executor = new_pool()
-    broken = False
+class _Pool:
+    """A process pool's jobs: pending, in flight, and suspects of a crash (run alone next).
 
-    def submit(job: Job) -> bool:
-        nonlocal broken
+    A worker that dies breaks the whole ``ProcessPoolExecutor``: every job in
+    flight fails with ``BrokenProcessPool``. Those jobs become suspects and
+    run again one at a time on a new pool, so that a second crash is the
+    job's own (recorded as a ``WorkerCrash`` after :data:`MAX_ATTEMPTS`).
+    """
+
+    def __init__(self, run: _Run, to_run: list[Job], workers: int, task: Task) -> None:
+        self.run = run
+        self.workers = workers
+        self.task = task
+        self.ctx = _mp_context()
+        self.pending = deque(to_run)
+        self.suspects: deque[Job] = deque()
+        self.attempts: Counter[str] = Counter()
+        self.in_flight: dict[Future[dict[str, Any]], Job] = {}
+        self.executor = self._new_pool()
+        self.broken = False
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=self.ctx,
+                                   initializer=init_worker)
+
+    def _submit(self, job: Job) -> bool:
         try:
-            fut = executor.submit(task, run.payload(job))
+            fut = self.executor.submit(self.task, self.run.payload(job))
         except BrokenProcessPool:
-            broken = True
+            self.broken = True
             return False
-        attempts[job.name] += 1
-        in_flight[fut] = job
+        self.attempts[job.name] += 1
+        self.in_flight[fut] = job
         return True
 
-    try:
-        while pending or suspects or in_flight:
-            if broken and not in_flight:
-                executor.shutdown(wait=True)
-                executor, broken = new_pool(), False
-            if not broken and suspects:
-                # after a crash, each job that was in flight runs alone: a second crash
-                # is then its own
-                if not in_flight:
-                    job = suspects.popleft()
-                    if not submit(job):
-                        suspects.appendleft(job)
-            elif not broken:
-                while pending and len(in_flight) < workers:
-                    job = pending.popleft()
-                    if not submit(job):
-                        pending.appendleft(job)
-                        break
-            if not in_flight:
-                continue
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for fut in done:
-                job = in_flight.pop(fut)
-                try:
-                    raw = fut.result()
-                except BrokenProcessPool as exc:
-                    broken = True
-                    if attempts[job.name] >= MAX_ATTEMPTS:
-                        run.record_error(job, _crash_message(job, exc), "WorkerCrash",
-                                         attempts[job.name])
-                    else:
-                        suspects.append(job)
-                except Exception as exc:  # the payload or the outcome could not be pickled
-                    run.record_error(job, f"{job.received}: could not run in a worker "
-                                          f"({type(exc).__name__}: {exc})",
-                                     type(exc).__name__, attempts[job.name])
-                else:
-                    run.record(job, raw, attempts[job.name])
-    except KeyboardInterrupt:
-        _stop_pool(executor)
-        raise
-    executor.shutdown(wait=True)
+    def submit_next(self) -> None:
+        """Submit what may run now.
+
+        A broken pool is replaced once idle; then a suspect runs alone, or
+        pending jobs fill the pool up to the worker count.
+        """
+        if self.broken and not self.in_flight:
+            self.executor.shutdown(wait=True)
+            self.executor, self.broken = self._new_pool(), False
+        if not self.broken and self.suspects:
+            # after a crash, each job that was in flight runs alone: a second crash
+            # is then its own
+            if not self.in_flight:
+                job = self.suspects.popleft()
+                if not self._submit(job):
+                    self.suspects.appendleft(job)
+        elif not self.broken:
+            while self.pending and len(self.in_flight) < self.workers:
+                job = self.pending.popleft()
+                if not self._submit(job):
+                    self.pending.appendleft(job)
+                    break
+
+    def collect(self, fut: Future[dict[str, Any]]) -> None:
+        """Record a finished job: its outcome, a crash (suspect or error) or a failure."""
+        job = self.in_flight.pop(fut)
+        n = self.attempts[job.name]
+        try:
+            raw = fut.result()
+        except BrokenProcessPool as exc:
+            self.broken = True
+            if n >= MAX_ATTEMPTS:
+                self.run.record_error(job, _crash_message(job, exc), "WorkerCrash", n)
+            else:
+                self.suspects.append(job)
+        except Exception as exc:  # the payload or the outcome could not be pickled
+            self.run.record_error(job, f"{job.received}: could not run in a worker "
+                                       f"({type(exc).__name__}: {exc})", type(exc).__name__, n)
+        else:
+            self.run.record(job, raw, n)
 
 
 def _crash_message(job: Job, exc: BaseException) -> str:
@@ -449,8 +480,10 @@ def _crash_message(job: Job, exc: BaseException) -> str:
 
 
 def _stop_pool(executor: ProcessPoolExecutor) -> None:
-    """Cancel what is queued and stop the workers now (their half-done jobs wrote nothing:
-    reports are written atomically)."""
+    """Cancel what is queued and stop the workers now.
+
+    Their half-done jobs wrote nothing: reports are written atomically.
+    """
     executor.shutdown(wait=False, cancel_futures=True)
     terminate = getattr(executor, "terminate_workers", None)
     if callable(terminate):  # Python >= 3.14
@@ -532,27 +565,11 @@ def _dask_loop(run: _Run, to_run: list[Job], client: Any, distributed: Any, ship
     token = uuid.uuid4().hex[:8]
     pending = deque(to_run)
     futures: dict[Any, Job] = {}
-    scattered: dict[str, Any] = {}
+    shipper = _Shipper(client) if ship else None
     queue = distributed.as_completed()
 
-    def shipped(job: Job) -> dict[str, Any]:
-        if not ship:
-            return {}
-        out: dict[str, Any] = {}
-        data = _small_file(job.received)
-        if data is not None:
-            out["received"] = data
-        for role, path in (("reference", job.reference), ("profile", job.profile)):
-            if path and os.path.isfile(path):
-                if path not in scattered:
-                    blob = _small_file(path)
-                    scattered[path] = None if blob is None else client.scatter(blob, hash=False)
-                if scattered[path] is not None:
-                    out[role] = scattered[path]
-        return out
-
     def submit(job: Job) -> None:
-        fut = client.submit(task, run.payload(job, shipped(job)), pure=False,
+        fut = client.submit(task, run.payload(job, shipper(job) if shipper else {}), pure=False,
                             key=f"audio-validator-{token}-{job.name}")
         futures[fut] = job
         queue.add(fut)
@@ -561,22 +578,50 @@ def _dask_loop(run: _Run, to_run: list[Job], client: Any, distributed: Any, ship
         for _ in range(min(len(pending), 2 * slots)):
             submit(pending.popleft())
         for fut in queue:
-            job = futures.pop(fut)
-            try:
-                raw = fut.result()
-            except distributed.KilledWorker as exc:
-                run.record_error(job, f"{job.received}: the Dask worker died while validating "
-                                      f"it, twice: {exc}", "WorkerCrash", MAX_ATTEMPTS)
-            except Exception as exc:  # lost connection, cancelled, unpicklable
-                run.record_error(job, f"{job.received}: the Dask task failed "
-                                      f"({type(exc).__name__}: {exc})", type(exc).__name__, 1)
-            else:
-                run.record(job, raw, 1)
+            _record_dask(run, futures.pop(fut), fut, distributed)
             if pending:
                 submit(pending.popleft())
     except KeyboardInterrupt:
         client.cancel(list(futures))
         raise
+
+
+class _Shipper:
+    """The inputs shipped with a Dask job: small files as bytes, shared ones scattered once."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.scattered: dict[str, Any] = {}
+
+    def __call__(self, job: Job) -> dict[str, Any]:
+        """``{role: bytes or scattered future}`` for the received file, reference and profile."""
+        out: dict[str, Any] = {}
+        data = _small_file(job.received)
+        if data is not None:
+            out["received"] = data
+        for role, path in (("reference", job.reference), ("profile", job.profile)):
+            if path and os.path.isfile(path):
+                if path not in self.scattered:
+                    blob = _small_file(path)
+                    self.scattered[path] = None if blob is None else \
+                        self.client.scatter(blob, hash=False)
+                if self.scattered[path] is not None:
+                    out[role] = self.scattered[path]
+        return out
+
+
+def _record_dask(run: _Run, job: Job, fut: Any, distributed: Any) -> None:
+    """Record a finished Dask task: its outcome, a worker that died twice, or a failure."""
+    try:
+        raw = fut.result()
+    except distributed.KilledWorker as exc:
+        run.record_error(job, f"{job.received}: the Dask worker died while validating "
+                              f"it, twice: {exc}", "WorkerCrash", MAX_ATTEMPTS)
+    except Exception as exc:  # lost connection, cancelled, unpicklable
+        run.record_error(job, f"{job.received}: the Dask task failed "
+                              f"({type(exc).__name__}: {exc})", type(exc).__name__, 1)
+    else:
+        run.record(job, raw, 1)
 
 
 def _small_file(path: str) -> bytes | None:

@@ -133,13 +133,15 @@ def run_job(payload: dict[str, Any]) -> dict[str, Any]:
         ``error_type`` (the exception's class name); ``traceback`` (for an
         unexpected exception only); ``notes``; ``worker`` (``host:pid``);
         ``peak_rss_mb`` (the worker process's peak resident memory so far,
-        MiB; None where unknown); ``wall_s`` (s spent on this job).
+        MiB; None where unknown); ``wall_s`` (s spent on this job);
+        ``junit`` (the capture's JUnit XML document, for the run's
+        ``junit.xml``; None on error).
     """
     t0 = time.perf_counter()
     job = payload["job"]
     out: dict[str, Any] = {
         "name": job["name"], "status": "error", "document": None, "reports": {}, "texts": {},
-        "error": None, "error_type": None, "traceback": None, "notes": [],
+        "error": None, "error_type": None, "traceback": None, "notes": [], "junit": None,
         "worker": f"{socket.gethostname()}:{os.getpid()}", "peak_rss_mb": None, "wall_s": 0.0}
     renames: dict[str, str] = {}
     try:
@@ -162,6 +164,7 @@ def run_job(payload: dict[str, Any]) -> dict[str, Any]:
             texts = _render(result, full, profile.detectors.silence_threshold_dbfs, payload, out)
         out["document"] = {k: v for k, v in full.items() if k != "traces"}
         out["status"] = result.verdict
+        out["junit"] = texts["xml"]
         _deliver(texts, payload, out)
     except ValidatorError as exc:
         out.update(error=_unmask(str(exc), renames), error_type=type(exc).__name__)

@@ -7,6 +7,10 @@ subtype as the input unless ``--bits``) and a truth document (JSON) with every
 fault's exact span on the received timeline, in samples and seconds, the
 steps and their parameters, the seed and the tool version.
 
+This module only parses the options into :class:`~validator.impair.truth.Step`
+lists (:func:`plan_steps`) and calls :func:`validator.impair.truth.impair_file`,
+which documents the truth file.
+
 Order of application
 --------------------
 The faults always go in one fixed order, a physical chain from the sender to
@@ -42,48 +46,36 @@ Times
 -----
 A time is a number with an optional unit: ``1.5`` or ``1.5s``, ``20ms``,
 ``250us``, ``96samples`` (also ``96smp``); it becomes sample
-``round(t * sample_rate_hz)`` (see :mod:`validator.impair.faults`), so spans
+``round(t * sample_rate_hz)`` (see :mod:`validator.impair.model`), so spans
 may start and end anywhere, not only on a packet grid, and may be 1 sample
 long.
 
-Truth document
---------------
-JSON (schema version :data:`TRUTH_SCHEMA_VERSION`), deterministic: the same
-command gives the same bytes (no timestamp). Keys: ``schema_version``,
-``tool``, ``tool_version``, ``seed``, ``reference`` (path, sha256, rate,
-channels, frames, subtype), ``received`` (the same for OUT), ``order``,
-``steps`` (stage, option as written, library function, its exact keyword
-arguments), ``events`` (the faults a validator should report, sorted by
-start) and ``conditions`` (whole-file changes: codec, gain, noise, delay,
-drift, ...). Each fault has ``kind``, ``channel`` (null: all),
-``start_sample``/``end_sample`` (end exclusive, received timeline),
-``start_s``/``end_s``/``duration_s`` and ``detail`` (the library's, see
-:class:`validator.impair.Fault`). Events also carry ``level_before_dbfs``,
-the AES17 level of the audio the fault replaced (null for digital silence:
-such a fault is invisible), and, unless they are splices, ``changed_samples``,
-the samples that changed by more than half an LSB of the output (0: the fault
-left the audio as it was, e.g. a repeated packet of a 1000 Hz tone at 20 ms).
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import math
-import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from validator.errors import SignalSpecError
-from validator.io.atomic import write_text_atomic
+from validator.impair.truth import (
+    ORDER,
+    SUBTYPE_OF_BITS,
+    TRUTH_SCHEMA_VERSION,
+    Step,
+    impair_file,
+    truth_path_for,
+)
+from validator.verdict import EXIT_PASS
 
 __all__ = [
     "DEFAULT_PLC",
@@ -101,8 +93,6 @@ __all__ = [
     "truth_path_for",
 ]
 
-#: Version of the truth document's layout.
-TRUTH_SCHEMA_VERSION = 1
 #: Seed used when ``--seed`` is not given.
 DEFAULT_SEED = 0
 #: Longest --delay, s (prepended silence; a longer one is a typo, and gigabytes).
@@ -112,19 +102,6 @@ MAX_DELAY_S = 3600.0
 MAX_ABS_DB = 400.0
 #: Largest |--drift|, ppm (10 %: far past any real clock).
 MAX_ABS_DRIFT_PPM = 100_000.0
-#: The fixed order of application: (stage, options in the order applied).
-ORDER: tuple[tuple[str, str], ...] = (
-    ("codec", "--mulaw | --alaw"),
-    ("timed", "--dropout, --silence, --level-step (START on the input's timeline)"),
-    ("loss", "--loss / --loss-model with --ptime and --plc"),
-    ("level", "--gain, --clip"),
-    ("channels", "--swap-channels, --invert"),
-    ("timing", "--delay, --drift"),
-    ("noise", "--snr, --dc"),
-)
-#: Output bit depth (``write_wav``) for each input subtype that can be kept.
-_BITS_OF_SUBTYPE = {"PCM_16": 16, "PCM_24": 24, "FLOAT": 32}
-_SUBTYPE_OF_BITS = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}
 #: spawn_key ids of the random options (never renumber: truth files cite them).
 _SEED_IDS = {"--loss": 1, "--silence": 2, "--snr": 3}
 #: Sentinel of ``--invert`` given without a channel (all channels).
@@ -314,7 +291,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="truth JSON to write (default: OUTPUT with .truth.json for .wav)")
     p.add_argument("--seed", type=_seed, default=DEFAULT_SEED,
                    help=f"seed of every random choice (default {DEFAULT_SEED})")
-    p.add_argument("--bits", type=int, choices=sorted(_SUBTYPE_OF_BITS),
+    p.add_argument("--bits", type=int, choices=sorted(SUBTYPE_OF_BITS),
                    help="output bit depth, 32 is float (default: the input's, if 16, 24 "
                         "or float)")
 
@@ -383,28 +360,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 # --------------------------------------------------------------------------- steps
-
-
-@dataclass(frozen=True)
-class Step:
-    """One impairment to apply.
-
-    Attributes
-    ----------
-    stage : str
-        Its stage in :data:`ORDER` (or ``"writer"``).
-    option : str
-        The option as the user wrote it, for messages and the truth.
-    function : str
-        A key of :data:`validator.impair.IMPAIRMENTS`.
-    params : dict
-        Keyword arguments of the function (seeds included).
-    """
-
-    stage: str
-    option: str
-    function: str
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 def _derived_seed(seed: int, option: str, index: int) -> int:
@@ -479,6 +434,15 @@ def plan_steps(args: argparse.Namespace, sample_rate_hz: int) -> list[Step]:
         Options that do not go together (e.g. ``--plc`` without ``--loss``).
     """
     fs = sample_rate_hz
+    steps = _codec_and_timed_steps(args, fs)
+    loss = _loss_step(args, fs)
+    if loss:
+        steps.append(loss)
+    return steps + _level_and_channel_steps(args) + _timing_and_noise_steps(args, fs)
+
+
+def _codec_and_timed_steps(args: argparse.Namespace, fs: int) -> list[Step]:
+    """The ``codec`` and ``timed`` stages (:data:`ORDER`)."""
     steps: list[Step] = []
     if args.mulaw:
         steps.append(Step("codec", "--mulaw", "mu_law_round_trip"))
@@ -497,9 +461,12 @@ def plan_steps(args: argparse.Namespace, sample_rate_hz: int) -> list[Step]:
         steps.append(Step("timed", f"--level-step {sp.text}", "attenuate",
                           {"start_s": sp.start.seconds(fs), "duration_s": sp.duration.seconds(fs),
                            "gain_db": sp.db}))
-    loss = _loss_step(args, fs)
-    if loss:
-        steps.append(loss)
+    return steps
+
+
+def _level_and_channel_steps(args: argparse.Namespace) -> list[Step]:
+    """The ``level`` and ``channels`` stages (:data:`ORDER`)."""
+    steps: list[Step] = []
     if args.gain is not None:
         steps.append(Step("level", f"--gain {args.gain:g}", "gain", {"gain_db": args.gain}))
     if args.clip is not None:
@@ -510,6 +477,12 @@ def plan_steps(args: argparse.Namespace, sample_rate_hz: int) -> list[Step]:
         all_ch = args.invert == _ALL_CHANNELS
         steps.append(Step("channels", "--invert" if all_ch else f"--invert {args.invert}",
                           "invert_polarity", {"channel": None if all_ch else args.invert}))
+    return steps
+
+
+def _timing_and_noise_steps(args: argparse.Namespace, fs: int) -> list[Step]:
+    """The ``timing`` and ``noise`` stages (:data:`ORDER`)."""
+    steps: list[Step] = []
     if args.delay is not None:
         if args.delay.seconds(fs) > MAX_DELAY_S:
             raise SignalSpecError(f"--delay {args.delay.text}: at most {MAX_DELAY_S:g} s "
@@ -526,194 +499,39 @@ def plan_steps(args: argparse.Namespace, sample_rate_hz: int) -> list[Step]:
     return steps
 
 
-def _level_dbfs(x: np.ndarray) -> float | None:
-    """AES17 level (RMS of a sine = its peak) of a block, dBFS; None for digital silence."""
-    rms = float(np.sqrt(np.mean(np.square(x)))) if x.size else 0.0
-    return round(20.0 * math.log10(rms * math.sqrt(2.0)), 2) if rms > 0.0 else None
-
-
-def _annotate(fault: Any, x_in: np.ndarray, x_out: np.ndarray, fs: int, lsb: float) -> Any:
-    """Add what the fault did to the step's input: ``level_before_dbfs``, ``changed_samples``.
-
-    ``level_before_dbfs``: AES17 level of the audio the fault replaced (the
-    step's input over the span, or the skipped samples), None when that was
-    digital silence. ``changed_samples``: samples of the span that changed by
-    more than half an LSB of the output format; 0 means the fault is invisible
-    in the output (e.g. a repeated packet of a tone whose period divides the
-    packet time). Splices get no ``changed_samples`` (they move the timeline).
-    """
-    from dataclasses import replace
-
-    d = fault.detail
-    cols = slice(None) if fault.channel is None else slice(fault.channel, fault.channel + 1)
-    if fault.start_sample == fault.end_sample:
-        if "first_lost_packet" in d:  # packet_loss(plc="skip"): the lost packets of the input
-            s = int(d["first_lost_packet"]) * int(round(d["ptime_s"] * fs))
-        else:
-            s = fault.start_sample
-        before = x_in[s:s + int(d.get("skipped_samples", 0)), cols]
-        extra: dict[str, Any] = {"level_before_dbfs": _level_dbfs(before)}
-    else:
-        s, e = fault.start_sample, fault.end_sample
-        diff = np.abs(x_out[s:e, cols] - x_in[s:e, cols]) > lsb / 2
-        extra = {"level_before_dbfs": _level_dbfs(x_in[s:e, cols]),
-                 "changed_samples": int(np.count_nonzero(diff.any(axis=1)))}
-    return replace(fault, detail={**d, **extra})
-
-
-def _labelled(func: Callable[..., Any], option: str, *, lsb: float) -> Callable[..., Any]:
-    """``func`` whose errors start with the option and whose events say what they changed."""
-    from validator.impair import Impaired
-
-    def run(y: np.ndarray, sample_rate_hz: int, **kwargs: Any) -> Any:
-        try:
-            res = func(y, sample_rate_hz, **kwargs)
-        except SignalSpecError as exc:
-            raise SignalSpecError(f"{option}: {exc}") from exc
-        same_length = res.y.shape[0] == y.shape[0]
-        faults = tuple(_annotate(f, y, res.y, sample_rate_hz, lsb)
-                       if f.is_event and (same_length or f.start_sample == f.end_sample) else f
-                       for f in res.faults)
-        return Impaired(res.y, faults, res.sample_rate_hz)
-
-    run.__name__ = func.__name__
-    return run
-
-
-# --------------------------------------------------------------------------- truth
-
-
-def truth_path_for(output: str | os.PathLike[str]) -> Path:
-    """Default truth path: ``rx.wav`` -> ``rx.truth.json`` (beside the output)."""
-    out = Path(output)
-    stem = out.stem if out.suffix.lower() == ".wav" else out.name
-    return out.with_name(f"{stem}.truth.json")
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, Mapping):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return str(x)  # -inf gain: JSON has no infinity
-    return x
-
-
-def _fault_doc(f: Any) -> dict[str, Any]:
-    return {"kind": f.kind, "channel": f.channel, "start_sample": f.start_sample,
-            "end_sample": f.end_sample, "start_s": f.start_s, "end_s": f.end_s,
-            "duration_s": f.end_s - f.start_s, "detail": _jsonable(f.detail)}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 # --------------------------------------------------------------------------- run
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def _run(args: argparse.Namespace) -> int:
-    from validator import __version__
-    from validator.impair import IMPAIRMENTS, clip, compose
-    from validator.io.audio import FileSource
-    from validator.signals import write_wav
-
-    ref_path, out_path = Path(args.reference), Path(args.output)
+    out_path = Path(args.output)
     truth_path = Path(args.truth) if args.truth else truth_path_for(out_path)
-    for what, p in (("OUTPUT", out_path), ("--truth", truth_path)):
-        if p.resolve() == ref_path.resolve() or _same_file(p, ref_path):
-            raise SignalSpecError(f"{what} {str(p)!r} is the reference file; refusing to "
-                                  "overwrite it")
-    if truth_path.resolve() == out_path.resolve():
-        raise SignalSpecError(f"--truth {str(truth_path)!r} is the output WAV")
-    src = FileSource(ref_path)
-    try:
-        fs, subtype = src.sample_rate_hz, src.subtype
-        y = src.read(0, src.frames)
-    finally:
-        src.close()
-    bits = args.bits or _BITS_OF_SUBTYPE.get(subtype)
-    if bits is None:
-        raise SignalSpecError(f"{ref_path}: input subtype {subtype!r} cannot be kept in the "
-                              "output WAV; give --bits 16, 24 or 32 (float)")
-    steps = plan_steps(args, fs)
-    lsb = 0.0 if bits == 32 else 2.0 ** (1 - bits)
-    res = compose(y, fs, [(_labelled(IMPAIRMENTS[s.function], s.option, lsb=lsb), s.params)
-                          for s in steps], seed=args.seed)
-    out, faults = res.y, list(res.faults)
-    notes = []
-    if bits != 32 and out.size and float(np.max(np.abs(out))) > 1.0:
-        sat = _labelled(clip, "(writer)", lsb=lsb)(out, fs, limit=1.0)
-        out = sat.y
-        faults += sat.faults
-        steps.append(Step("writer", "(writer)", "clip", {"limit": 1.0}))
-        notes.append(f"{len(sat.faults)} run(s) of samples beyond full scale were clipped: "
-                     f"{bits}-bit PCM cannot hold them (use --bits 32 to keep them)")
-    events = sorted((f for f in faults if f.is_event),
-                    key=lambda f: (f.start_sample, -1 if f.channel is None else f.channel))
-    conditions = [f for f in faults if not f.is_event]
-    n_out = out.shape[0]
-    doc = {
-        "schema_version": TRUTH_SCHEMA_VERSION,
-        "tool": "audio-stream-validator",
-        "tool_version": __version__,
-        "seed": args.seed,
-        "reference": {"path": str(ref_path), "sha256": _sha256(ref_path),
-                      "sample_rate_hz": fs, "channels": y.shape[1], "frames": y.shape[0],
-                      "subtype": subtype},
-        "received": {"path": str(out_path), "sample_rate_hz": fs, "channels": out.shape[1],
-                     "frames": n_out, "duration_s": n_out / fs,
-                     "subtype": _SUBTYPE_OF_BITS[bits]},
-        "order": [f"{stage}: {opts}" for stage, opts in ORDER],
-        "conventions": "spans on the received timeline, samples [start_sample, end_sample) "
-                       "and seconds = sample / sample_rate_hz; channel null = all channels; "
-                       "start_sample == end_sample marks a splice where samples were skipped",
-        "steps": [{"stage": s.stage, "option": s.option, "function": s.function,
-                   "params": _jsonable(s.params)} for s in steps],
-        "events": [_fault_doc(f) for f in events],
-        "conditions": [_fault_doc(f) for f in conditions],
-        "notes": notes,
-    }
-    write_wav(out_path, out, fs, bit_depth=bits)
-    write_text_atomic(truth_path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
-    _print_summary(out_path, truth_path, doc, steps, events)
-    for n in notes:
+    doc = impair_file(args.reference, out_path, truth_path, seed=args.seed, bits=args.bits,
+                      plan=lambda fs: plan_steps(args, fs))
+    _print_summary(out_path, truth_path, doc)
+    for n in doc["notes"]:
         print(f"audio-validator: note: {n}", file=sys.stderr)
-    return 0
+    return EXIT_PASS
 
 
-def _print_summary(out_path: Path, truth_path: Path, doc: dict[str, Any], steps: Sequence[Step],
-                   events: Sequence[Any]) -> None:
-    rec = doc["received"]
+def _print_summary(out_path: Path, truth_path: Path, doc: dict[str, Any]) -> None:
+    """What was written, the steps and the first events of the truth document."""
+    rec, events = doc["received"], doc["events"]
     print(f"{out_path}: {rec['frames']} samples x {rec['channels']} ch at "
           f"{rec['sample_rate_hz']} Hz, {rec['subtype']}, {rec['duration_s']:.3f} s")
-    print("steps: " + (", ".join(s.option for s in steps) or "none (a clean copy)")
+    print("steps: " + (", ".join(s["option"] for s in doc["steps"]) or "none (a clean copy)")
           + f"  [seed {doc['seed']}]")
-    kinds = Counter(f.kind for f in events)
+    kinds = Counter(f["kind"] for f in events)
     print(f"events: {len(events)}" + (" (" + ", ".join(f"{n} {k}" for k, n in kinds.items())
                                       + ")" if events else ""))
     if events:
         print("     time s    dur ms  ch   type      cause")
         for f in events[:_MAX_LISTED]:
-            ch = "all" if f.channel is None else str(f.channel)
-            extra = (f" (skipped {f.detail['skipped_s'] * 1000:.2f} ms)"
-                     if "skipped_s" in f.detail else "")
-            print(f"  {f.start_s:9.4f}  {(f.end_s - f.start_s) * 1000:8.3f}  {ch:<4} "
-                  f"{f.kind:<9} {f.detail.get('cause', '')}{extra}")
+            ch = "all" if f["channel"] is None else str(f["channel"])
+            detail = f["detail"]
+            extra = (f" (skipped {detail['skipped_s'] * 1000:.2f} ms)"
+                     if "skipped_s" in detail else "")
+            print(f"  {f['start_s']:9.4f}  {(f['end_s'] - f['start_s']) * 1000:8.3f}  {ch:<4} "
+                  f"{f['kind']:<9} {detail.get('cause', '')}{extra}")
         if len(events) > _MAX_LISTED:
             print(f"  ... {len(events) - _MAX_LISTED} more in the truth file")
     print(f"truth: {truth_path}")

@@ -39,9 +39,13 @@ MAX_ABS_SAMPLE = 1000.0
 READ_CHUNK_SAMPLES = 1 << 21
 
 
-def _check_samples(y: np.ndarray, name: str, first: int = 0) -> None:
-    """Raise AudioFormatError at the first NaN, infinite or absurd sample of ``y`` (2-D)."""
-    ok = np.abs(y) <= MAX_ABS_SAMPLE  # False for NaN too
+def _check_samples(y: np.ndarray, name: str, first: int = 0,
+                   bound: float | None = MAX_ABS_SAMPLE) -> None:
+    """Raise AudioFormatError at the first NaN, infinite or absurd sample of ``y`` (2-D).
+
+    ``bound``: the largest |sample| accepted; None accepts any finite value.
+    """
+    ok = np.isfinite(y) if bound is None else np.abs(y) <= bound  # False for NaN too
     if ok.all():
         return
     row, ch = (int(i) for i in np.argwhere(~ok)[0])
@@ -55,7 +59,8 @@ def _check_samples(y: np.ndarray, name: str, first: int = 0) -> None:
         "(integer codes written as float?)")
 
 
-def valid_audio(y: np.ndarray, *, name: str = "audio") -> np.ndarray:
+def valid_audio(y: np.ndarray, *, name: str = "audio", allow_1d: bool = True,
+                max_abs_sample: float | None = MAX_ABS_SAMPLE) -> np.ndarray:
     """Check that an array is usable audio and return it as 2-D float64.
 
     Parameters
@@ -64,6 +69,13 @@ def valid_audio(y: np.ndarray, *, name: str = "audio") -> np.ndarray:
         Samples in full-scale units.
     name : str
         What to call the array in error messages (usually a file name).
+    allow_1d : bool
+        Take a 1-D array as one channel; when False only 2-D arrays pass
+        (fault injection, whose truth names channels).
+    max_abs_sample : float or None
+        Largest |sample| accepted. None accepts any finite value: fault
+        injection and the WAV writer, whose outputs may leave full scale on
+        purpose (a +20 dB gain; the writer clips or keeps floats).
 
     Returns
     -------
@@ -72,16 +84,20 @@ def valid_audio(y: np.ndarray, *, name: str = "audio") -> np.ndarray:
     Raises
     ------
     AudioFormatError
-        If ``y`` is not a floating-point ndarray, has more than 2 dimensions,
-        holds no samples, holds NaN or infinite values, or holds a sample
-        with ``|x| > MAX_ABS_SAMPLE`` (1000, i.e. +60 dBFS). The message names
-        ``name`` and the first offending sample.
+        If ``y`` is not a floating-point ndarray, has more than 2 dimensions
+        (or 1 when ``allow_1d`` is False), holds no samples, holds NaN or
+        infinite values, or holds a sample with ``|x| > max_abs_sample``
+        (by default 1000, i.e. +60 dBFS). The message names ``name`` and the
+        first offending sample.
 
     Notes
     -----
     The single input gate for arrays, after ``librosa.util.valid_audio``; the
     same check guards every block read from a file (:meth:`AudioSource.read`),
-    so no numerical code ever sees such a sample. Samples past full scale up
+    so no numerical code ever sees such a sample. Fault injection
+    (:mod:`validator.impair`) and the signal writer
+    (:func:`validator.signals.write_wav`, :func:`~validator.signals.quantize`)
+    use it too. Samples past full scale up
     to the bound (``1 < |x| <= 1000``, possible in float files) are analysed as
     they are: they count as clipping where they sit at a constant level, and
     they weigh in the level, SNR and THD+N figures like any other sample.
@@ -90,13 +106,13 @@ def valid_audio(y: np.ndarray, *, name: str = "audio") -> np.ndarray:
         raise AudioFormatError(f"{name}: expected a numpy array, got {type(y).__name__}")
     if not np.issubdtype(y.dtype, np.floating):
         raise AudioFormatError(f"{name}: expected floating-point samples, got dtype {y.dtype!s}")
-    if y.ndim == 1:
+    if y.ndim == 1 and allow_1d:
         y = y[:, None]
     if y.ndim != 2:
         raise AudioFormatError(f"{name}: expected shape (n_samples, n_channels), got {y.shape!r}")
     if y.shape[0] == 0 or y.shape[1] == 0:
         raise AudioFormatError(f"{name}: holds no samples (shape {y.shape!r})")
-    _check_samples(y, name)
+    _check_samples(y, name, bound=max_abs_sample)
     return np.asarray(y, dtype=np.float64)
 
 
@@ -204,9 +220,11 @@ class AudioSource:
         """Release any file handle."""
 
     def __enter__(self) -> AudioSource:
+        """Use the source in a ``with`` block."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the source at the end of the ``with`` block."""
         self.close()
 
 
@@ -315,6 +333,7 @@ class FileSource(AudioSource):
         return blocks, done
 
     def close(self) -> None:
+        """Close the file."""
         self._sf.close()
 
 

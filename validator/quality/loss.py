@@ -64,6 +64,13 @@ class JitterBuffer:
     size_ms: float = DEFAULT_JITTER_BUFFER_MS
 
     def __post_init__(self) -> None:
+        """Check the type and the size.
+
+        Raises
+        ------
+        JitterBufferSpecError
+            A type other than fixed or adaptive, or a size outside 0..MAX_JITTER_BUFFER_MS.
+        """
         if self.type not in ("fixed", "adaptive"):
             raise JitterBufferSpecError(f"bad jitter buffer type {self.type!r}: expected "
                                         "'fixed' or 'adaptive'")
@@ -72,6 +79,7 @@ class JitterBuffer:
                                         f"0..{MAX_JITTER_BUFFER_MS:g}")
 
     def __str__(self) -> str:
+        """The option form, ``fixed:60`` or ``adaptive:40``."""
         return f"{self.type}:{self.size_ms:g}"
 
     def to_dict(self) -> dict[str, object]:

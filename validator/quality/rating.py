@@ -79,6 +79,7 @@ class EModelSettings:
     plc: bool = False
 
     def __post_init__(self) -> None:
+        """Check the one-way delay (0..60000 ms when given)."""
         d = self.one_way_delay_ms
         if d is not None and not 0 <= d <= 60_000:  # also refuses NaN
             from validator.quality.loss import JitterBufferSpecError

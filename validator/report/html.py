@@ -19,18 +19,22 @@ import os
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from validator import __version__
+from validator.defaults import DEFAULT_MAX_ZOOMS
+from validator.detectors.settings import DetectorSettings
 from validator.errors import MissingDependencyError
 from validator.io.atomic import write_text_atomic
+from validator.report.numbers import format_number
 from validator.result import EVENT_TYPES, ValidationResult
 
-#: Zoomed plots shown at most (the first events), by default.
-DEFAULT_MAX_ZOOMS = 50
+if TYPE_CHECKING:  # pragma: no cover
+    from validator.rtp.link import RtpSection
+
 #: Silence threshold drawn on the level plot when the caller does not say, dBFS
-#: (the detectors' default, ``DetectorSettings.silence_threshold_dbfs``).
-DEFAULT_SILENCE_THRESHOLD_DBFS = -60.0
+#: (the detectors' default).
+DEFAULT_SILENCE_THRESHOLD_DBFS = DetectorSettings.silence_threshold_dbfs
 TOOL_NAME = "audio-stream-validator"
 #: Columns of the RTP stream table, in order, with their headings (those a row
 #: has); any other keys of a row are listed under "all fields" below the table.
@@ -102,20 +106,9 @@ def fmt_num(x: Any, decimals: int = 3) -> str:
     Returns
     -------
     str
+        :func:`validator.report.numbers.format_number` of ``x``.
     """
-    if x is None or isinstance(x, bool):
-        return "-" if x is None else str(x)
-    if isinstance(x, int):
-        return str(x)
-    x = float(x)
-    if math.isnan(x):
-        return "-"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    text = f"{x:.{decimals}f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    return format_number(x, decimals=decimals)
 
 
 def fmt_fixed(x: Any, decimals: int = 2) -> str:
@@ -215,14 +208,7 @@ def render_html(result: ValidationResult, *, max_zooms: int = DEFAULT_MAX_ZOOMS,
             "tone_hz": cp.tone_hz if cp else None,
         })
 
-    rtp = None
-    if r.rtp is not None:
-        doc = r.rtp.to_dict()
-        rtp = {"ssrc": doc.get("ssrc"),
-               "streams": _table(doc.get("streams") or [], STREAM_COLUMNS),
-               "network_events": _table(doc.get("network_events") or [],
-                                        NETWORK_EVENT_COLUMNS),
-               "svg": inline(plots.rtp_svg(doc, duration_s))}
+    rtp = None if r.rtp is None else _rtp_card(r.rtp, duration_s, inline)
 
     quality = None
     if r.quality is not None:
@@ -244,6 +230,21 @@ def render_html(result: ValidationResult, *, max_zooms: int = DEFAULT_MAX_ZOOMS,
         silence_threshold_dbfs=silence_threshold_dbfs,
         event_colors={t: plots.event_color(t) for t in (*EVENT_TYPES, *order)})
     return page
+
+
+def _rtp_card(section: RtpSection, duration_s: float, inline: _Svgs) -> dict[str, Any]:
+    """The RTP section's stream table, network events and plot.
+
+    The tables lay out the section's JSON document (:meth:`RtpSection.to_dict`),
+    so that a field added to the contract shows up without a change here.
+    """
+    from validator.report import plots
+
+    doc = section.to_dict()
+    return {"ssrc": section.ssrc,
+            "streams": _table(doc["streams"], STREAM_COLUMNS),
+            "network_events": _table(doc["network_events"], NETWORK_EVENT_COLUMNS),
+            "svg": inline(plots.rtp_svg(doc, duration_s))}
 
 
 def _table(rows: Any, known: tuple[tuple[str, str], ...]) -> dict[str, Any]:

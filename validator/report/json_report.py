@@ -32,6 +32,25 @@ StreamRating.to_dict`): ``rated``, ``not_rated_reason``, ``r_factor``,
 packet_ms, ta_ms, ...}`` (null where not rated), and the ``mos_cqe`` check.
 Times are seconds on the received file's timeline. The renderer computes
 nothing: it only lays out the result.
+
+``events[].level_db`` has one meaning per event ``type`` (the unit differs,
+so compare it only between events of one type):
+
+=========== ===============================================================
+type        level_db
+=========== ===============================================================
+dropout     received level relative to the expected level over the span,
+            dB (negative); -120.0 for digital zeros and for audio the
+            receiver skipped (a zero-length event at the splice)
+glitch      residual (received minus expected) level relative to the
+            expected signal over the span, dB; 0.0 for audio the receiver
+            inserted (a splice)
+level       median level change over the span, dB (negative: a dip)
+clipping    0.0: the run sits at full scale; not a measured peak
+silence     received level, dBFS (AES17): the only absolute level
+warp        largest time offset against the cross-correlation alignment,
+            dB re 1 ms (``20 log10(ms)``, -60 at 1 us)
+=========== ===============================================================
 """
 
 from __future__ import annotations

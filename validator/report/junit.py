@@ -23,6 +23,7 @@ from pathlib import Path
 
 from validator import __version__
 from validator.io.atomic import write_text_atomic
+from validator.report.numbers import format_number
 from validator.result import Check, Event, ValidationResult
 
 TOOL_NAME = "audio-stream-validator"
@@ -41,14 +42,9 @@ def _xml_safe(text: str) -> str:
 
 
 def _num(x: float | int | None) -> str:
-    if x is None:
-        return "none"
-    if isinstance(x, bool) or isinstance(x, int):
-        return str(int(x))
-    if not math.isfinite(x):
-        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    text = f"{x:.6f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+    """A number in a message or property: 6 decimals at most, ``none``, ``nan``, bools as 0/1."""
+    return format_number(int(x) if isinstance(x, bool) else x, decimals=6, none="none",
+                         nan="nan")
 
 
 def _seconds(x: float) -> str:
@@ -68,8 +64,10 @@ def _event_line(e: Event) -> str:
 
 
 def failure_message(check: Check) -> str:
-    """One line: the check, what was measured and its limit, e.g.
-    ``dropout_events: measured 4, limit 0 events``."""
+    """One line: the check, what was measured and its limit.
+
+    For example ``dropout_events: measured 4, limit 0 events``.
+    """
     limit = "none" if check.limit is None else _num(check.limit)
     unit = f" {check.unit}" if check.unit else ""
     return f"{check.name}: measured {_num(check.measured)}, limit {limit}{unit}"

@@ -47,9 +47,8 @@ def render_terminal(result: ValidationResult, *, max_events: int = 20,
              else f"{a.delay_s * 1000:.3f} ms ({a.delay_samples:.2f} samples)")
     lines.append(f"  delay {delay}, confidence {a.delay_confidence:.2f} [{a.method}], "
                  f"drift {a.drift_ppm:+.2f} ppm, {len(a.segments)} segment(s)")
-    ratings = getattr(r.rtp, "emodel", ()) if r.rtp is not None else ()
-    if ratings:
-        lines.append(f"  RTP {r.rtp.ssrc} {ratings[0].summary()}")
+    if r.rtp is not None and r.rtp.emodel:
+        lines.append(f"  RTP {r.rtp.ssrc} {r.rtp.emodel[0].summary()}")
     lines.append("")
     lines.append("  ch  level dBFS  peak dBFS  gain dB  freq Hz      SNR dB  THD+N dB")
     for c in r.channels:

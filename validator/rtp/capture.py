@@ -23,7 +23,14 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 from validator.errors import CaptureError
-from validator.rtp.header import RtpHeaderError, is_rtcp, parse_rtp_header
+from validator.rtp.header import (
+    RtpHeaderError,
+    format_ssrc,
+    is_rtcp,
+    parse_rtp_header,
+    seq_delta,
+    ts_delta,
+)
 from validator.rtp.payload import (
     CN_PAYLOAD_TYPES,
     STATIC_PAYLOAD_TYPES,
@@ -87,11 +94,6 @@ class RtpPacket:
     marker: bool
     payload: bytes
     truncated: bool = False
-
-
-def format_ssrc(ssrc: int) -> str:
-    """``0x1234ABCD`` form of an SSRC (as Wireshark prints it)."""
-    return f"0x{ssrc:08X}"
 
 
 def parse_ssrc(value: str | int) -> int:
@@ -237,6 +239,7 @@ class RtpStream:
                         payload_type=_main_pt(r, self.formats)) for r in runs]
 
     def __repr__(self) -> str:
+        """Endpoints, SSRC, payload and packet count (not the packets)."""
         return (f"RtpStream({self.src_endpoint} -> {self.dst_endpoint} ssrc={self.ssrc_text} "
                 f"pt={self.payload_type} codec={self.codec} packets={len(self.packets)})")
 
@@ -282,8 +285,8 @@ def _plausible_pt(pt: int) -> bool:
 def _continuity(pkts: list[RtpPacket]) -> float:
     ok = 0
     for a, b in pairwise(pkts):
-        ds = (b.sequence - a.sequence + 32768) % 65536 - 32768
-        dt = (b.timestamp - a.timestamp + (1 << 31)) % (1 << 32) - (1 << 31)
+        ds = seq_delta(b.sequence, a.sequence)
+        dt = ts_delta(b.timestamp, a.timestamp)
         if -64 <= ds <= _MAX_SEQ_STEP and abs(dt) <= _MAX_TS_STEP:
             ok += 1
     return ok / max(1, len(pkts) - 1)
@@ -355,23 +358,36 @@ def read_capture(path: str | os.PathLike[str], *, port: int | None = None,
         raise CaptureError(f"{name}: unreadable capture: {exc}") from exc
     if scan.frames == 0 and scan.notes:
         raise CaptureError(f"{name}: no complete packet in the capture ({scan.notes[0]})")
+    sdp, candidates, rtcp = _sort_datagrams(scan.datagrams, port)
+    streams: list[RtpStream] = []
+    t0 = scan.first_time_ns or 0
+    for (src, sport, dst, dport, ssrc), pkts in _by_flow_and_ssrc(candidates).items():
+        found_by = _found_by(pkts, port, sdp, (src, sport, dst, dport))
+        if found_by is None:
+            continue
+        learnt = sdp.formats_for(src, sport, dst, dport)
+        formats = _formats({p.payload_type for p in pkts}, overrides, learnt)
+        streams.append(RtpStream(src, sport, dst, dport, ssrc, tuple(pkts),
+                                 _main_pt(pkts, formats), formats, t0, found_by, name))
+    return Capture(name, streams, scan.frames, len(scan.datagrams), rtcp, t0,
+                   len(sdp.media), tuple(scan.notes))
+
+
+def _sort_datagrams(datagrams: list[UdpDatagram], port: int | None
+                    ) -> tuple[SdpTable, list[UdpDatagram], int]:
+    """SDP found in SIP and SAP, the RTP candidates (on ``port`` if given), the RTCP count."""
     sdp = SdpTable()
     candidates: list[UdpDatagram] = []
     rtcp = 0
-    for d in scan.datagrams:
+    for d in datagrams:
         pl = d.payload
         if not pl:
             continue
         b0 = pl[0]
         if b0 >> 6 != 2:  # not RTP/RTCP: maybe SIP or SAP carrying SDP
-            if d.dport == SAP_PORT or d.sport == SAP_PORT:
-                text = parse_sap(pl)
-                if text:
-                    sdp.add(text)
-            elif 0x41 <= b0 <= 0x5A:
-                body = sip_body(pl)
-                if body:
-                    sdp.add(body)
+            text = _sdp_text(d)
+            if text:
+                sdp.add(text)
             continue
         if port is not None and d.dport != port and d.sport != port:
             continue
@@ -379,6 +395,21 @@ def read_capture(path: str | os.PathLike[str], *, port: int | None = None,
             rtcp += 1
             continue
         candidates.append(d)
+    return sdp, candidates, rtcp
+
+
+def _sdp_text(d: UdpDatagram) -> str | None:
+    """The SDP body of a SAP announcement or a SIP message (None for anything else)."""
+    if d.dport == SAP_PORT or d.sport == SAP_PORT:
+        return parse_sap(d.payload)
+    if 0x41 <= d.payload[0] <= 0x5A:
+        return sip_body(d.payload)
+    return None
+
+
+def _by_flow_and_ssrc(candidates: list[UdpDatagram]
+                      ) -> dict[tuple[str, int, str, int, int], list[RtpPacket]]:
+    """Well-formed RTP packets grouped by (src, sport, dst, dport, SSRC), in arrival order."""
     groups: dict[tuple[str, int, str, int, int], list[RtpPacket]] = {}
     for d in candidates:
         try:
@@ -388,31 +419,34 @@ def read_capture(path: str | os.PathLike[str], *, port: int | None = None,
         pkt = RtpPacket(d.frame, d.time_ns, h.sequence, h.timestamp, h.ssrc, h.payload_type,
                         h.marker, h.payload(d.payload), d.truncated)
         groups.setdefault((d.src, d.sport, d.dst, d.dport, h.ssrc), []).append(pkt)
-    streams: list[RtpStream] = []
-    t0 = scan.first_time_ns or 0
-    for (src, sport, dst, dport, ssrc), pkts in groups.items():
-        if port is not None:
-            found_by = "port"
-        elif sdp.announced(dst, dport) or sdp.announced(src, sport):
-            found_by = "sdp"
-        else:
-            found_by = "heuristic"
-            if len(pkts) < MIN_HEURISTIC_PACKETS or _continuity(pkts) < MIN_CONTINUITY:
-                continue
-            if not _plausible_pt(pkts[0].payload_type):
-                continue
-        formats: dict[int, PayloadFormat] = {}
-        pts = {p.payload_type for p in pkts}
-        learnt = sdp.formats_for(src, sport, dst, dport)
-        for pt in pts:
-            fmt = overrides.get(pt) or learnt.get(pt) or (
-                STATIC_PAYLOAD_TYPES.get(pt) if pt < 96 else None)
-            if fmt is not None:
-                formats[pt] = fmt
-        streams.append(RtpStream(src, sport, dst, dport, ssrc, tuple(pkts),
-                                 _main_pt(pkts, formats), formats, t0, found_by, name))
-    return Capture(name, streams, scan.frames, len(scan.datagrams), rtcp, t0,
-                   len(sdp.media), tuple(scan.notes))
+    return groups
+
+
+def _found_by(pkts: list[RtpPacket], port: int | None, sdp: SdpTable,
+              flow: tuple[str, int, str, int]) -> str | None:
+    """How a flow+SSRC counts as RTP (``port``, ``sdp``, ``heuristic``); None if it does not."""
+    src, sport, dst, dport = flow
+    if port is not None:
+        return "port"
+    if sdp.announced(dst, dport) or sdp.announced(src, sport):
+        return "sdp"
+    if len(pkts) < MIN_HEURISTIC_PACKETS or _continuity(pkts) < MIN_CONTINUITY:
+        return None
+    if not _plausible_pt(pkts[0].payload_type):
+        return None
+    return "heuristic"
+
+
+def _formats(pts: set[int], overrides: Mapping[int, PayloadFormat],
+             learnt: Mapping[int, PayloadFormat]) -> dict[int, PayloadFormat]:
+    """Each payload type's format: an override, else SDP, else the static table (PT < 96)."""
+    formats: dict[int, PayloadFormat] = {}
+    for pt in pts:
+        fmt = overrides.get(pt) or learnt.get(pt) or (
+            STATIC_PAYLOAD_TYPES.get(pt) if pt < 96 else None)
+        if fmt is not None:
+            formats[pt] = fmt
+    return formats
 
 
 def select_stream(capture: Capture, ssrc: str | int | None = None) -> RtpStream:

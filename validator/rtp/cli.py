@@ -19,16 +19,39 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from validator.errors import CaptureError, ValidatorError
+from validator.verdict import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
 
-__all__ = ["DEFAULT_LISTEN_PORT", "register", "write_wav_atomic"]
+if TYPE_CHECKING:  # pragma: no cover (the command line starts without numpy)
+    import numpy as np
+
+__all__ = ["DEFAULT_LISTEN_PORT", "payload_type_mapping", "register", "udp_port",
+           "write_wav_atomic"]
 
 DEFAULT_LISTEN_PORT = 5004
-EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
 
-def _payload_type(text: str) -> tuple[int, str]:
+def payload_type_mapping(text: str) -> tuple[int, str]:
+    """Parse ``--payload-type`` for argparse: ``97=L24/48000/2`` -> ``(97, "L24/48000/2")``.
+
+    Parameters
+    ----------
+    text : str
+        ``PT=ENCODING/CLOCK_RATE[/CHANNELS]``, PT in 0..127.
+
+    Returns
+    -------
+    (int, str)
+        The payload type and the format in its canonical spelling.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Malformed text (the message of
+        :func:`validator.rtp.payload.parse_payload_type_option`).
+    """
     from validator.rtp.payload import parse_payload_type_option
 
     try:
@@ -38,7 +61,14 @@ def _payload_type(text: str) -> tuple[int, str]:
     return pt, str(fmt)
 
 
-def _port(text: str) -> int:
+def udp_port(text: str) -> int:
+    """Parse ``--port`` for argparse: a UDP port number, 1..65535.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        Not a whole number in 1..65535.
+    """
     try:
         n = int(text)
     except ValueError:
@@ -82,7 +112,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                             description="Receive RTP on a UDP port; keep every datagram with "
                                         "its arrival time in a pcap; print the stream table "
                                         "when stopped (--duration or Ctrl-C).")
-    listen.add_argument("--port", type=_port, default=DEFAULT_LISTEN_PORT,
+    listen.add_argument("--port", type=udp_port, default=DEFAULT_LISTEN_PORT,
                         help=f"UDP port (default {DEFAULT_LISTEN_PORT})")
     listen.add_argument("--bind", default="127.0.0.1",
                         help="local address, or a multicast group to join (default 127.0.0.1)")
@@ -96,7 +126,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     listen.add_argument("--rcvbuf", type=int, default=None, metavar="BYTES",
                         help="socket receive buffer to ask for (default 4 MiB)")
     listen.add_argument("--json", action="store_true", help="print the JSON document instead")
-    listen.add_argument("--payload-type", action="append", type=_payload_type, default=[],
+    listen.add_argument("--payload-type", action="append", type=payload_type_mapping, default=[],
                         metavar="PT=ENC/RATE[/CH]",
                         help="meaning of a dynamic payload type, e.g. 97=L24/48000/2 "
                              "(repeatable)")
@@ -104,13 +134,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--port", type=_port, help="treat UDP on this port as RTP (and only that)")
-    p.add_argument("--payload-type", action="append", type=_payload_type, default=[],
+    p.add_argument("--port", type=udp_port, help="treat UDP on this port as RTP (and only that)")
+    p.add_argument("--payload-type", action="append", type=payload_type_mapping, default=[],
                    metavar="PT=ENC/RATE[/CH]",
                    help="meaning of a dynamic payload type, e.g. 97=L24/48000/2 (repeatable)")
 
 
-def write_wav_atomic(path: str | os.PathLike[str], audio, sample_rate_hz: int, *,
+def write_wav_atomic(path: str | os.PathLike[str], audio: np.ndarray, sample_rate_hz: int, *,
                      subtype: str = "PCM_16") -> Path:
     """Write a WAV through a temporary file in the same folder and ``os.replace``.
 
@@ -146,6 +176,7 @@ def _run_rtp(args: argparse.Namespace) -> int:
     from validator.quality.rating import rate_capture
     from validator.rtp import analyze, decode, read_capture, select_stream
     from validator.rtp.report import events_text, streams_document, streams_table
+    from validator.rtp.stats import ssrc_collisions
 
     if Path(args.capture).is_dir():
         raise CaptureError(f"{args.capture}: is a folder; expected a pcap or pcapng file")
@@ -168,7 +199,8 @@ def _run_rtp(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(streams_document(capture, stats, decoded=decoded,
                                                      ratings=ratings), indent=1) + "\n")
     else:
-        sys.stdout.write(streams_table(stats, capture=capture, ratings=ratings))
+        sys.stdout.write(streams_table(stats, capture=capture, ratings=ratings,
+                                       collisions=ssrc_collisions(stats)))
         if decoded is not None:
             sys.stdout.write(events_text(decoded))
             if args.wav:
@@ -180,6 +212,7 @@ def _run_listen(args: argparse.Namespace) -> int:
     from validator.rtp import analyze, read_capture
     from validator.rtp.listen import DEFAULT_RCVBUF_BYTES, listen
     from validator.rtp.report import streams_document, streams_table
+    from validator.rtp.stats import ssrc_collisions
 
     pcap = args.pcap or str(Path(args.output_dir) / f"listen-{args.port}.pcap")
     tty = sys.stderr.isatty()
@@ -219,7 +252,8 @@ def _run_listen(args: argparse.Namespace) -> int:
                          "stopped_by": result.stopped_by}
         sys.stdout.write(json.dumps(doc, indent=1) + "\n")
     else:
-        sys.stdout.write(streams_table(stats, capture=capture))
+        sys.stdout.write(streams_table(stats, capture=capture,
+                                       collisions=ssrc_collisions(stats)))
     if not args.reference:
         return EXIT_PASS
     return _validate_capture(result.pcap_path, args.reference, overrides or None)

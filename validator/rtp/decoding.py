@@ -7,10 +7,9 @@ timeline never shifts. Sample 0 is the RTP timestamp of the stream's first
 packet (the lowest extended sequence number), as ``truth.json``'s
 ``dropped_intervals_s`` in the team's real captures.
 
-Codecs: PCMU/PCMA (ITU-T G.711, through
-:func:`validator.impair.faults.mu_law_decode` / ``a_law_decode`` as lookup
-tables), L8/L16/L24 (RFC 3551 4.5.10-11, RFC 3190: big-endian,
-interleaved, any channel count and packet time), G.722 (16 kHz audio on an
+Codecs: PCMU/PCMA (ITU-T G.711) and L8/L16/L24 (RFC 3551 4.5.10-11,
+RFC 3190: big-endian, interleaved, any channel count and packet time) through
+:func:`validator.codecs.decode_samples`, G.722 (16 kHz audio on an
 8 kHz RTP clock, RFC 3551 4.5.2) and Opus (RFC 7587, always a 48 kHz clock)
 through PyAV (the optional extra ``codecs``).
 
@@ -25,14 +24,17 @@ placed right), ``late`` (beyond a jitter buffer, when one is simulated),
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
+from validator.codecs.pcm import decode_samples
+from validator.codecs.sizes import SAMPLE_BYTES, full_scale
 from validator.errors import CaptureError, MissingDependencyError
-from validator.rtp.capture import RtpPacket, RtpStream, format_ssrc
+from validator.rtp.capture import RtpPacket, RtpStream
+from validator.rtp.header import format_ssrc
 from validator.rtp.payload import PayloadFormat
 from validator.rtp.stats import StreamStats, analyze, extend_sequence, extend_timestamps
 
@@ -151,38 +153,6 @@ class DecodedAudio:
 
 # --------------------------------------------------------------------------- codecs
 
-_G711_TABLES: dict[str, np.ndarray] = {}
-
-
-def _g711_table(encoding: str) -> np.ndarray:
-    if encoding not in _G711_TABLES:
-        from validator.impair.faults import a_law_decode, mu_law_decode
-
-        codes = np.arange(256)
-        _G711_TABLES[encoding] = mu_law_decode(codes) if encoding == "PCMU" else \
-            a_law_decode(codes)
-    return _G711_TABLES[encoding]
-
-
-def _pcm_block(encoding: str, buf: bytes, channels: int) -> np.ndarray:
-    """Decode concatenated whole frames of a sample-based payload, shape (n, channels)."""
-    raw = np.frombuffer(buf, dtype=np.uint8)
-    if encoding in ("PCMU", "PCMA"):
-        y = _g711_table(encoding)[raw]
-    elif encoding == "L16":
-        y = np.frombuffer(buf, dtype=">i2").astype(np.float64) / 32768.0
-    elif encoding == "L24":
-        b = raw.reshape(-1, 3).astype(np.int32)
-        v = (b[:, 0] << 16) | (b[:, 1] << 8) | b[:, 2]
-        y = ((v ^ 0x800000) - 0x800000).astype(np.float64) / 8388608.0
-    else:  # L8: offset binary (RFC 3551 4.5.10)
-        y = (raw.astype(np.float64) - 128.0) / 128.0
-    return y.reshape(-1, channels)
-
-
-_BYTES_PER_SAMPLE = {"PCMU": 1, "PCMA": 1, "L8": 1, "L16": 2, "L24": 3}
-
-
 def _av_decoder(fmt: PayloadFormat, channels: int) -> Callable[[bytes], np.ndarray]:
     """A per-packet decoder through PyAV returning (n, channels) float64."""
     try:
@@ -205,7 +175,7 @@ def _av_decoder(fmt: PayloadFormat, channels: int) -> Callable[[bytes], np.ndarr
         for fr in frames:
             a = fr.to_ndarray()
             if a.dtype == np.int16:
-                a = a.astype(np.float64) / 32768.0
+                a = a.astype(np.float64) / full_scale(16)
             else:
                 a = a.astype(np.float64)
             if fr.format.is_planar:
@@ -239,6 +209,12 @@ def _event(kind: str, first_seq: int, last_seq: int, a: int, b: int, fs: int, n:
 def decode(stream: RtpStream, *, jitter_buffer_ms: float | None = None,
            max_ts_jump_s: float = 10.0) -> DecodedAudio:
     """Decode a stream's audio, placed by RTP timestamp, with the network events.
+
+    Four steps, one function each: arrival classification
+    (:func:`_classify_arrivals`: duplicates, reordering, lateness), payload
+    decoding (:func:`_decode_payloads`), placement by timestamp
+    (:func:`_place`, with timestamp jumps), and the loss and arrival events
+    (:func:`_loss_events`, :func:`_arrival_events`).
 
     Parameters
     ----------
@@ -277,6 +253,43 @@ def decode(stream: RtpStream, *, jitter_buffer_ms: float | None = None,
     if len(segments) > 1:
         return _decode_segments(stream, segments, jitter_buffer_ms=jitter_buffer_ms,
                                 max_ts_jump_s=max_ts_jump_s)
+    fmt, where = _decodable_format(stream)
+    stats = analyze(stream)
+    pt = stream.payload_type
+    packets = [p for p in stream.packets if p.payload_type == pt]
+    notes = _other_payload_notes(stream, len(packets))
+    channels = _channels(fmt, packets)
+    tl = _Timeline.of(packets, fmt)
+    arrivals = _classify_arrivals(packets, tl, jitter_buffer_ms)
+    order = sorted(arrivals.accepted)
+    chunks, truncated = _decode_payloads(fmt, [packets[arrivals.accepted[e]] for e in order],
+                                         channels)
+    if truncated:
+        notes.append(f"{truncated} packets were cut short (snap length or odd payload size): "
+                     "only their whole samples were decoded")
+    placement = _place(packets, order, arrivals.accepted, chunks, tl, max_ts_jump_s)
+    notes += placement.notes
+    keep = [k for k in range(len(order)) if placement.offsets[k] >= 0]
+    audio = _assemble(chunks, placement.offsets, keep, channels, tl.fs, where, len(packets))
+    placed = [(order[k], placement.offsets[k], chunks[k].shape[0]) for k in keep]
+    late_seqs = {packets[i].sequence for i in arrivals.late}
+    dur_samples = int(round(np.median([c.shape[0] for c in chunks]))) if chunks else 0
+    events = (placement.events + _loss_events(placed, arrivals, late_seqs, tl.fs)
+              + _arrival_events(packets, arrivals, tl, placement.shift, dur_samples,
+                                jitter_buffer_ms))
+    events.sort(key=lambda ev: (ev.start_sample, EVENT_TYPES.index(ev.type)))
+    return DecodedAudio(audio, tl.fs, tuple(events), stats, fmt.encoding, stream.ssrc,
+                        tl.origin_ts & 0xFFFFFFFF, tl.clock, tuple(notes))
+
+
+def _decodable_format(stream: RtpStream) -> tuple[PayloadFormat, str]:
+    """The stream's payload format, and how messages name the stream.
+
+    Raises
+    ------
+    CaptureError
+        The payload type is unknown, or not an audio codec this package decodes.
+    """
     name = stream.path or "capture"
     fmt = stream.format
     where = f"{name}: stream {format_ssrc(stream.ssrc)} ({stream.src_endpoint} -> " \
@@ -289,127 +302,247 @@ def decode(stream: RtpStream, *, jitter_buffer_ms: float | None = None,
         raise CaptureError(f"{where}: payload {fmt.encoding} (PT {stream.payload_type}) is not "
                            "an audio codec this tool decodes (PCMU, PCMA, L8, L16, L24, G722, "
                            "opus)")
-    stats = analyze(stream)
-    notes: list[str] = []
+    return fmt, where
+
+
+def _other_payload_notes(stream: RtpStream, n_audio: int) -> list[str]:
+    """A note on the packets of other payload types (comfort noise, DTMF...), if any."""
+    skipped = len(stream.packets) - n_audio
+    if not skipped:
+        return []
     pt = stream.payload_type
-    packets = [p for p in stream.packets if p.payload_type == pt]
-    skipped = len(stream.packets) - len(packets)
-    if skipped:
-        others = sorted({p.payload_type for p in stream.packets if p.payload_type != pt})
-        notes.append(f"{skipped} packets of other payload types {others} carry no audio here "
-                     "(comfort noise, telephone-event or another codec)")
-    clock = fmt.clock_rate_hz
-    fs = fmt.sample_rate_hz
-    ratio = fs / clock
-    channels = _channels(fmt, packets)
-    ext_seq = extend_sequence([p.sequence for p in packets])
-    ext_ts = extend_timestamps([p.timestamp for p in packets])
-    events: list[NetworkEvent] = []
+    others = sorted({p.payload_type for p in stream.packets if p.payload_type != pt})
+    return [f"{skipped} packets of other payload types {others} carry no audio here "
+            "(comfort noise, telephone-event or another codec)"]
 
-    # first packet: the lowest extended sequence number
-    i0 = min(range(len(packets)), key=lambda i: ext_seq[i])
-    origin_ts = ext_ts[i0]
-    t_first = packets[0].time_ns
-    ts_first_arrival = ext_ts[0]
 
-    # arrival-order pass: duplicates, reordering, lateness
-    seen: set[int] = set()
+@dataclass(frozen=True)
+class _Timeline:
+    """Extended sequence numbers and timestamps of a stream's packets, and its clocks.
+
+    Attributes
+    ----------
+    ext_seq, ext_ts : list of int
+        RFC 3550 A.1 extended sequence numbers and unwrapped timestamps, in
+        arrival order.
+    clock : int
+        RTP clock rate, Hz.
+    fs : int
+        Audio sample rate, Hz.
+    ratio : float
+        ``fs / clock`` (2 for G.722).
+    origin_ts : int
+        Extended timestamp of sample 0: the packet with the lowest extended
+        sequence number.
+    """
+
+    ext_seq: list[int]
+    ext_ts: list[int]
+    clock: int
+    fs: int
+    ratio: float
+    origin_ts: int
+
+    @classmethod
+    def of(cls, packets: list[RtpPacket], fmt: PayloadFormat) -> _Timeline:
+        """The timeline of packets (arrival order) of one payload format."""
+        ext_seq = extend_sequence([p.sequence for p in packets])
+        ext_ts = extend_timestamps([p.timestamp for p in packets])
+        i0 = min(range(len(packets)), key=lambda i: ext_seq[i])
+        return cls(ext_seq, ext_ts, fmt.clock_rate_hz, fmt.sample_rate_hz,
+                   fmt.sample_rate_hz / fmt.clock_rate_hz, ext_ts[i0])
+
+    def span_of(self, i: int, shift: int, dur_samples: int) -> tuple[int, int]:
+        """Where packet ``i``'s audio belongs on the timeline, samples (``shift``: rebasing)."""
+        a = int(round((self.ext_ts[i] - self.origin_ts - shift) * self.ratio))
+        return max(a, 0), max(a, 0) + dur_samples
+
+
+@dataclass
+class _Arrivals:
+    """Packets by what arrival order says of them (indices into the packet list).
+
+    Attributes
+    ----------
+    accepted : dict of int to int
+        Extended sequence number -> index of the packet placed on the timeline.
+    seen : set of int
+        Extended sequence numbers that arrived at all.
+    duplicates, reordered, late : list of int
+        Packets that repeat a sequence number, that arrived after a later
+        one, and that arrived beyond the jitter buffer (not placed).
+    """
+
+    accepted: dict[int, int] = field(default_factory=dict)
+    seen: set[int] = field(default_factory=set)
+    duplicates: list[int] = field(default_factory=list)
+    reordered: list[int] = field(default_factory=list)
+    late: list[int] = field(default_factory=list)
+
+
+def _classify_arrivals(packets: list[RtpPacket], tl: _Timeline,
+                       jitter_buffer_ms: float | None) -> _Arrivals:
+    """Duplicates, reordering and lateness, in arrival order.
+
+    A packet is late when it arrives more than ``jitter_buffer_ms`` after its
+    due time: the first packet's arrival plus its RTP time offset from it.
+    """
+    out = _Arrivals()
     top = None
-    accepted: dict[int, int] = {}  # ext seq -> packet index
-    pending_dup: list[int] = []
-    pending_reorder: list[int] = []
-    pending_late: list[int] = []
+    t_first = packets[0].time_ns
+    ts_first_arrival = tl.ext_ts[0]
     for i, p in enumerate(packets):
-        e = ext_seq[i]
-        if e in seen:
-            pending_dup.append(i)
+        e = tl.ext_seq[i]
+        if e in out.seen:
+            out.duplicates.append(i)
             continue
-        seen.add(e)
+        out.seen.add(e)
         if top is not None and e < top:
-            pending_reorder.append(i)
+            out.reordered.append(i)
         top = e if top is None or e > top else top
         if jitter_buffer_ms is not None:
-            due_ns = t_first + (ext_ts[i] - ts_first_arrival) * 1e9 / clock
+            due_ns = t_first + (tl.ext_ts[i] - ts_first_arrival) * 1e9 / tl.clock
             if p.time_ns - due_ns > jitter_buffer_ms * 1e6:
-                pending_late.append(i)
+                out.late.append(i)
                 continue
-        accepted[e] = i
+        out.accepted[e] = i
+    return out
 
-    # decode each accepted packet, in sequence order
-    order = sorted(accepted)
+
+def _decode_payloads(fmt: PayloadFormat, packets: list[RtpPacket], channels: int
+                     ) -> tuple[list[np.ndarray], int]:
+    """Each packet's audio, shape (n, channels) float64, and how many were cut short.
+
+    Sample-based codecs decode in one block (only whole frames of a cut
+    payload); G.722 and Opus packet by packet through PyAV.
+    """
     truncated = 0
-    if fmt.encoding in _BYTES_PER_SAMPLE:
-        frame_bytes = _BYTES_PER_SAMPLE[fmt.encoding] * channels
+    if fmt.encoding in SAMPLE_BYTES:
+        frame_bytes = SAMPLE_BYTES[fmt.encoding] * channels
         lengths = []
         parts = []
-        for e in order:
-            pl = packets[accepted[e]].payload
+        for p in packets:
+            pl = p.payload
             whole = len(pl) - len(pl) % frame_bytes
-            if whole != len(pl) or packets[accepted[e]].truncated:
+            if whole != len(pl) or p.truncated:
                 truncated += 1
             lengths.append(whole // frame_bytes)
             parts.append(pl[:whole])
-        block = _pcm_block(fmt.encoding, b"".join(parts), channels)
+        block = decode_samples(fmt.encoding, b"".join(parts), channels)
         bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        chunks = [block[bounds[k]:bounds[k + 1]] for k in range(len(order))]
-    else:
-        run = _av_decoder(fmt, channels)
-        chunks = []
-        for e in order:
-            p = packets[accepted[e]]
-            truncated += p.truncated
-            chunks.append(run(p.payload) if p.payload else np.zeros((0, channels)))
-    if truncated:
-        notes.append(f"{truncated} packets were cut short (snap length or odd payload size): "
-                     "only their whole samples were decoded")
+        return [block[bounds[k]:bounds[k + 1]] for k in range(len(packets))], truncated
+    run = _av_decoder(fmt, channels)
+    chunks = []
+    for p in packets:
+        truncated += p.truncated
+        chunks.append(run(p.payload) if p.payload else np.zeros((0, channels)))
+    return chunks, truncated
 
-    # placement by timestamp, with ts-jump handling
-    offsets: list[int] = []
-    shift = 0  # clock units removed by rebasing big jumps
-    prev_e = prev_ts = prev_len = None
+
+@dataclass
+class _Placement:
+    """Where each decoded packet goes on the timeline.
+
+    Attributes
+    ----------
+    offsets : list of int
+        First sample of each packet (in sequence order); -1 for a packet
+        before the first one's timestamp (left out).
+    shift : int
+        Clock units removed by rebasing large timestamp jumps, at the end.
+    events : list of NetworkEvent
+        The ``ts_jump`` events.
+    notes : list of str
+        Packets left out.
+    """
+
+    offsets: list[int] = field(default_factory=list)
+    shift: int = 0
+    events: list[NetworkEvent] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _place(packets: list[RtpPacket], order: list[int], accepted: dict[int, int],
+           chunks: list[np.ndarray], tl: _Timeline, max_ts_jump_s: float) -> _Placement:
+    """Place each packet by its timestamp; report and absorb timestamp jumps.
+
+    Between consecutive sequence numbers a jump of at least one clock tick is
+    a ``ts_jump``: a forward one within ``max_ts_jump_s`` leaves a silent
+    gap, a backward one overlaps (the later packet wins), a larger one is
+    rebased away so that the timeline stays continuous. Across lost packets
+    only a large jump is rebased (silently: the loss event reports the gap).
+    """
+    out = _Placement()
+    prev: tuple[int, int, int] | None = None  # extended seq, extended ts, samples
     for k, e in enumerate(order):
         i = accepted[e]
-        rel = ext_ts[i] - origin_ts - shift
-        n = chunks[k].shape[0]
-        if prev_e is not None and prev_ts is not None and prev_len is not None:
-            gap_pkts = e - prev_e - 1
-            expected_step = prev_len / ratio * (gap_pkts + 1)
-            actual = ext_ts[i] - prev_ts
-            jump = actual - expected_step
-            if gap_pkts == 0 and abs(jump) >= 1 and prev_len > 0:
-                a = offsets[-1] + prev_len
-                big = actual < 0 or jump / clock > max_ts_jump_s
-                if big:
-                    shift += int(round(jump))
-                    rel = ext_ts[i] - origin_ts - shift
-                b = a if big or jump < 0 else a + int(round(jump * ratio))
-                if big:
-                    how = "; timeline kept continuous"
-                elif jump < 0:
-                    how = "; the packets overlap and the later one wins"
-                else:
-                    how = "; gap left silent"
-                detail = (f"RTP timestamp jumped by {jump / clock * 1000:+.3f} ms between "
-                          f"consecutive packets{how}")
-                if packets[i].marker and not big and jump > 0:
-                    detail += " (marker bit: talkspurt start)"
-                events.append(_event("ts_jump", packets[accepted[prev_e]].sequence,
-                                     packets[i].sequence, a, b, fs, 2, detail))
-            elif gap_pkts > 0 and (actual < 0 or (actual - expected_step) / clock > max_ts_jump_s):
-                shift += int(round(actual - expected_step))
-                rel = ext_ts[i] - origin_ts - shift
-        off = int(round(rel * ratio))
+        rel = tl.ext_ts[i] - tl.origin_ts - out.shift
+        if prev is not None:
+            rebased = _timestamp_step(out, prev, e, i, packets, accepted, tl, max_ts_jump_s)
+            if rebased:
+                rel = tl.ext_ts[i] - tl.origin_ts - out.shift
+        off = int(round(rel * tl.ratio))
         if off < 0:
-            notes.append(f"packet seq {packets[i].sequence} lies before the first packet's "
-                         "timestamp and was left out")
+            out.notes.append(f"packet seq {packets[i].sequence} lies before the first packet's "
+                             "timestamp and was left out")
             off = -1
-        offsets.append(off)
+        out.offsets.append(off)
         if off >= 0:
-            prev_e, prev_ts, prev_len = e, ext_ts[i], n
-    keep = [k for k in range(len(order)) if offsets[k] >= 0]
+            prev = (e, tl.ext_ts[i], chunks[k].shape[0])
+    return out
+
+
+def _timestamp_step(out: _Placement, prev: tuple[int, int, int], e: int, i: int,
+                    packets: list[RtpPacket], accepted: dict[int, int], tl: _Timeline,
+                    max_ts_jump_s: float) -> bool:
+    """Check the timestamp step from the previous placed packet to packet ``i``.
+
+    Appends a ``ts_jump`` event to ``out`` and rebases ``out.shift`` as
+    :func:`_place` says; returns whether the shift changed.
+    """
+    prev_e, prev_ts, prev_len = prev
+    clock, ratio = tl.clock, tl.ratio
+    gap_pkts = e - prev_e - 1
+    expected_step = prev_len / ratio * (gap_pkts + 1)
+    actual = tl.ext_ts[i] - prev_ts
+    jump = actual - expected_step
+    if gap_pkts == 0 and abs(jump) >= 1 and prev_len > 0:
+        a = out.offsets[-1] + prev_len
+        big = actual < 0 or jump / clock > max_ts_jump_s
+        if big:
+            out.shift += int(round(jump))
+        b = a if big or jump < 0 else a + int(round(jump * ratio))
+        if big:
+            how = "; timeline kept continuous"
+        elif jump < 0:
+            how = "; the packets overlap and the later one wins"
+        else:
+            how = "; gap left silent"
+        detail = (f"RTP timestamp jumped by {jump / clock * 1000:+.3f} ms between "
+                  f"consecutive packets{how}")
+        if packets[i].marker and not big and jump > 0:
+            detail += " (marker bit: talkspurt start)"
+        out.events.append(_event("ts_jump", packets[accepted[prev_e]].sequence,
+                                 packets[i].sequence, a, b, tl.fs, 2, detail))
+        return big
+    if gap_pkts > 0 and (actual < 0 or (actual - expected_step) / clock > max_ts_jump_s):
+        out.shift += int(round(actual - expected_step))
+        return True
+    return False
+
+
+def _assemble(chunks: list[np.ndarray], offsets: list[int], keep: list[int], channels: int,
+              fs: int, where: str, n_packets: int) -> np.ndarray:
+    """The decoded timeline: every kept chunk at its offset, zeros elsewhere, clipped to [-1, 1).
+
+    Raises
+    ------
+    CaptureError
+        No samples at all, or an absurd timeline (:func:`decode`).
+    """
     total = max((offsets[k] + chunks[k].shape[0] for k in keep), default=0)
     if total == 0:
-        raise CaptureError(f"{where}: no audio samples in {len(packets)} packets "
+        raise CaptureError(f"{where}: no audio samples in {n_packets} packets "
                            "(empty payloads?)")
     if total / fs > MAX_TIMELINE_S:
         raise CaptureError(f"{where}: the RTP timestamps span {total / fs:.0f} s, more than "
@@ -425,52 +558,52 @@ def decode(stream: RtpStream, *, jitter_buffer_ms: float | None = None,
         if c.shape[0]:
             audio[offsets[k]:offsets[k] + c.shape[0]] = c
     np.clip(audio, -1.0, np.nextafter(1.0, 0.0), out=audio)
+    return audio
 
-    # losses: runs of missing extended sequence numbers between placed packets
-    placed = [(order[k], offsets[k], chunks[k].shape[0]) for k in keep]
+
+def _loss_events(placed: list[tuple[int, int, int]], arrivals: _Arrivals, late_seqs: set[int],
+                 fs: int) -> list[NetworkEvent]:
+    """Runs of sequence numbers that never arrived, between consecutive placed packets.
+
+    ``placed`` holds ``(extended seq, offset, samples)`` of each placed packet
+    in sequence order. Without late packets each gap is one ``loss`` event
+    over the whole zero-filled gap; with them (``late_seqs``, 16-bit), a gap
+    splits around the late ones, each run placed in proportion.
+    """
+    if late_seqs:
+        return _losses_without(late_seqs, placed, arrivals.accepted, fs)
+    events: list[NetworkEvent] = []
     for (e1, o1, n1), (e2, o2, _n2) in pairwise(placed):
         if e2 - e1 > 1:
-            missing = [x for x in range(e1 + 1, e2) if x not in accepted]
+            missing = [x for x in range(e1 + 1, e2) if x not in arrivals.accepted]
             if not missing:
                 continue
             a, b = o1 + n1, max(o1 + n1, o2)
-            late = [x for x in missing if x in seen]
-            lost = len(missing) - len(late)
-            if lost:
-                events.append(_event("loss", e1 + 1, e2 - 1, a, b, fs, e2 - e1 - 1,
-                                     f"{lost} packet(s) never arrived"))
-    dur_samples = int(round(np.median([c.shape[0] for c in chunks]))) if chunks else 0
-
-    def span_of(i: int) -> tuple[int, int]:
-        a = int(round((ext_ts[i] - origin_ts - shift) * ratio))
-        return max(a, 0), max(a, 0) + dur_samples
-
-    late_events = []
-    for i in pending_late:
-        a, b = span_of(i)
-        late_events.append(_event("late", packets[i].sequence, packets[i].sequence, a, b, fs, 1,
-                                  f"arrived beyond the {jitter_buffer_ms:g} ms jitter buffer"))
-    if late_events:  # a late packet sits inside a loss run: split it out of the loss event
-        events = [ev for ev in events if ev.type != "loss"] + _losses_without(
-            events, {packets[i].sequence for i in pending_late}, placed, accepted, packets, fs)
-        events += late_events
-    for i in pending_dup:
-        a, b = span_of(i)
-        events.append(_event("duplicate", packets[i].sequence, packets[i].sequence, a, b, fs, 1,
-                             "same sequence number arrived again"))
-    for i in pending_reorder:
-        a, b = span_of(i)
-        events.append(_event("reorder", packets[i].sequence, packets[i].sequence, a, b, fs, 1,
-                             "arrived after a later packet; placed by its timestamp"))
-    events.sort(key=lambda ev: (ev.start_sample, EVENT_TYPES.index(ev.type)))
-    return DecodedAudio(audio, fs, tuple(events), stats, fmt.encoding, stream.ssrc,
-                        origin_ts & 0xFFFFFFFF, clock, tuple(notes))
+            events.append(_event("loss", e1 + 1, e2 - 1, a, b, fs, e2 - e1 - 1,
+                                 f"{len(missing)} packet(s) never arrived"))
+    return events
 
 
-def _losses_without(events: list[NetworkEvent], late_seqs: set[int],
-                    placed: list[tuple[int, int, int]], accepted: dict[int, int],
-                    packets: list[RtpPacket], fs: int) -> list[NetworkEvent]:
-    """Loss events recomputed so that sequence numbers that arrived late are not 'lost'."""
+def _arrival_events(packets: list[RtpPacket], arrivals: _Arrivals, tl: _Timeline, shift: int,
+                    dur_samples: int, jitter_buffer_ms: float | None) -> list[NetworkEvent]:
+    """The ``late``, ``duplicate`` and ``reorder`` events, each where its packet's audio belongs."""
+    events = []
+    kinds = (("late", arrivals.late, f"arrived beyond the {jitter_buffer_ms:g} ms jitter buffer"
+              if jitter_buffer_ms is not None else ""),
+             ("duplicate", arrivals.duplicates, "same sequence number arrived again"),
+             ("reorder", arrivals.reordered,
+              "arrived after a later packet; placed by its timestamp"))
+    for kind, indices, detail in kinds:
+        for i in indices:
+            a, b = tl.span_of(i, shift, dur_samples)
+            events.append(_event(kind, packets[i].sequence, packets[i].sequence, a, b, tl.fs,
+                                 1, detail))
+    return events
+
+
+def _losses_without(late_seqs: set[int], placed: list[tuple[int, int, int]],
+                    accepted: dict[int, int], fs: int) -> list[NetworkEvent]:
+    """Loss events that leave out the sequence numbers that arrived late (not 'lost')."""
     out: list[NetworkEvent] = []
     for (e1, o1, n1), (e2, o2, _n2) in pairwise(placed):
         if e2 - e1 <= 1:

@@ -21,15 +21,64 @@ from validator.errors import CaptureError
 
 __all__ = [
     "RTP_HEADER_BYTES",
+    "SEQ_MODULUS",
+    "TS_MODULUS",
     "RtpHeader",
     "RtpHeaderError",
     "build_rtp_packet",
+    "format_ssrc",
     "is_rtcp",
     "parse_rtp_header",
+    "seq_delta",
+    "ts_delta",
 ]
 
 #: Size of the fixed RTP header, bytes (RFC 3550 5.1).
 RTP_HEADER_BYTES = 12
+#: Sequence numbers are 16-bit and RTP timestamps 32-bit: both wrap (RFC 3550 5.1).
+SEQ_MODULUS = 1 << 16
+TS_MODULUS = 1 << 32
+
+
+def seq_delta(seq: int, ref: int) -> int:
+    """How far sequence number ``seq`` lies after ``ref``, modulo 2**16.
+
+    Parameters
+    ----------
+    seq, ref : int
+        16-bit sequence numbers; ``ref`` may also be an extended (unwrapped)
+        one, RFC 3550 A.1.
+
+    Returns
+    -------
+    int
+        In -32768..32767: the nearest of the values congruent to ``seq - ref``
+        (negative: ``seq`` is before ``ref``, e.g. a late packet).
+    """
+    half = SEQ_MODULUS // 2
+    return (seq - ref + half) % SEQ_MODULUS - half
+
+
+def ts_delta(ts: int, ref: int) -> int:
+    """How far RTP timestamp ``ts`` lies after ``ref``, modulo 2**32.
+
+    Parameters
+    ----------
+    ts, ref : int
+        32-bit RTP timestamps (``ref`` may be an unwrapped one).
+
+    Returns
+    -------
+    int
+        In -2**31..2**31-1 clock ticks (negative: ``ts`` is before ``ref``).
+    """
+    half = TS_MODULUS // 2
+    return (ts - ref + half) % TS_MODULUS - half
+
+
+def format_ssrc(ssrc: int) -> str:
+    """``0x1234ABCD`` form of an SSRC (as Wireshark prints it)."""
+    return f"0x{ssrc:08X}"
 _FIXED = struct.Struct("!BBHII")
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from validator.io.audio import ArraySource, AudioSource
 from validator.result import Event
 from validator.rtp.decoding import DecodedAudio, NetworkEvent
+from validator.rtp.header import ts_delta
 from validator.rtp.stats import StreamStats
 
 #: Network events that take audio away.
@@ -102,9 +103,7 @@ def jitter_series(decoded: DecodedAudio, packets: Sequence[Any], *,
     j = 0.0
     prev = None
     for p in packets:
-        ts = (p.timestamp - ts0) % (1 << 32)
-        if ts >= 1 << 31:  # before the first packet (reordered)
-            ts -= 1 << 32
+        ts = ts_delta(p.timestamp, ts0)  # negative: before the first packet (reordered)
         arrival = p.time_ns * 1e-9
         if prev is not None:
             d = (arrival - prev[0]) - (ts - prev[1]) / clock
@@ -214,7 +213,7 @@ def rtp_section(decoded: DecodedAudio, capture: Any, *, emodel: Any = None) -> R
     """
     from validator.quality.rating import rate_capture
     from validator.rtp import analyze
-    from validator.rtp.capture import format_ssrc
+    from validator.rtp.header import format_ssrc
 
     chosen = [s for s in capture.streams if s.ssrc == decoded.ssrc]
     others = [s for s in capture.streams if s.ssrc != decoded.ssrc]

@@ -42,7 +42,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from validator.codecs.sizes import SAMPLE_BYTES
 from validator.errors import CaptureError
+from validator.rtp.header import format_ssrc, seq_delta, ts_delta
 from validator.rtp.payload import PayloadFormat
 from validator.rtp.pcap import PcapWriter
 
@@ -253,16 +255,17 @@ class _WavSink:
     def __init__(self, path: Path, fmt: PayloadFormat, first_ts: int) -> None:
         self.path = path
         self._fmt = fmt
-        self._width = {"L16": 2, "L24": 3}.get(fmt.encoding, 1)
+        self._width = SAMPLE_BYTES.get(fmt.encoding, 1)
         self._frame_in = self._width * fmt.channels
         self._frame_out = (2 if self._width == 1 else self._width) * fmt.channels
         self._table: bytes | None = None
         if fmt.encoding in ("PCMU", "PCMA"):
             import numpy as np
 
-            from validator.rtp.decoding import _g711_table
+            from validator.codecs import full_scale, g711_decode_table
 
-            lin = np.clip(np.round(_g711_table(fmt.encoding) * 32768.0), -32768, 32767)
+            s16 = full_scale(16)
+            lin = np.clip(np.round(g711_decode_table(fmt.encoding) * s16), -s16, s16 - 1)
             self._table = lin.astype("<i2").tobytes()
         self._max_fill = round(MAX_ZERO_FILL_S * fmt.clock_rate_hz)
         self._last_ts = first_ts
@@ -295,7 +298,7 @@ class _WavSink:
         n = (end - start) // self._frame_in
         if n == 0:
             return
-        pos = self._pos + ((ts - self._last_ts + (1 << 31)) % (1 << 32) - (1 << 31))
+        pos = self._pos + ts_delta(ts, self._last_ts)
         self._last_ts, self._pos = ts, pos
         gap = pos - self.frames
         if abs(gap) > self._max_fill:  # a jump either way: a new timeline, no fill
@@ -392,7 +395,7 @@ class LiveCounters:
             self.streams[ssrc] = _Stream(pt, seq, ts, arrival_ns, self._clock.get(pt, 0))
             return
         s.n += 1
-        d = (seq - s.top + 32768) % 65536 - 32768
+        d = seq_delta(seq, s.top)
         if d > 0:
             if d > 1:
                 if self._n_events < self._max_events:
@@ -404,7 +407,7 @@ class LiveCounters:
         else:
             s.late += 1
         if s.clock_hz:
-            dts = ((ts - s.ts + (1 << 31)) % (1 << 32) - (1 << 31)) / s.clock_hz
+            dts = ts_delta(ts, s.ts) / s.clock_hz
             dd = (arrival_ns - s.r_ns) / 1e9 - dts
             s.jitter_s += (abs(dd) - s.jitter_s) / 16
         s.r_ns, s.ts = arrival_ns, ts
@@ -558,8 +561,42 @@ def listen(port: int, *, bind: str = "127.0.0.1", pcap_path: str | os.PathLike[s
     wav_folder = Path(wav_dir) if wav_dir is not None else None
     if wav_folder is not None:
         wav_folder.mkdir(parents=True, exist_ok=True)
-    sinks: dict[int, _WavSink | None] = {}
     sock, kernel_ts, ovfl = _open_socket(port, bind, rcvbuf_bytes)
+    granted = _force_rcvbuf(sock, rcvbuf_bytes)
+    drops0 = kernel_drops(sock) or 0
+    counters = LiveCounters(clock_rates, max_events=max_events)
+    rx = _Receiver(sock, counters, formats, wav_folder, _local_address(bind), port)
+    out = Path(pcap_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cpu0 = time.process_time()
+    t_start = time.monotonic()
+    schedule = _StatusSchedule(t_start + 1.0, status, counters)
+    try:
+        with open(out, "wb", buffering=1 << 20) as fh:
+            rx.writer = PcapWriter(fh)
+            if on_ready:
+                on_ready()
+            try:
+                stopped_by = _receive(rx, schedule, t_start=t_start, duration_s=duration_s,
+                                      idle_timeout_s=idle_timeout_s, stop=stop)
+            except KeyboardInterrupt:
+                stopped_by = "interrupt"
+        drops = kernel_drops(sock)
+    finally:
+        sock.close()
+        for sink in rx.sinks.values():
+            if sink is not None:
+                sink.close()
+    schedule.report()
+    return ListenResult(
+        str(out), rx.n, rx.nbytes, None if drops is None else drops - drops0, granted,
+        time.monotonic() - t_start, stopped_by, kernel_ts, counters.stream_stats(rx.sinks),
+        counters.kernel_drops if ovfl else None, counters.events_discarded,
+        time.process_time() - cpu0, schedule.n_status, schedule.lag_s, rx.backlog_ns / 1e9)
+
+
+def _force_rcvbuf(sock: socket.socket, rcvbuf_bytes: int) -> int:
+    """The receive buffer granted, bytes; forced past ``net.core.rmem_max`` where root may."""
     granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
     if granted < rcvbuf_bytes:  # capped by net.core.rmem_max: root may force it
         try:
@@ -568,114 +605,154 @@ def listen(port: int, *, bind: str = "127.0.0.1", pcap_path: str | os.PathLike[s
             granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         except OSError:
             pass
+    return granted
+
+
+def _local_address(bind: str) -> str:
+    """The destination address written to the pcap (IPv4; a wildcard is loopback)."""
     local = bind if ":" not in bind else "127.0.0.1"
-    if local in ("0.0.0.0", ""):
-        local = "127.0.0.1"
-    drops0 = kernel_drops(sock) or 0
-    counters = LiveCounters(clock_rates, max_events=max_events)
-    n = nbytes = 0
-    cmsg_size = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(4)
-    out = Path(pcap_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cpu0 = time.process_time()
-    t_start = time.monotonic()
-    t_last = None
-    next_status = t_start + 1.0
-    n_status = 0
-    status_lag = 0.0
-    backlog_ns = 0
-    stopped_by = "stop"
-    recvmsg = sock.recvmsg
-    add = counters.add
-    time_ns = time.time_ns
-    try:
-        with open(out, "wb", buffering=1 << 20) as fh:
-            writer = PcapWriter(fh)
-            write_udp = writer.write_udp
-            if on_ready:
-                on_ready()
+    return "127.0.0.1" if local in ("0.0.0.0", "") else local
+
+
+@dataclass
+class _StatusSchedule:
+    """The once-a-second status line, on an absolute schedule (a late tick is skipped).
+
+    Attributes
+    ----------
+    next_s : float
+        ``time.monotonic()`` of the next line.
+    status : callable or None
+        Receives the line.
+    counters : LiveCounters
+        Gives the line.
+    n_status : int
+        Lines given so far.
+    lag_s : float
+        Worst lateness of a tick, s.
+    """
+
+    next_s: float
+    status: Callable[[str], None] | None
+    counters: LiveCounters
+    n_status: int = 0
+    lag_s: float = 0.0
+
+    def tick(self, now: float) -> None:
+        """Give the status line if its time has come."""
+        if now < self.next_s:
+            return
+        self.lag_s = max(self.lag_s, now - self.next_s)
+        self.next_s += 1.0
+        if self.next_s <= now:  # more than a second behind: skip, not burst
+            self.next_s = now + 1.0
+        self.report()
+
+    def report(self) -> None:
+        """Give the status line now (once more at the end)."""
+        if self.status is not None:
+            self.status(self.counters.status())
+            self.n_status += 1
+
+
+class _Receiver:
+    """One socket's datagrams: to the pcap, the live counters and the per-stream WAVs."""
+
+    def __init__(self, sock: socket.socket, counters: LiveCounters,
+                 formats: dict[int, PayloadFormat], wav_folder: Path | None, local: str,
+                 port: int) -> None:
+        self.sock = sock
+        self.counters = counters
+        self.formats = formats
+        self.wav_folder = wav_folder
+        self.local = local
+        self.port = port
+        self.writer: PcapWriter | None = None
+        self.sinks: dict[int, _WavSink | None] = {}
+        self.n = self.nbytes = 0
+        self.backlog_ns = 0
+        self._cmsg_size = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(4)
+
+    def drain(self) -> bool:
+        """Read up to ``_DRAIN_BATCH`` datagrams; False once the socket's queue is empty."""
+        assert self.writer is not None
+        recvmsg, cmsg_size, time_ns = self.sock.recvmsg, self._cmsg_size, time.time_ns
+        write_udp, add = self.writer.write_udp, self.counters.add
+        for _ in range(_DRAIN_BATCH):
             try:
-                ready: list[socket.socket] = []
-                while True:
-                    now = time.monotonic()
-                    if duration_s is not None and now - t_start >= duration_s:
-                        stopped_by = "duration"
-                        break
-                    if idle_timeout_s is not None and t_last is not None \
-                            and now - t_last >= idle_timeout_s:
-                        stopped_by = "idle"
-                        break
-                    if stop is not None and stop.is_set():
-                        stopped_by = "stop"
-                        break
-                    if now >= next_status:
-                        status_lag = max(status_lag, now - next_status)
-                        next_status += 1.0
-                        if next_status <= now:  # more than a second behind: skip, not burst
-                            next_status = now + 1.0
-                        if status is not None:
-                            status(counters.status())
-                            n_status += 1
-                    if not ready:  # the last batch emptied the queue: wait for more
-                        wait_s = min(0.1, max(0.0, next_status - now))
-                        ready, _, _ = select.select([sock], [], [], wait_s)
-                        if not ready:
-                            continue
-                    n_before = n
-                    for _ in range(_DRAIN_BATCH):
-                        try:
-                            data, anc, _flags, addr = recvmsg(65535, cmsg_size,
-                                                              socket.MSG_DONTWAIT)
-                        except BlockingIOError:
-                            ready = []
-                            break
-                        t_ns = 0
-                        for level, ctype, cdata in anc:
-                            if level != socket.SOL_SOCKET:
-                                continue
-                            if ctype == _SO_TIMESTAMPNS and len(cdata) >= 16:
-                                sec, nsec = struct.unpack("@qq", cdata[:16])
-                                t_ns = sec * 1_000_000_000 + nsec
-                            elif ctype == _SO_RXQ_OVFL and len(cdata) >= 4:
-                                counters.kernel_drops = struct.unpack("@I", cdata[:4])[0]
-                        now_ns = time_ns()
-                        if t_ns:
-                            backlog_ns = max(backlog_ns, now_ns - t_ns)
-                        else:
-                            t_ns = now_ns
-                        src = addr[0] if ":" not in addr[0] else "127.0.0.1"
-                        write_udp(t_ns, src, addr[1], local, port, data)
-                        add(data, t_ns)
-                        if wav_folder is not None and len(data) >= 12 and data[0] >> 6 == 2 \
-                                and not 200 <= data[1] <= 204:
-                            ssrc = int.from_bytes(data[8:12], "big")
-                            if ssrc not in sinks:
-                                fmt = formats.get(data[1] & 0x7F)
-                                sinks[ssrc] = _WavSink(
-                                    wav_folder / f"listen-0x{ssrc:08X}.wav", fmt,
-                                    int.from_bytes(data[4:8], "big")) \
-                                    if fmt is not None and fmt.encoding in LIVE_WAV_ENCODINGS \
-                                    else None
-                            sink = sinks[ssrc]
-                            if sink is not None:
-                                sink.add(data)
-                        n += 1
-                        nbytes += len(data)
-                    if n > n_before:
-                        t_last = time.monotonic()
-            except KeyboardInterrupt:
-                stopped_by = "interrupt"
-        drops = kernel_drops(sock)
-    finally:
-        sock.close()
-        for sink in sinks.values():
-            if sink is not None:
-                sink.close()
-    if status is not None:
-        status(counters.status())
-        n_status += 1
-    return ListenResult(
-        str(out), n, nbytes, None if drops is None else drops - drops0, granted,
-        time.monotonic() - t_start, stopped_by, kernel_ts, counters.stream_stats(sinks),
-        counters.kernel_drops if ovfl else None, counters.events_discarded,
-        time.process_time() - cpu0, n_status, status_lag, backlog_ns / 1e9)
+                data, anc, _flags, addr = recvmsg(65535, cmsg_size, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return False
+            t_ns = self._kernel_time_ns(anc)
+            now_ns = time_ns()
+            if t_ns:
+                self.backlog_ns = max(self.backlog_ns, now_ns - t_ns)
+            else:
+                t_ns = now_ns
+            src = addr[0] if ":" not in addr[0] else "127.0.0.1"
+            write_udp(t_ns, src, addr[1], self.local, self.port, data)
+            add(data, t_ns)
+            if self.wav_folder is not None and len(data) >= 12 and data[0] >> 6 == 2 \
+                    and not 200 <= data[1] <= 204:
+                sink = self._sink(data, self.wav_folder)
+                if sink is not None:
+                    sink.add(data)
+            self.n += 1
+            self.nbytes += len(data)
+        return True
+
+    def _kernel_time_ns(self, anc: list[tuple[int, int, bytes]]) -> int:
+        """The kernel's arrival time (0 if absent); notes the kernel's drop count."""
+        t_ns = 0
+        for level, ctype, cdata in anc:
+            if level != socket.SOL_SOCKET:
+                continue
+            if ctype == _SO_TIMESTAMPNS and len(cdata) >= 16:
+                sec, nsec = struct.unpack("@qq", cdata[:16])
+                t_ns = sec * 1_000_000_000 + nsec
+            elif ctype == _SO_RXQ_OVFL and len(cdata) >= 4:
+                self.counters.kernel_drops = struct.unpack("@I", cdata[:4])[0]
+        return t_ns
+
+    def _sink(self, data: bytes, wav_folder: Path) -> _WavSink | None:
+        """The WAV of an RTP packet's stream, opened at its first packet (None: no WAV)."""
+        ssrc = int.from_bytes(data[8:12], "big")
+        if ssrc not in self.sinks:
+            fmt = self.formats.get(data[1] & 0x7F)
+            self.sinks[ssrc] = _WavSink(
+                wav_folder / f"listen-{format_ssrc(ssrc)}.wav", fmt,
+                int.from_bytes(data[4:8], "big")) \
+                if fmt is not None and fmt.encoding in LIVE_WAV_ENCODINGS else None
+        return self.sinks[ssrc]
+
+
+def _receive(rx: _Receiver, schedule: _StatusSchedule, *, t_start: float,
+             duration_s: float | None, idle_timeout_s: float | None,
+             stop: threading.Event | None) -> str:
+    """Receive until a limit is reached; why it stopped (``duration``, ``idle``, ``stop``).
+
+    At most ``_DRAIN_BATCH`` datagrams are read between two looks at the
+    clock; ``select`` waits (at most 0.1 s, or until the next status line)
+    only once the queue ran empty.
+    """
+    t_last = None
+    ready = False
+    while True:
+        now = time.monotonic()
+        if duration_s is not None and now - t_start >= duration_s:
+            return "duration"
+        if idle_timeout_s is not None and t_last is not None \
+                and now - t_last >= idle_timeout_s:
+            return "idle"
+        if stop is not None and stop.is_set():
+            return "stop"
+        schedule.tick(now)
+        if not ready:  # the last batch emptied the queue: wait for more
+            wait_s = min(0.1, max(0.0, schedule.next_s - now))
+            ready = bool(select.select([rx.sock], [], [], wait_s)[0])
+            if not ready:
+                continue
+        n_before = rx.n
+        ready = rx.drain()
+        if rx.n > n_before:
+            t_last = time.monotonic()

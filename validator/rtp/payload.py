@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from validator.codecs.sizes import SAMPLE_BYTES
 from validator.errors import CaptureError
 
 __all__ = [
@@ -67,6 +68,7 @@ class PayloadFormat:
         return self.encoding in DECODABLE
 
     def __str__(self) -> str:
+        """The rtpmap form, ``ENCODING/RATE/CHANNELS``."""
         return f"{self.encoding}/{self.clock_rate_hz}/{self.channels}"
 
 
@@ -75,8 +77,9 @@ _CANONICAL = {n.upper(): n for n in (
     "G729", "DVI4", "LPC", "QCELP", "MPA", "G728", "CelB", "JPEG", "nv", "H261", "MPV", "MP2T",
     "H263", "AMR", "AMR-WB", "red", "speex", "iLBC", "G726-32", "EVS", "VP8", "H264")}
 
-#: Encodings that :func:`validator.rtp.decode` decodes (G722 and opus need PyAV).
-DECODABLE = frozenset({"PCMU", "PCMA", "L8", "L16", "L24", "G722", "opus"})
+#: Encodings that :func:`validator.rtp.decode` decodes: the sample-based codecs of
+#: :mod:`validator.codecs`, and G722 and opus through PyAV.
+DECODABLE = frozenset(SAMPLE_BYTES) | {"G722", "opus"}
 
 #: Static payload types, RFC 3551 table 4 (audio and video), as tshark's clock table.
 STATIC_PAYLOAD_TYPES: dict[int, PayloadFormat] = {

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -39,6 +39,7 @@ from validator.errors import CaptureError
 
 __all__ = [
     "PCAPNG_MAGIC",
+    "LINK_LAYERS",
     "PCAP_MAGICS",
     "PcapWriter",
     "UdpDatagram",
@@ -180,30 +181,17 @@ def _records_pcap(data: bytes, name: str, notes: list[str]
 def _records_pcapng(data: bytes, name: str, notes: list[str]
                     ) -> Iterator[tuple[int, int, bytes, int]]:
     """Records of a pcapng file, each interface with its own link type and resolution."""
-    import dpkt
-
     pos, end = 0, len(data)
     endian = "<"
     # per interface: (linktype, numerator, denominator, offset_ns, snaplen)
     ifaces: list[tuple[int, int, int, int, int]] = []
     last_ns = 0
-    n = 0
     while pos < end:
         if pos + 12 > end:
             notes.append(f"file cut short: block header at byte {pos} has {end - pos} bytes")
             return
-        btype_raw = data[pos:pos + 4]
-        if btype_raw == PCAPNG_MAGIC:  # SHB: byte order from its magic, new section
-            if pos + 12 > end:
-                return
-            bom = data[pos + 8:pos + 12]
-            if bom == b"\x4d\x3c\x2b\x1a":
-                endian = "<"
-            elif bom == b"\x1a\x2b\x3c\x4d":
-                endian = ">"
-            else:
-                raise CaptureError(f"{name}: pcapng section header with unknown byte-order "
-                                   f"magic {bom.hex()!r}")
+        if data[pos:pos + 4] == PCAPNG_MAGIC:  # SHB: byte order from its magic, new section
+            endian = _section_byte_order(data[pos + 8:pos + 12], name)
             ifaces = []
         btype, blen = struct.unpack_from(endian + "II", data, pos)
         if blen < 12 or blen % 4 or blen > _MAX_RECORD + 64:
@@ -217,52 +205,89 @@ def _records_pcapng(data: bytes, name: str, notes: list[str]
         block = data[pos:pos + blen]
         pos += blen
         if btype == 1:  # Interface Description Block
-            idb_cls = (dpkt.pcapng.InterfaceDescriptionBlockLE if endian == "<"
-                       else dpkt.pcapng.InterfaceDescriptionBlock)
-            try:
-                idb = idb_cls(block)
-                opts = list(getattr(idb, "opts", []))
-            except (dpkt.UnpackError, struct.error, ValueError, IndexError) as exc:
-                raise CaptureError(f"{name}: unreadable pcapng interface block: {exc}") from exc
-            num, den, off_ns = 1, 1_000_000, 0  # default resolution: microseconds
-            for opt in opts:
-                if opt.code == 9 and opt.data:  # if_tsresol
-                    v = opt.data[0]
-                    if v & 0x80:
-                        num, den = 1, 2 ** (v & 0x7F)
-                    else:
-                        num, den = 1, 10 ** (v & 0x7F)
-                elif opt.code == 14 and len(opt.data) >= 8:  # if_tsoffset, seconds
-                    off_ns = struct.unpack(endian + "q", opt.data[:8])[0] * 1_000_000_000
-            ifaces.append((idb.linktype, num, den, off_ns, idb.snaplen))
-        elif btype in (6, 2):  # Enhanced Packet Block / obsolete Packet Block
-            if btype == 6:
-                if blen < 32:
-                    notes.append(f"pcapng packet block at byte {pos - blen} is too short")
-                    continue
-                iface, ts_hi, ts_lo, incl, orig = struct.unpack_from(endian + "IIIII", block, 8)
+            ifaces.append(_interface(block, endian, name))
+            continue
+        record = _packet_block(btype, block, endian, ifaces, last_ns, pos - blen, notes)
+        if record is not None:
+            last_ns = record[0]
+            yield record
+
+
+def _section_byte_order(bom: bytes, name: str) -> str:
+    """``"<"`` or ``">"`` from a Section Header Block's byte-order magic."""
+    if bom == b"\x4d\x3c\x2b\x1a":
+        return "<"
+    if bom == b"\x1a\x2b\x3c\x4d":
+        return ">"
+    raise CaptureError(f"{name}: pcapng section header with unknown byte-order "
+                       f"magic {bom.hex()!r}")
+
+
+def _interface(block: bytes, endian: str, name: str) -> tuple[int, int, int, int, int]:
+    """Read an Interface Description Block.
+
+    Returns its link type, timestamp resolution (numerator and denominator,
+    s), timestamp offset (ns) and snap length.
+    """
+    import dpkt
+
+    idb_cls = (dpkt.pcapng.InterfaceDescriptionBlockLE if endian == "<"
+               else dpkt.pcapng.InterfaceDescriptionBlock)
+    try:
+        idb = idb_cls(block)
+        opts = list(getattr(idb, "opts", []))
+    except (dpkt.UnpackError, struct.error, ValueError, IndexError) as exc:
+        raise CaptureError(f"{name}: unreadable pcapng interface block: {exc}") from exc
+    num, den, off_ns = 1, 1_000_000, 0  # default resolution: microseconds
+    for opt in opts:
+        if opt.code == 9 and opt.data:  # if_tsresol
+            v = opt.data[0]
+            if v & 0x80:
+                num, den = 1, 2 ** (v & 0x7F)
             else:
-                if blen < 32:
-                    continue
-                iface, _drops, ts_hi, ts_lo, incl, orig = struct.unpack_from(
-                    endian + "HHIIII", block, 8)
-            if iface >= len(ifaces):
-                notes.append(f"pcapng packet refers to unknown interface {iface}; skipped")
-                continue
-            linktype, num, den, off_ns, _snap = ifaces[iface]
-            ticks = (ts_hi << 32) | ts_lo
-            last_ns = off_ns + ticks * num * 1_000_000_000 // den
-            incl = min(incl, blen - 32)
-            n += 1
-            yield last_ns, linktype, block[28:28 + incl], orig
-        elif btype == 3:  # Simple Packet Block: no timestamp, interface 0
-            if not ifaces or blen < 16:
-                continue
-            (orig,) = struct.unpack_from(endian + "I", block, 8)
-            linktype, _num, _den, _off, snap = ifaces[0]
-            incl = min(orig, blen - 16, snap or orig)
-            n += 1
-            yield last_ns, linktype, block[12:12 + incl], orig
+                num, den = 1, 10 ** (v & 0x7F)
+        elif opt.code == 14 and len(opt.data) >= 8:  # if_tsoffset, seconds
+            off_ns = struct.unpack(endian + "q", opt.data[:8])[0] * 1_000_000_000
+    return idb.linktype, num, den, off_ns, idb.snaplen
+
+
+def _packet_block(btype: int, block: bytes, endian: str,
+                  ifaces: list[tuple[int, int, int, int, int]], last_ns: int, at: int,
+                  notes: list[str]) -> tuple[int, int, bytes, int] | None:
+    """The record of an Enhanced (6), obsolete (2) or Simple (3) Packet Block.
+
+    None for another block type or one that cannot be used (a note says why
+    where it matters). A Simple Packet Block has no timestamp: it takes
+    ``last_ns``.
+    """
+    blen = len(block)
+    if btype in (6, 2):  # Enhanced Packet Block / obsolete Packet Block
+        if btype == 6:
+            if blen < 32:
+                notes.append(f"pcapng packet block at byte {at} is too short")
+                return None
+            iface, ts_hi, ts_lo, incl, orig = struct.unpack_from(endian + "IIIII", block, 8)
+        else:
+            if blen < 32:
+                return None
+            iface, _drops, ts_hi, ts_lo, incl, orig = struct.unpack_from(
+                endian + "HHIIII", block, 8)
+        if iface >= len(ifaces):
+            notes.append(f"pcapng packet refers to unknown interface {iface}; skipped")
+            return None
+        linktype, num, den, off_ns, _snap = ifaces[iface]
+        ticks = (ts_hi << 32) | ts_lo
+        time_ns = off_ns + ticks * num * 1_000_000_000 // den
+        incl = min(incl, blen - 32)
+        return time_ns, linktype, block[28:28 + incl], orig
+    if btype == 3:  # Simple Packet Block: no timestamp, interface 0
+        if not ifaces or blen < 16:
+            return None
+        (orig,) = struct.unpack_from(endian + "I", block, 8)
+        linktype, _num, _den, _off, snap = ifaces[0]
+        incl = min(orig, blen - 16, snap or orig)
+        return last_ns, linktype, block[12:12 + incl], orig
+    return None
 
 
 # --------------------------------------------------------------------------- layers
@@ -311,108 +336,153 @@ class _Reassembler:
         return len(old)
 
 
+def _ethernet(buf: bytes) -> tuple[int, int] | None:
+    """Ethernet II (LINKTYPE_ETHERNET): the EtherType after two MAC addresses."""
+    if len(buf) < 14:
+        return None
+    return (buf[12] << 8) | buf[13], 14
+
+
+def _linux_sll(buf: bytes) -> tuple[int, int] | None:
+    """Linux cooked capture v1 (LINKTYPE_LINUX_SLL): protocol at bytes 14-15."""
+    if len(buf) < 16:
+        return None
+    return (buf[14] << 8) | buf[15], 16
+
+
+def _linux_sll2(buf: bytes) -> tuple[int, int] | None:
+    """Linux cooked capture v2 (LINKTYPE_LINUX_SLL2): protocol first, 20-byte header."""
+    if len(buf) < 20:
+        return None
+    return (buf[0] << 8) | buf[1], 20
+
+
+def _raw_ip(buf: bytes) -> tuple[int, int] | None:
+    """Raw IP (LINKTYPE_RAW, IPV4, IPV6): the IP version nibble says which."""
+    if not buf:
+        return None
+    return (_ETH_IPV6 if buf[0] >> 4 == 6 else _ETH_IPV4), 0
+
+
+def _bsd_loopback(buf: bytes) -> tuple[int, int] | None:
+    """BSD loopback (LINKTYPE_NULL, LOOP): a 4-byte address family in either byte order."""
+    if len(buf) < 4:
+        return None
+    return (_ETH_IPV6 if buf[4:5] and buf[4] >> 4 == 6 else _ETH_IPV4), 4
+
+
+#: Link-layer decoders by pcap link type (LINKTYPE_*): each gives the EtherType of the
+#: network layer and where it starts, or None for a frame too short to hold the header.
+LINK_LAYERS: dict[int, Callable[[bytes], tuple[int, int] | None]] = {
+    1: _ethernet, 113: _linux_sll, 276: _linux_sll2,
+    12: _raw_ip, 14: _raw_ip, 101: _raw_ip, 228: _raw_ip, 229: _raw_ip,
+    0: _bsd_loopback, 108: _bsd_loopback,
+}
+
+
+def _ipv4_udp(ip: bytes, cut: bool, frame: int, frags: _Reassembler
+              ) -> tuple[str, str, bytes, bool] | None:
+    """Source, destination, UDP bytes (reassembled) and cut flag of an IPv4 packet."""
+    if len(ip) < 20 or ip[0] >> 4 != 4:
+        return None
+    ihl = (ip[0] & 0x0F) * 4
+    total = (ip[2] << 8) | ip[3]
+    if ihl < 20 or total < ihl:
+        return None
+    if len(ip) >= total:
+        ip = ip[:total]  # drop Ethernet padding
+    else:
+        cut = True
+    proto = ip[9]
+    if proto != _UDP:
+        return None
+    src, dst = _ntop4(ip[12:16]), _ntop4(ip[16:20])
+    flags_off = (ip[6] << 8) | ip[7]
+    more = bool(flags_off & 0x2000)
+    frag_off = (flags_off & 0x1FFF) * 8
+    body = ip[ihl:]
+    if more or frag_off:
+        if cut:
+            return None  # a cut fragment can never be reassembled
+        whole = frags.add((4, ip[12:16], ip[16:20], ip[4:6], proto), frame, frag_off, more, body)
+        if whole is None:
+            return None
+        body = whole
+    return src, dst, body, cut
+
+
+def _ipv6_udp(ip: bytes, cut: bool, frame: int, frags: _Reassembler
+              ) -> tuple[str, str, bytes, bool] | None:
+    """Source, destination, UDP bytes (reassembled) and cut flag of an IPv6 packet.
+
+    Hop-by-hop, routing and destination options are skipped; a fragment
+    header (44) leads to reassembly.
+    """
+    if len(ip) < 40 or ip[0] >> 4 != 6:
+        return None
+    plen = (ip[4] << 8) | ip[5]
+    if len(ip) >= 40 + plen:
+        ip = ip[:40 + plen]
+    else:
+        cut = True
+    nxt = ip[6]
+    src, dst = _ntop6(ip[8:24]), _ntop6(ip[24:40])
+    pos = 40
+    frag: tuple[int, bool, bytes] | None = None
+    while nxt in (0, 43, 44, 60):
+        if len(ip) < pos + 8:
+            return None
+        if nxt == 44:
+            fo = (ip[pos + 2] << 8) | ip[pos + 3]
+            frag = ((fo & 0xFFF8), bool(fo & 1), ip[pos + 4:pos + 8])
+            nxt = ip[pos]
+            pos += 8
+        else:
+            nxt, pos = ip[pos], pos + (ip[pos + 1] + 1) * 8
+    if nxt != _UDP:
+        return None
+    body = ip[pos:]
+    if frag is not None and (frag[0] or frag[1]):
+        if cut:
+            return None
+        whole = frags.add((6, ip[8:24], ip[24:40], frag[2]), frame, frag[0], frag[1], body)
+        if whole is None:
+            return None
+        body = whole
+    return src, dst, body, cut
+
+
+#: Network-layer decoders by EtherType.
+_NETWORK_LAYERS = {_ETH_IPV4: _ipv4_udp, _ETH_IPV6: _ipv6_udp}
+
+
 def _udp_from_frame(buf: bytes, linktype: int, frame: int, time_ns: int, orig_len: int,
                     frags: _Reassembler, out: list[UdpDatagram],
                     unknown_links: set[int]) -> None:
-    """Decode one frame down to UDP and append the datagram (if any) to ``out``."""
-    # link layer -> (ethertype, offset)
-    if linktype == 1:  # Ethernet
-        if len(buf) < 14:
-            return
-        etype = (buf[12] << 8) | buf[13]
-        off = 14
-    elif linktype == 113:  # Linux cooked v1
-        if len(buf) < 16:
-            return
-        etype = (buf[14] << 8) | buf[15]
-        off = 16
-    elif linktype == 276:  # Linux cooked v2
-        if len(buf) < 20:
-            return
-        etype = (buf[0] << 8) | buf[1]
-        off = 20
-    elif linktype in (12, 14, 101, 228, 229):  # raw IP
-        if not buf:
-            return
-        etype = _ETH_IPV6 if buf[0] >> 4 == 6 else _ETH_IPV4
-        off = 0
-    elif linktype in (0, 108):  # BSD loopback: address family, host / network order
-        if len(buf) < 4:
-            return
-        etype = _ETH_IPV6 if buf[4:5] and buf[4] >> 4 == 6 else _ETH_IPV4
-        off = 4
-    else:
+    """Decode one frame down to UDP and append the datagram (if any) to ``out``.
+
+    The link layer is dispatched through :data:`LINK_LAYERS` (an unknown link
+    type is added to ``unknown_links``), VLAN tags are skipped, and the
+    network layer through ``_NETWORK_LAYERS`` (IPv4, IPv6, with reassembly).
+    """
+    link = LINK_LAYERS.get(linktype)
+    if link is None:
         unknown_links.add(linktype)
         return
+    found = link(buf)
+    if found is None:
+        return
+    etype, off = found
     while etype in _ETH_VLAN:
         if len(buf) < off + 4:
             return
         etype = (buf[off + 2] << 8) | buf[off + 3]
         off += 4
-    cut = orig_len > len(buf)
-    if etype == _ETH_IPV4:
-        ip = buf[off:]
-        if len(ip) < 20 or ip[0] >> 4 != 4:
-            return
-        ihl = (ip[0] & 0x0F) * 4
-        total = (ip[2] << 8) | ip[3]
-        if ihl < 20 or total < ihl:
-            return
-        if len(ip) >= total:
-            ip = ip[:total]  # drop Ethernet padding
-        else:
-            cut = True
-        proto = ip[9]
-        if proto != _UDP:
-            return
-        src, dst = _ntop4(ip[12:16]), _ntop4(ip[16:20])
-        flags_off = (ip[6] << 8) | ip[7]
-        more = bool(flags_off & 0x2000)
-        frag_off = (flags_off & 0x1FFF) * 8
-        body = ip[ihl:]
-        if more or frag_off:
-            if cut:
-                return  # a cut fragment can never be reassembled
-            whole = frags.add((4, ip[12:16], ip[16:20], ip[4:6], proto), frame, frag_off, more,
-                              body)
-            if whole is None:
-                return
-            body = whole
-    elif etype == _ETH_IPV6:
-        ip = buf[off:]
-        if len(ip) < 40 or ip[0] >> 4 != 6:
-            return
-        plen = (ip[4] << 8) | ip[5]
-        if len(ip) >= 40 + plen:
-            ip = ip[:40 + plen]
-        else:
-            cut = True
-        nxt = ip[6]
-        src, dst = _ntop6(ip[8:24]), _ntop6(ip[24:40])
-        pos = 40
-        frag: tuple[int, bool, bytes] | None = None
-        while nxt in (0, 43, 44, 60):
-            if len(ip) < pos + 8:
-                return
-            if nxt == 44:
-                fo = (ip[pos + 2] << 8) | ip[pos + 3]
-                frag = ((fo & 0xFFF8), bool(fo & 1), ip[pos + 4:pos + 8])
-                nxt = ip[pos]
-                pos += 8
-            else:
-                nxt, pos = ip[pos], pos + (ip[pos + 1] + 1) * 8
-        if nxt != _UDP:
-            return
-        body = ip[pos:]
-        if frag is not None and (frag[0] or frag[1]):
-            if cut:
-                return
-            whole = frags.add((6, ip[8:24], ip[24:40], frag[2]), frame, frag[0], frag[1], body)
-            if whole is None:
-                return
-            body = whole
-    else:
+    network = _NETWORK_LAYERS.get(etype)
+    ip = network(buf[off:], orig_len > len(buf), frame, frags) if network else None
+    if ip is None:
         return
+    src, dst, body, cut = ip
     if len(body) < 8:
         return
     sport = (body[0] << 8) | body[1]
@@ -565,7 +635,7 @@ class PcapWriter:
 
 
 def _little_endian_writer() -> bool:
-    """dpkt writes the global header in host byte order; records must follow it."""
+    """Whether dpkt writes little endian: it uses host byte order, and records must follow."""
     import sys
 
     return sys.byteorder == "little"

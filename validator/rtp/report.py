@@ -7,12 +7,13 @@ Every figure comes from :class:`~validator.rtp.stats.StreamStats` or
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from validator import __version__
 from validator.rtp.capture import Capture
 from validator.rtp.decoding import DecodedAudio
+from validator.rtp.header import format_ssrc
 from validator.rtp.stats import StreamStats
 
 __all__ = ["JSON_SCHEMA", "JSON_SCHEMA_VERSION", "events_text", "streams_document",
@@ -27,7 +28,8 @@ def _f(v: float | None, fmt: str = "{:.3f}") -> str:
 
 
 def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = None,
-                  ratings: Sequence[Any] = ()) -> str:
+                  ratings: Sequence[Any] = (),
+                  collisions: Mapping[int, int] | None = None) -> str:
     """A fixed-width table, one row per stream (times in s, deltas and jitter in ms).
 
     Parameters
@@ -37,6 +39,9 @@ def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = Non
         Adds a heading line (file, frames, RTCP) and the capture's notes.
     ratings : sequence of StreamRating, optional
         E-model ratings in the order of ``stats``: one line under each row.
+    collisions : mapping of int to int, optional
+        SSRC -> streams using it (:func:`validator.rtp.stats.ssrc_collisions`),
+        each listed as a note.
 
     Returns
     -------
@@ -61,37 +66,17 @@ def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = Non
         delta = f"{_f(s.min_delta_ms)}/{_f(s.mean_delta_ms)}/{_f(s.max_delta_ms)}"
         jit = f"{_f(s.mean_jitter_ms)}/{_f(s.max_jitter_ms)}"
         lines.append(
-            f"{f'0x{s.ssrc:08X}':<10} {s.src:>21} {s.dst:>21} {payload:>16} {s.packets:>6} "
+            f"{format_ssrc(s.ssrc):<10} {s.src:>21} {s.dst:>21} {payload:>16} {s.packets:>6} "
             f"{s.expected:>6} {s.lost:>6} {s.duplicates:>4} {s.reordered:>4} {delta:>23} "
             f"{jit:>18} {_f(s.clock_drift_ppm, '{:.1f}'):>9} {s.start_s:>10.3f} "
             f"{s.end_s:>10.3f}")
-        odd = []
-        if s.seq_wraps:
-            odd.append(f"{s.seq_wraps} sequence wrap(s)")
-        if s.duplicates:
-            odd.append(f"lost counts {s.duplicates} duplicate(s) against the losses (tshark's "
-                       f"rule); {s.missing} sequence number(s) actually missing")
-        if s.clock_rate_hz is None:
-            odd.append(f"payload type {s.payload_type} unknown: jitter needs --payload-type "
-                       f"{s.payload_type}=ENC/RATE[/CH]")
-        if s.empty_payloads:
-            odd.append(f"{s.empty_payloads} empty payload(s)")
-        if s.truncated_packets:
-            odd.append(f"{s.truncated_packets} packet(s) cut by the snap length")
-        if s.ssrc_changes:
-            odd.append(f"{s.ssrc_changes} SSRC change(s)")
-        if s.event_packets:
-            odd.append(f"{s.event_packets} telephone-event packet(s)")
-        if s.comfort_noise_packets:
-            odd.append(f"{s.comfort_noise_packets} comfort-noise packet(s)")
+        odd = _stream_notes(s)
         if odd:
             lines.append(f"{'':<10} note: {'; '.join(odd)}")
         if k < len(ratings):
             lines.append(f"{'':<10} {ratings[k].summary()}")
-    ssrcs = [s.ssrc for s in stats]
-    clashes = sorted({x for x in ssrcs if ssrcs.count(x) > 1})
-    for x in clashes:
-        lines.append(f"note: SSRC 0x{x:08X} is used by {ssrcs.count(x)} streams (SSRC collision "
+    for x, count in (collisions or {}).items():
+        lines.append(f"note: SSRC {format_ssrc(x)} is used by {count} streams (SSRC collision "
                      "or the same stream captured on several legs)")
     if capture is not None:
         lines += [f"note: {n}" for n in capture.notes]
@@ -101,6 +86,30 @@ def streams_table(stats: Sequence[StreamStats], *, capture: Capture | None = Non
     return "\n".join(lines) + "\n"
 
 
+def _stream_notes(s: StreamStats) -> list[str]:
+    """What the table row of a stream cannot show: wraps, duplicates, unknown PT, oddities."""
+    odd = []
+    if s.seq_wraps:
+        odd.append(f"{s.seq_wraps} sequence wrap(s)")
+    if s.duplicates:
+        odd.append(f"lost counts {s.duplicates} duplicate(s) against the losses (tshark's "
+                   f"rule); {s.missing} sequence number(s) actually missing")
+    if s.clock_rate_hz is None:
+        odd.append(f"payload type {s.payload_type} unknown: jitter needs --payload-type "
+                   f"{s.payload_type}=ENC/RATE[/CH]")
+    if s.empty_payloads:
+        odd.append(f"{s.empty_payloads} empty payload(s)")
+    if s.truncated_packets:
+        odd.append(f"{s.truncated_packets} packet(s) cut by the snap length")
+    if s.ssrc_changes:
+        odd.append(f"{s.ssrc_changes} SSRC change(s)")
+    if s.event_packets:
+        odd.append(f"{s.event_packets} telephone-event packet(s)")
+    if s.comfort_noise_packets:
+        odd.append(f"{s.comfort_noise_packets} comfort-noise packet(s)")
+    return odd
+
+
 def events_text(decoded: DecodedAudio, *, max_events: int = 50) -> str:
     """One line per network event of a decoded stream (times on the decoded timeline)."""
     counts: dict[str, int] = {}
@@ -108,8 +117,9 @@ def events_text(decoded: DecodedAudio, *, max_events: int = 50) -> str:
         counts[e.type] = counts.get(e.type, 0) + e.packets if e.type == "loss" else \
             counts.get(e.type, 0) + 1
     summary = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
-    lines = [f"decoded 0x{decoded.ssrc:08X}: {decoded.codec}, {decoded.audio.shape[0]} samples x "
-             f"{decoded.audio.shape[1]} ch at {decoded.sample_rate_hz} Hz "
+    lines = [f"decoded {format_ssrc(decoded.ssrc)}: {decoded.codec}, "
+             f"{decoded.audio.shape[0]} samples x {decoded.audio.shape[1]} ch at "
+             f"{decoded.sample_rate_hz} Hz "
              f"({decoded.duration_s:.3f} s); network events: {summary}"]
     for e in decoded.network_events[:max_events]:
         seqs = str(e.first_seq) if e.first_seq == e.last_seq else f"{e.first_seq}-{e.last_seq}"
@@ -158,7 +168,7 @@ def streams_document(capture: Capture, stats: Sequence[StreamStats], *,
     }
     if decoded is not None:
         doc["decoded"] = {
-            "ssrc": f"0x{decoded.ssrc:08X}", "codec": decoded.codec,
+            "ssrc": format_ssrc(decoded.ssrc), "codec": decoded.codec,
             "sample_rate_hz": decoded.sample_rate_hz, "channels": int(decoded.audio.shape[1]),
             "samples": int(decoded.audio.shape[0]), "first_timestamp": decoded.first_timestamp,
             "notes": list(decoded.notes),

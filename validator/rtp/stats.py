@@ -33,16 +33,34 @@ least-squares fit of arrival time against RTP time gives the clock drift.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from validator.rtp.capture import RtpStream, format_ssrc
+from validator.rtp.capture import RtpStream
+from validator.rtp.header import SEQ_MODULUS, TS_MODULUS, format_ssrc, seq_delta, ts_delta
 from validator.rtp.payload import CN_PAYLOAD_TYPES
 
-__all__ = ["StreamStats", "analyze", "extend_sequence", "extend_timestamps"]
+__all__ = ["StreamStats", "analyze", "extend_sequence", "extend_timestamps", "ssrc_collisions"]
 
+#: RFC 3550 6.4.1: the interarrival jitter moves 1/16 of the way to each new |D|.
+JITTER_DIVISOR = 16
+#: A timestamp less than half the 32-bit range after the first packet's is "in sequence"
+#: (Wireshark: not before the first packet, modulo 2**32).
+TS_HALF_RANGE = TS_MODULUS // 2
+#: Wireshark counts a step back of more than this in the sequence number as a wrap, not
+#: as a late packet (``seq_num - seq > 0xFF00`` in ``rtppacket_analyse``).
+SEQ_WRAP_MARGIN = 0xFF00
+#: The clock drift fit needs at least this many packets with a known clock...
+MIN_DRIFT_PACKETS = 3
+#: ... spanning at least this much RTP time, ms.
+MIN_DRIFT_SPAN_MS = 100.0
+
+# Per-packet flags, after Wireshark's STAT_FLAG_* (ui/tap-rtp-analysis.h; our own bit values).
 _WRONG_SEQ, _WRONG_TS, _MARKER, _CN, _FOLLOW_CN, _EVENT = 1, 2, 4, 8, 16, 32
+#: Flags that keep a packet out of the delta and jitter minima, means and maxima.
+_NOT_REGULAR = _MARKER | _CN | _WRONG_TS | _FOLLOW_CN
 
 
 @dataclass(frozen=True)
@@ -180,7 +198,7 @@ def extend_timestamps(timestamps: list[int]) -> list[int]:
         if prev is None:
             ext = ts
         else:
-            ext = prev + ((ts - prev + (1 << 31)) % (1 << 32)) - (1 << 31)
+            ext = prev + ts_delta(ts, prev)
         out.append(ext)
         prev = ext
     return out
@@ -199,10 +217,29 @@ def extend_sequence(sequences: list[int]) -> list[int]:
         if top is None:
             ext = s
         else:
-            ext = top + ((s - top + 32768) % 65536) - 32768
+            ext = top + seq_delta(s, top)
         out.append(ext)
         top = ext if top is None or ext > top else top
     return out
+
+
+def ssrc_collisions(stats: Sequence[StreamStats]) -> dict[int, int]:
+    """SSRCs that more than one stream uses, with how many (RFC 3550 8.2 collisions).
+
+    Parameters
+    ----------
+    stats : sequence of StreamStats
+        Every stream of a capture (one per flow and SSRC).
+
+    Returns
+    -------
+    dict of int to int
+        SSRC -> number of streams using it, in SSRC order; empty when every
+        SSRC is unique. Two streams with one SSRC are a collision, or the
+        same stream captured on several legs.
+    """
+    ssrcs = [s.ssrc for s in stats]
+    return {x: ssrcs.count(x) for x in sorted({x for x in ssrcs if ssrcs.count(x) > 1})}
 
 
 def _rfc3550_counts(seqs: list[int]) -> tuple[int, int, int, list[int]]:
@@ -248,7 +285,7 @@ def _combine(stream: RtpStream, parts: list[StreamStats]) -> StreamStats:
     def total(name: str) -> int:
         return sum(int(getattr(p, name)) for p in parts)
 
-    def pick(name: str, fn) -> float | None:
+    def pick(name: str, fn: Callable[[list[float]], float]) -> float | None:
         vals = [getattr(p, name) for p in parts if getattr(p, name) is not None]
         return fn(vals) if vals else None
 
@@ -283,129 +320,197 @@ def _combine(stream: RtpStream, parts: list[StreamStats]) -> StreamStats:
         ssrc_changes=len(parts) - 1)
 
 
-def _analyze_one(stream: RtpStream) -> StreamStats:
-    pkts = stream.packets
-    n = len(pkts)
-    formats = stream.formats
+@dataclass
+class _WiresharkState:
+    """The running state of Wireshark 4.0's ``rtppacket_analyse`` over one stream.
+
+    Times are ms from the capture's first frame; ``-1.0`` is Wireshark's
+    "not yet" for the minima.
+    """
+
+    start_seq: int
+    stop_seq: int
+    seq_num: int
+    start_time: float
+    time_ms: float
+    last_pt: int
+    delta: float = 0.0
+    max_delta: float = 0.0
+    mean_delta: float = 0.0
+    min_delta: float = -1.0
+    jitter: float = 0.0
+    max_jitter: float = 0.0
+    mean_jitter: float = 0.0
+    min_jitter: float = -1.0
+    max_skew: float = 0.0
+    lastnominal: float = 0.0
+    cycles: int = 0
+    under: bool = False
+    sequence_errors: int = 0
+    problems: bool = False
+    total: int = 1
+    any_clock: bool = False
+    regular_jitter: bool = False
+    fit_arrival: list[float] = field(default_factory=list)
+    fit_nominal: list[float] = field(default_factory=list)
+
+
+def _payload_classes(stream: RtpStream) -> tuple[dict[int, int], dict[int, int]]:
+    """Clock rate (0: unknown or telephone-event) and flags (CN, event) per payload type."""
     clock_of: dict[int, int] = {}
     flag_of: dict[int, int] = {}
-    for pt in {p.payload_type for p in pkts}:
-        f = formats.get(pt)
+    for pt in {p.payload_type for p in stream.packets}:
+        f = stream.formats.get(pt)
         flags = _CN if pt in CN_PAYLOAD_TYPES else 0
         if f is not None and f.is_event:
             clock_of[pt], flags = 0, flags | _EVENT
         else:
             clock_of[pt] = f.clock_rate_hz if f is not None else 0
         flag_of[pt] = flags
-    t0 = stream.capture_start_ns
+    return clock_of, flag_of
 
-    # --- Wireshark 4.0 rtppacket_analyse, packet by packet
+
+def _sequence_step(st: _WiresharkState, seq: int, in_seq: bool) -> int:
+    """Count wraps and sequence errors for one packet; its ``_WRONG_SEQ`` flag."""
+    if seq < st.start_seq and in_seq and not st.under:
+        st.cycles += 1
+        st.under = True
+    elif seq == 0 and st.stop_seq == SEQ_MODULUS - 1 and in_seq and not st.under:
+        st.cycles += 1
+        st.under = True
+    elif seq > st.start_seq and in_seq and st.under:
+        st.under = False
+    if in_seq and st.seq_num + 1 == seq:
+        st.seq_num = seq
+    elif in_seq and st.seq_num == SEQ_MODULUS - 1 and seq == 0:
+        st.seq_num = seq
+    elif in_seq and (st.seq_num + 1 < seq or st.seq_num - seq > SEQ_WRAP_MARGIN):
+        st.seq_num = seq
+        st.sequence_errors += 1
+        return _WRONG_SEQ
+    elif st.seq_num + 1 > seq:
+        st.sequence_errors += 1
+        return _WRONG_SEQ
+    return 0
+
+
+def _timing_step(st: _WiresharkState, cur: float, ts_off: int, clock: int) -> None:
+    """Delta, RFC 3550 jitter and skew of an in-sequence packet arriving at ``cur`` ms."""
+    if not clock:
+        st.delta = cur - st.time_ms
+        return
+    st.any_clock = True
+    arrival = cur - st.start_time
+    nominal = ts_off / (clock / 1000)
+    expected_time = st.time_ms + (nominal - st.lastnominal)
+    current_diff = abs(cur - expected_time)
+    st.jitter = ((JITTER_DIVISOR - 1) * st.jitter + current_diff) / JITTER_DIVISOR
+    st.delta = cur - st.time_ms
+    st.lastnominal = nominal
+    skew = nominal - arrival
+    if abs(skew) > abs(st.max_skew):
+        st.max_skew = skew
+    st.fit_arrival.append(arrival)
+    st.fit_nominal.append(nominal)
+
+
+def _running_figures(st: _WiresharkState, clock: int) -> None:
+    """Min, running mean and max of delta (and jitter with a clock) after a regular packet."""
+    if st.delta > st.max_delta:
+        st.max_delta = st.delta
+    if st.min_delta == -1 or st.delta < st.min_delta:
+        st.min_delta = st.delta
+    st.mean_delta = (st.mean_delta * (st.total - 1) + st.delta) / st.total
+    if clock:
+        st.regular_jitter = True
+        if st.jitter > st.max_jitter:
+            st.max_jitter = st.jitter
+        st.mean_jitter = (st.mean_jitter * (st.total - 1) + st.jitter) / st.total
+        if st.min_jitter == -1 or st.jitter < st.min_jitter:
+            st.min_jitter = st.jitter
+
+
+def _analyze_one(stream: RtpStream) -> StreamStats:
+    """Statistics of one SSRC's packets, as Wireshark's RTP stream analysis computes them.
+
+    A port of Wireshark 4.0's ``rtppacket_analyse`` (``ui/tap-rtp-analysis.c``),
+    packet by packet in arrival order: sequence wraps and errors, the arrival
+    delta, and the interarrival jitter of RFC 3550 section 6.4.1 as its
+    appendix A.8 computes it (``J += (|D| - J) / 16``, with D the difference
+    between the arrival spacing and the RTP timestamp spacing, in ms at the
+    payload's clock rate). The module docstring lists which packets Wireshark
+    leaves out of the minima, means and maxima. Duplicates, reordering and
+    missing sequence numbers are counted separately (RFC 3550 A.1), and the
+    clock drift is a least-squares fit of arrival against RTP time.
+
+    Parameters
+    ----------
+    stream : RtpStream
+        One SSRC on one flow, packets in arrival order (at least one).
+
+    Returns
+    -------
+    StreamStats
+    """
+    pkts = stream.packets
+    clock_of, flag_of = _payload_classes(stream)
+    t0 = stream.capture_start_ns
     first = pkts[0]
-    first_ts = first.timestamp
     cur0 = (first.time_ns - t0) / 1e6
-    start_seq = stop_seq = seq_num = first.sequence
-    start_time = time_ms = cur0
-    last_pt = first.payload_type
-    delta = max_delta = mean_delta = 0.0
-    min_delta = -1.0
-    jitter = max_jitter = mean_jitter = 0.0
-    min_jitter = -1.0
-    max_skew = 0.0
-    lastnominal = 0.0
-    cycles = 0
-    under = False
-    sequence_errors = 0
-    problems = False
-    total = 1
-    any_clock = bool(clock_of.get(first.payload_type))
-    regular_jitter = False
-    fit_arrival: list[float] = [0.0] if any_clock else []
-    fit_nominal: list[float] = [0.0] if any_clock else []
-    for i in range(1, n):
-        p = pkts[i]
+    st = _WiresharkState(start_seq=first.sequence, stop_seq=first.sequence,
+                         seq_num=first.sequence, start_time=cur0, time_ms=cur0,
+                         last_pt=first.payload_type,
+                         any_clock=bool(clock_of.get(first.payload_type)))
+    if st.any_clock:
+        st.fit_arrival.append(0.0)
+        st.fit_nominal.append(0.0)
+    for p in pkts[1:]:
         cur = (p.time_ns - t0) / 1e6
-        seq = p.sequence
-        flags = 0
-        ts_off = (p.timestamp - first_ts) % (1 << 32)
-        in_seq = ts_off < (1 << 31)
-        if not in_seq:
-            flags |= _WRONG_TS
-        if seq < start_seq and in_seq and not under:
-            cycles += 1
-            under = True
-        elif seq == 0 and stop_seq == 65535 and in_seq and not under:
-            cycles += 1
-            under = True
-        elif seq > start_seq and in_seq and under:
-            under = False
-        if in_seq and seq_num + 1 == seq:
-            seq_num = seq
-        elif in_seq and seq_num == 65535 and seq == 0:
-            seq_num = seq
-        elif in_seq and (seq_num + 1 < seq or seq_num - seq > 0xFF00):
-            seq_num = seq
-            sequence_errors += 1
-            flags |= _WRONG_SEQ
-        elif seq_num + 1 > seq:
-            sequence_errors += 1
-            flags |= _WRONG_SEQ
-        pt = p.payload_type
-        flags |= flag_of[pt]
-        if last_pt in CN_PAYLOAD_TYPES:
+        ts_off = (p.timestamp - first.timestamp) % TS_MODULUS
+        in_seq = ts_off < TS_HALF_RANGE
+        flags = 0 if in_seq else _WRONG_TS
+        flags |= _sequence_step(st, p.sequence, in_seq)
+        flags |= flag_of[p.payload_type]
+        if st.last_pt in CN_PAYLOAD_TYPES:
             flags |= _FOLLOW_CN
-        last_pt = pt
-        clock = clock_of[pt]
-        current_diff = 0.0
+        st.last_pt = p.payload_type
+        clock = clock_of[p.payload_type]
         if in_seq:
-            arrival = cur - start_time
-            if clock:
-                any_clock = True
-                nominal = ts_off / (clock / 1000)
-                expected_time = time_ms + (nominal - lastnominal)
-                current_diff = abs(cur - expected_time)
-                jitter = (15 * jitter + current_diff) / 16
-                delta = cur - time_ms
-                lastnominal = nominal
-                skew = nominal - arrival
-                if abs(skew) > abs(max_skew):
-                    max_skew = skew
-                fit_arrival.append(arrival)
-                fit_nominal.append(nominal)
-            else:
-                delta = cur - time_ms
+            _timing_step(st, cur, ts_off, clock)
         if p.marker:
             flags |= _MARKER
-        if not flags & (_MARKER | _CN | _WRONG_TS | _FOLLOW_CN):
-            if delta > max_delta:
-                max_delta = delta
-            if min_delta == -1 or delta < min_delta:
-                min_delta = delta
-            mean_delta = (mean_delta * (total - 1) + delta) / total
-            if clock:
-                regular_jitter = True
-                if jitter > max_jitter:
-                    max_jitter = jitter
-                mean_jitter = (mean_jitter * (total - 1) + jitter) / total
-                if min_jitter == -1 or jitter < min_jitter:
-                    min_jitter = jitter
+        if not flags & _NOT_REGULAR:
+            _running_figures(st, clock)
         if flags & (_WRONG_SEQ | _WRONG_TS):
-            problems = True
+            st.problems = True
         if in_seq:
-            time_ms = cur
-        stop_seq = seq
-        total += 1
-    expected = stop_seq + cycles * 65536 - start_seq + 1
+            st.time_ms = cur
+        st.stop_seq = p.sequence
+        st.total += 1
+    return _stream_stats(stream, st, flag_of)
+
+
+def _clock_drift_ppm(st: _WiresharkState) -> float | None:
+    """Slope of arrival against RTP time, minus 1, ppm (None when too short to tell)."""
+    if len(st.fit_nominal) < MIN_DRIFT_PACKETS or \
+            st.fit_nominal[-1] - st.fit_nominal[0] < MIN_DRIFT_SPAN_MS:
+        return None
+    slope = np.polyfit(np.asarray(st.fit_nominal), np.asarray(st.fit_arrival), 1)[0]
+    return float((slope - 1.0) * 1e6) if math.isfinite(slope) else None
+
+
+def _stream_stats(stream: RtpStream, st: _WiresharkState, flag_of: dict[int, int]
+                  ) -> StreamStats:
+    """The :class:`StreamStats` of one analysed SSRC."""
+    pkts = stream.packets
+    n = len(pkts)
+    expected = st.stop_seq + st.cycles * SEQ_MODULUS - st.start_seq + 1
     dups, reordered, missing, _ext = _rfc3550_counts([p.sequence for p in pkts])
-    drift = None
-    if len(fit_nominal) >= 3 and fit_nominal[-1] - fit_nominal[0] >= 100.0:
-        slope = np.polyfit(np.asarray(fit_nominal), np.asarray(fit_arrival), 1)[0]
-        if math.isfinite(slope):
-            drift = float((slope - 1.0) * 1e6)
-    have_jitter = any_clock
+    have_jitter = st.any_clock
     fmt = stream.format
-    end = (pkts[-1].time_ns - t0) / 1e9
-    start = start_time / 1000.0
-    has_delta = n > 1 and min_delta != -1
+    end = (pkts[-1].time_ns - stream.capture_start_ns) / 1e9
+    start = st.start_time / 1000.0
+    has_delta = n > 1 and st.min_delta != -1
     pts_seen: list[int] = []
     for p in pkts:
         if p.payload_type not in pts_seen:
@@ -416,23 +521,24 @@ def _analyze_one(stream: RtpStream) -> StreamStats:
         codec=fmt.encoding if fmt else None,
         clock_rate_hz=fmt.clock_rate_hz if fmt else None,
         channels=fmt.channels if fmt else 1,
-        packets=n, expected=expected, lost=expected - n, seq_wraps=cycles,
-        duplicates=dups, reordered=reordered, missing=missing, sequence_errors=sequence_errors,
-        min_delta_ms=min_delta if has_delta else None,
-        mean_delta_ms=mean_delta if has_delta else None,
-        max_delta_ms=max_delta if has_delta else None,
-        min_jitter_ms=(min_jitter if regular_jitter else 0.0) if have_jitter else None,
-        mean_jitter_ms=mean_jitter if have_jitter else None,
-        max_jitter_ms=max_jitter if have_jitter else None,
-        last_jitter_ms=jitter if have_jitter else None,
-        max_skew_ms=max_skew if have_jitter else None,
-        clock_drift_ppm=drift,
+        packets=n, expected=expected, lost=expected - n, seq_wraps=st.cycles,
+        duplicates=dups, reordered=reordered, missing=missing,
+        sequence_errors=st.sequence_errors,
+        min_delta_ms=st.min_delta if has_delta else None,
+        mean_delta_ms=st.mean_delta if has_delta else None,
+        max_delta_ms=st.max_delta if has_delta else None,
+        min_jitter_ms=(st.min_jitter if st.regular_jitter else 0.0) if have_jitter else None,
+        mean_jitter_ms=st.mean_jitter if have_jitter else None,
+        max_jitter_ms=st.max_jitter if have_jitter else None,
+        last_jitter_ms=st.jitter if have_jitter else None,
+        max_skew_ms=st.max_skew if have_jitter else None,
+        clock_drift_ppm=_clock_drift_ppm(st),
         start_s=start, end_s=end, duration_s=end - start,
-        first_seq=first.sequence, last_seq=pkts[-1].sequence,
+        first_seq=pkts[0].sequence, last_seq=pkts[-1].sequence,
         marker_packets=sum(1 for p in pkts if p.marker),
         comfort_noise_packets=sum(1 for p in pkts if p.payload_type in CN_PAYLOAD_TYPES),
         event_packets=sum(1 for p in pkts if flag_of[p.payload_type] & _EVENT),
         empty_payloads=sum(1 for p in pkts if not p.payload),
         truncated_packets=sum(1 for p in pkts if p.truncated),
-        problems=problems,
+        problems=st.problems,
     )

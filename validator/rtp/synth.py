@@ -1,7 +1,7 @@
 """Synthetic RTP captures with known ground truth (for tests and benchmarks).
 
-:func:`encode_packets` cuts audio into RTP payloads (G.711 through
-:mod:`validator.impair.faults`, L8/L16/L24 big-endian);
+:func:`encode_packets` cuts audio into RTP payloads (G.711, L8/L16/L24
+big-endian, through :func:`validator.codecs.encode_samples`);
 :func:`write_capture` writes datagrams as pcap or pcapng over any of the link
 layers the reader supports (Ethernet, 802.1Q/802.1ad VLAN, Linux cooked v1
 and v2, raw IP), over IPv4 (optionally fragmented) or IPv6, with an optional
@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from validator.codecs.pcm import encode_samples
+from validator.codecs.sizes import SAMPLE_BYTES
 from validator.rtp.header import build_rtp_packet
 from validator.rtp.payload import PayloadFormat, parse_rtpmap
 
@@ -53,27 +55,15 @@ def encode_packets(audio: np.ndarray, fmt: PayloadFormat | str, *, samples_per_p
     -------
     list of bytes
         One payload per packet; the last one may be shorter.
+
+    Raises
+    ------
+    AudioFormatError
+        An encoding that is not sample based (a ``ValueError``).
     """
     f = parse_rtpmap(fmt) if isinstance(fmt, str) else fmt
     y = np.atleast_2d(np.asarray(audio, dtype=np.float64).T).T
-    if f.encoding in ("PCMU", "PCMA"):
-        from validator.impair.faults import a_law_encode, mu_law_encode
-
-        codes = (mu_law_encode(y) if f.encoding == "PCMU" else a_law_encode(y)).astype(np.uint8)
-        raw = codes.reshape(-1).tobytes()
-        width = 1
-    elif f.encoding == "L16":
-        v = np.clip(np.round(y * 32768), -32768, 32767).astype(">i2")
-        raw, width = v.reshape(-1).tobytes(), 2
-    elif f.encoding == "L24":
-        v = np.clip(np.round(y * 8388608), -8388608, 8388607).astype(np.int64) & 0xFFFFFFFF
-        b = np.stack([(v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF], axis=-1).astype(np.uint8)
-        raw, width = b.reshape(-1).tobytes(), 3
-    elif f.encoding == "L8":
-        v = np.clip(np.round(y * 128) + 128, 0, 255).astype(np.uint8)
-        raw, width = v.reshape(-1).tobytes(), 1
-    else:
-        raise ValueError(f"cannot encode {f.encoding!r}")
+    raw, width = encode_samples(y, f.encoding), SAMPLE_BYTES[f.encoding]
     step = samples_per_packet * y.shape[1] * width
     return [raw[i:i + step] for i in range(0, len(raw), step)]
 

@@ -55,8 +55,9 @@ import numpy as np
 import soundfile as sf
 from scipy import signal as sps
 
-from validator.errors import AudioFormatError, SignalSpecError
+from validator.errors import SignalSpecError
 from validator.io.atomic import atomic_path
+from validator.io.audio import valid_audio
 
 __all__ = [
     "BIT_DEPTHS",
@@ -227,7 +228,8 @@ def _bit_depth(bit_depth: object) -> int:
 # --------------------------------------------------------------------------
 
 
-def _sine(frequency_hz: float, n_samples: int, sample_rate_hz: int, phase_rad: float = 0.0):
+def _sine(frequency_hz: float, n_samples: int, sample_rate_hz: int, phase_rad: float = 0.0
+          ) -> np.ndarray:
     """``sin(2*pi*f*n/fs + phase)`` for n = 0..n_samples-1, float64, shape (n,)."""
     n = np.arange(n_samples, dtype=np.float64)
     # Reduce to whole cycles first so the argument of sin stays small and exact-ish.
@@ -620,21 +622,6 @@ def log_sweep(
 # --------------------------------------------------------------------------
 
 
-def _valid_samples(y: object) -> np.ndarray:
-    """Check an audio array (float, finite, 1-D or 2-D, not empty) and return it."""
-    if not isinstance(y, np.ndarray):
-        raise AudioFormatError(f"audio must be a numpy array, got {type(y).__name__!r}")
-    if not np.issubdtype(y.dtype, np.floating):
-        raise AudioFormatError(f"audio must be floating point, got dtype {y.dtype!r}")
-    if y.ndim not in (1, 2) or y.size == 0:
-        raise AudioFormatError(
-            f"audio must be a non-empty array of shape (n_samples, n_channels), got {y.shape!r}"
-        )
-    if not np.all(np.isfinite(y)):
-        raise AudioFormatError("audio contains NaN or infinite samples")
-    return y
-
-
 def _integer_codes(y: np.ndarray, bit_depth: int) -> np.ndarray:
     """Integer PCM codes: round(y * 2**(b-1)) clipped to [-2**(b-1), 2**(b-1)-1], int64."""
     scale = 2.0 ** (bit_depth - 1)
@@ -675,7 +662,7 @@ def quantize(y: np.ndarray, bit_depth: int) -> np.ndarray:
     on reading, so the round trip is exact.
     """
     depth = _bit_depth(bit_depth)
-    samples = _valid_samples(y)
+    samples = valid_audio(y, max_abs_sample=None).reshape(np.shape(y))
     if depth == 32:
         return samples.astype(np.float32).astype(np.float64)
     return _integer_codes(samples, depth).astype(np.float64) / 2.0 ** (depth - 1)
@@ -729,8 +716,7 @@ def write_wav(
     """
     depth = _bit_depth(bit_depth)
     fs = _sample_rate(sample_rate_hz)
-    samples = _valid_samples(y)
-    frames = samples if samples.ndim == 2 else samples[:, np.newaxis]
+    frames = valid_audio(y, max_abs_sample=None)
     if depth == 16:
         data: np.ndarray = _integer_codes(frames, 16).astype(np.int16)
         subtype = "PCM_16"

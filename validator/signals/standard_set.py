@@ -34,6 +34,7 @@ from validator.signals.generate import (
     tone,
     write_wav,
 )
+from validator.verdict import EXIT_ERROR, EXIT_PASS
 
 __all__ = [
     "KINDS",
@@ -315,16 +316,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) > 1:
         sys.stderr.write("usage: python -m validator.signals.standard_set [OUT_DIR]\n")
-        return 2
+        return EXIT_ERROR
     out_dir = Path(args[0]) if args else _DEFAULT_OUT_DIR
     try:
         manifest = build_standard_set(out_dir)
     except (ValidatorError, OSError) as exc:
         sys.stderr.write(f"error: {exc}\n")
-        return 2
+        return EXIT_ERROR
     for name, record in manifest["files"].items():
         sys.stdout.write(f"{out_dir / name}  {record['sha256']}\n")
-    return 0
+    return EXIT_PASS
 
 
 if __name__ == "__main__":
