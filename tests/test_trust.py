@@ -296,3 +296,24 @@ def test_a_channel_carrying_another_tone_fails_on_match_not_on_faults():
     assert not [e for e in r.events if e.channel == 1]
     assert not r.channels[1].polarity_inverted
     assert any("ch1 does not carry its reference" in n for n in r.notes)
+
+
+def test_drift_with_repeated_packets_is_one_drift_and_the_repeats():
+    """A 50 ppm clock drift on a 2.5 s tone with three repeated 20 ms packets (two 40 ms apart).
+    The per-period track sees each repeat as a 20 ms excursion: folded away, the lag is one
+    ramp (drift 50 ppm), not a staircase of invented splices."""
+    fs, f, ppm = 48000, 997.0, 50.0
+    n = np.arange(int(2.7 * fs))
+    ref = np.where(n >= int(0.1 * fs), 0.5 * np.sin(2 * np.pi * f * (n - int(0.1 * fs)) / fs), 0.0)
+    rx = np.where(n >= int(0.1 * fs),
+                  0.5 * np.sin(2 * np.pi * f * (n - int(0.1 * fs)) / fs / (1 + ppm * 1e-6)), 0.0)
+    starts = (1.5, 2.14, 2.18)
+    for t in starts:
+        a, k = int(t * fs), int(0.02 * fs)
+        rx[a:a + k] = rx[a - k:a]  # the receiver plays the previous packet again
+    r = validate(rx, ref, sample_rate_hz=fs)
+    assert r.alignment.drift_ppm == pytest.approx(ppm, abs=0.5)
+    assert len(r.alignment.segments) == 1
+    ev = sorted(r.events, key=lambda e: e.start_s)
+    assert [round(e.start_s, 3) for e in ev] == pytest.approx(starts, abs=0.002), \
+        [(e.type, e.start_s, e.duration_s) for e in ev]

@@ -28,6 +28,8 @@ from validator.align.interp import HALF_TAPS, interpolate
 from validator.align.xcorr import ncc, pick_peak
 from validator.io.audio import AudioSource
 
+#: Longest excursion of the lag track folded away (three concealed 20 ms packets), s.
+MAX_EXCURSION_S = 0.06
 #: NCC below which a local window is not trusted for the delay track.
 MIN_SCORE = 0.6
 
@@ -230,6 +232,7 @@ def fit_model(points: list[LagPoint], *, reference: AudioSource, received: Audio
     floor = MIN_TRACK_SIGMA if sigma_floor is None else sigma_floor
     seg_id, slope, intercepts = segment_track(p, lag, min_step=jump_tol, sigma_floor=floor,
                                               min_drift_span=2.0 * ref.sample_rate_hz,
+                                              max_excursion=MAX_EXCURSION_S * ref.sample_rate_hz,
                                               smooth_span=0.15 * ref.sample_rate_hz)
     cut_list = [int(c) for c in np.flatnonzero(np.diff(seg_id)) + 1]
     kept = _drop_excursions(cut_list, lag - slope * p, p,
@@ -288,7 +291,8 @@ MIN_TRACK_SIGMA = 0.01
 def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
                   sigma_floor: float = MIN_TRACK_SIGMA,
                   min_drift_span: float = 0.0,
-                  smooth_span: float = 0.0) -> tuple[np.ndarray, float, list[float]]:
+                  smooth_span: float = 0.0,
+                  max_excursion: float = 0.0) -> tuple[np.ndarray, float, list[float]]:
     """Split a lag track into constant segments plus an optional common drift.
 
     A receiver that skips or cuts audio makes the lag a staircase; a clock
@@ -326,6 +330,10 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
     smooth_span : float
         Half-width of the running median taken before the change points,
         samples of reference (3 to 9 points).
+    max_excursion : float
+        Longest excursion folded away, samples of reference: a run of
+        segments this short whose neighbours sit at one lag (a concealed or
+        repeated packet pulls a dense track aside for its 20 ms).
 
     Returns
     -------
@@ -369,7 +377,8 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
         for _ in range(4):
             x = median_filter(lag - slope * p, size=width, mode="nearest")
             new_id = _merge_close(x, _pelt(x, pen, sigma), step)
-            new_id, use = _dissolve_transitions(x, new_id, step)
+            new_id, use = _dissolve_transitions(x, new_id, step, p=p, max_span=max_excursion)
+            new_id = _merge_close(x, new_id, step)  # the two sides of a dissolved excursion
             smooth = x + slope * p
             slope_new, _ = _fit_segments(p[use], smooth[use], new_id[use], with_slope=with_slope)
             done = np.array_equal(new_id, seg_id) and abs(slope_new - slope) < 1e-9
@@ -394,32 +403,52 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
 
 
 def _dissolve_transitions(x: np.ndarray, seg_id: np.ndarray, step: float, *,
-                          max_points: int = 2) -> tuple[np.ndarray, np.ndarray]:
+                          max_points: int = 2, p: np.ndarray | None = None,
+                          max_span: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Fold runs of short segments between two long ones into their neighbours.
 
     An analysis window that straddles a step measures a lag between the two
     sides: points in transit, not segments of their own. A concealed packet
-    pulls one or two windows aside and back: an excursion, which the
-    detectors report as a glitch. A run of segments of at most ``max_points``
-    points each is an excursion when the long segments either side sit within
-    ``step`` of each other (it joins the left one), and a transition when all
-    its points lie between them (each point joins the nearer side). Either way
-    its points are left out of the fits (``use``).
+    pulls the track aside and back: an excursion, which the detectors report
+    as a glitch. First, a run of segments of at most ``max_points`` points is
+    an excursion when the long segments either side sit within ``step`` of
+    each other (it joins the left one), and a transition when all its points
+    lie between them (each point joins the nearer side). Then a run of
+    segments spanning at most ``max_span`` of ``p`` whose neighbours sit
+    within ``step`` of each other is an excursion too (a dense track's 20 ms
+    concealed packet). Either way its points are left out of the fits
+    (``use``).
+    """
+    use = np.ones(len(x), dtype=bool)
+    out = _fold_runs(x, seg_id, step, np.bincount(seg_id) <= max_points, use, transitions=True)
+    if p is not None and max_span > 0:
+        nseg = int(out.max()) + 1
+        lo = np.full(nseg, np.inf)
+        hi = np.full(nseg, -np.inf)
+        np.minimum.at(lo, out, p)
+        np.maximum.at(hi, out, p)
+        out = _fold_runs(x, out, step, (hi - lo) <= max_span, use, transitions=False)
+    return out, use
+
+
+def _fold_runs(x: np.ndarray, seg_id: np.ndarray, step: float, short: np.ndarray,
+               use: np.ndarray, *, transitions: bool) -> np.ndarray:
+    """One pass of :func:`_dissolve_transitions` over runs of ``short`` segments.
+
+    ``use`` is updated in place; returns the renumbered segment index.
     """
     nseg = int(seg_id.max()) + 1
     out = seg_id.copy()
-    use = np.ones(len(x), dtype=bool)
-    counts = np.bincount(seg_id, minlength=nseg)
     meds = [float(np.median(x[seg_id == k])) for k in range(nseg)]
     k = 1
     while k < nseg - 1:
-        if counts[k] > max_points or counts[k - 1] <= max_points:
+        if not short[k] or short[k - 1]:
             k += 1
             continue
         j = k
-        while j < nseg - 1 and counts[j] <= max_points:
+        while j < nseg - 1 and short[j]:
             j += 1
-        if counts[j] <= max_points:  # the run reaches the last segment: leave it
+        if short[j]:  # the run reaches the last segment: leave it
             break
         run = (seg_id >= k) & (seg_id < j)
         a, b = meds[k - 1], meds[j]
@@ -427,13 +456,13 @@ def _dissolve_transitions(x: np.ndarray, seg_id: np.ndarray, step: float, *,
         if abs(a - b) < step:
             out[run] = k - 1
             use[run] = False
-        elif np.all((x[run] >= lo - step) & (x[run] <= hi + step)):
+        elif transitions and np.all((x[run] >= lo - step) & (x[run] <= hi + step)):
             idx = np.flatnonzero(run)
             out[idx] = np.where(np.abs(x[idx] - a) <= np.abs(x[idx] - b), k - 1, j)
             use[idx] = False
         k = j + 1
     _, out = np.unique(out, return_inverse=True)
-    return out.astype(int), use
+    return out.astype(int)
 
 
 def track_sigma(lag: np.ndarray, *, floor: float = MIN_TRACK_SIGMA) -> float:
