@@ -35,6 +35,7 @@ from validator.align.channels import (
 )
 from validator.align.delay import DelayEstimate, steady_tone_span
 from validator.align.track import AlignmentModel
+from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS
 from validator.detectors.activity import Activity, measure_activity
 from validator.detectors.common import span_mask
 from validator.detectors.coverage import measure_coverage
@@ -71,8 +72,9 @@ TONAL = 0.9
 
 
 def validate(received: AudioInput, reference: AudioInput | str, *, profile: Profile | None = None,
-             sample_rate_hz: int | None = None, max_delay_s: float = 10.0, dtw: bool = False,
-             zoom_events: int = 50, ssrc: str | int | None = None,
+             sample_rate_hz: int | None = None, max_delay_s: float = DEFAULT_MAX_DELAY_S,
+             dtw: bool = False, zoom_events: int = DEFAULT_MAX_ZOOMS,
+             ssrc: str | int | None = None,
              port: int | None = None, payload_types: dict[int, str] | None = None,
              progress: Callable[[float], None] | None = None,
              emodel: EModelSettings | None = None,
@@ -206,8 +208,11 @@ def _open_inputs(stack: ExitStack, received: AudioInput, reference: AudioInput |
 
 
 def _align(inputs: _Inputs, *, max_delay_s: float) -> tuple[ChannelAlignments, list[str]]:
-    """Stage 2: which reference channel each received channel carries, then each channel
-    against its own (periods, splices and polarity are per channel); and the notes."""
+    """Stage 2: the channel map, then each channel against its own reference channel.
+
+    Periods, splices and polarity are per channel. Returns the alignments
+    and the notes they call for.
+    """
     rec, ref, tone = inputs.rec, inputs.ref, inputs.tone
     mapping = (channel_map(reference=ref, received=rec, max_delay_s=max_delay_s)
                if tone is None

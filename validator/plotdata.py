@@ -41,7 +41,32 @@ def level_trace(feats: Features, ch: int, *, max_points: int = 4000) -> Trace:
 
 def plot_data(feats: Features, rec: AudioSource, aligns: ChannelAlignments,
                events: list[Event], tonal: list[float | None], zoom_events: int) -> PlotData:
-    """Decimated envelopes, spectra and event zooms for the HTML report."""
+    """Decimated envelopes, spectra and event zooms for the HTML report.
+
+    Parameters
+    ----------
+    feats : Features
+        The frame features (per-channel envelopes, min/max per bin, and the
+        kept received excerpts).
+    rec : AudioSource
+        The received audio, read again around each zoomed event.
+    aligns : ChannelAlignments
+        Gives the expected (aligned, gain-matched reference) waveform.
+    events : list of Event
+        Events on the received timeline; the first ``zoom_events`` are zoomed.
+    tonal : list of float or None
+        Each channel's reference tone, Hz (None: not a steady tone).
+    zoom_events : int
+        How many events get a zoomed waveform (received and expected, with
+        :data:`ZOOM_PAD_S` either side, at most :data:`ZOOM_MAX_S`).
+
+    Returns
+    -------
+    PlotData
+        Plain numbers only (tuples of float: dBFS envelopes, Hz and dB
+        spectra, samples in full-scale units), so that renderers draw
+        without computing.
+    """
     fs = feats.sample_rate_hz
     chans = []
     for ch, cf in enumerate(feats.channels):

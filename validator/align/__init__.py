@@ -1,0 +1,1 @@
+"""Alignment: delay, lag track, drift, splices and channels (received against reference)."""

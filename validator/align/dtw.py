@@ -29,6 +29,7 @@ References
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +82,8 @@ class DtwResult:
     warps: tuple[Warp, ...]
 
 
-def _libs():
+def _libs() -> tuple[Any, Any]:
+    """Librosa and dtw-python, imported on first use."""
     try:
         import dtw as dtw_lib
         import librosa

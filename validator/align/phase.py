@@ -1,4 +1,4 @@
-"""Dense delay track of a steady tone, by quadrature demodulation at its frequency.
+r"""Dense delay track of a steady tone, by quadrature demodulation at its frequency.
 
 The windowed cross-correlation track (:func:`~validator.align.track.track_lags`)
 measures one delay per 100 ms window. A real receiver can edit a tone more
@@ -8,22 +8,22 @@ apart (FIELD-NOTES, "skips and cuts in a steady tone"). A 100 ms window
 straddles both edits, and a running median folds them away.
 
 For a steady tone the delay can be read every period instead. Received and
-reference are demodulated at the tone's angular frequency :math:`\\omega` with
+reference are demodulated at the tone's angular frequency :math:`\omega` with
 the same Hann window, the reference read ``D`` samples earlier:
 
 .. math::
 
-   Z_y(k) = \\sum_i w_i\\, y[n_k + i]\\, e^{-j \\omega i}, \\qquad
-   Z_r(k) = \\sum_i w_i\\, r[n_k - D + i]\\, e^{-j \\omega i}.
+   Z_y(k) = \sum_i w_i\, y[n_k + i]\, e^{-j \omega i}, \qquad
+   Z_r(k) = \sum_i w_i\, r[n_k - D + i]\, e^{-j \omega i}.
 
-For :math:`y[n] = g\\, r[n - L]` the ratio is :math:`g\\, e^{-j \\omega (L - D)}`,
-so :math:`L = D - \\arg(Z_y \\bar Z_r) / \\omega`, modulo one period; the
+For :math:`y[n] = g\, r[n - L]` the ratio is :math:`g\, e^{-j \omega (L - D)}`,
+so :math:`L = D - \arg(Z_y \bar Z_r) / \omega`, modulo one period; the
 track is unwrapped along time. An error in the assumed frequency cancels
 (both signals see it alike). Windows of four periods put the image at twice
 the frequency eight bins from DC, below -60 dB, and a hop of one period
 places each edit to about a period.
 
-Each point carries the window's coherence :math:`2 |Z_y|^2 / \\sum_i w_i
+Each point carries the window's coherence :math:`2 |Z_y|^2 / \sum_i w_i
 y[n_k + i]^2` (the share of its power at the tone: 1 for a clean tone, low
 in noise, in a gap or across an edit); points below
 :data:`~validator.align.track.MIN_SCORE`, points whose amplitude is under half

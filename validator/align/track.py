@@ -416,8 +416,9 @@ def _dissolve_transitions(x: np.ndarray, seg_id: np.ndarray, step: float, *,
     lie between them (each point joins the nearer side). Then a run of
     segments spanning at most ``max_span`` of ``p`` whose neighbours sit
     within ``step`` of each other is an excursion too (a dense track's 20 ms
-    concealed packet). Either way its points are left out of the fits
-    (``use``).
+    concealed packet), and such a run at the very start joins the first long
+    segment (a decoder settling). Either way its points are left out of the
+    fits (``use``).
     """
     use = np.ones(len(x), dtype=bool)
     out = _fold_runs(x, seg_id, step, np.bincount(seg_id) <= max_points, use, transitions=True)
@@ -440,6 +441,16 @@ def _fold_runs(x: np.ndarray, seg_id: np.ndarray, step: float, short: np.ndarray
     nseg = int(seg_id.max()) + 1
     out = seg_id.copy()
     meds = [float(np.median(x[seg_id == k])) for k in range(nseg)]
+    if not transitions and nseg > 1 and short[0]:
+        # a short run at the very start is the decoder or the tone settling (Opus's first
+        # 10 ms wander by a tenth of a sample): it joins the first long segment
+        j = 0
+        while j < nseg - 1 and short[j]:
+            j += 1
+        if not short[j]:
+            run = seg_id < j
+            out[run] = j
+            use[run] = False
     k = 1
     while k < nseg - 1:
         if not short[k] or short[k - 1]:
@@ -466,8 +477,11 @@ def _fold_runs(x: np.ndarray, seg_id: np.ndarray, step: float, short: np.ndarray
 
 
 def track_sigma(lag: np.ndarray, *, floor: float = MIN_TRACK_SIGMA) -> float:
-    """Noise of a lag track, samples: the median absolute first difference (robust to steps
-    and outliers) over sqrt(2), at least ``floor``."""
+    """Noise of a lag track, samples.
+
+    The median absolute first difference (robust to steps and outliers) over
+    sqrt(2), at least ``floor``.
+    """
     if len(lag) < 3:
         return floor
     d = np.diff(lag)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from validator.result import Event
+from validator.result import Event, EventType
 
 #: Floor for levels of digital silence, dB.
 MIN_DB = -120.0
@@ -81,7 +81,7 @@ class Frames:
     frame_len: int
     channel: int
 
-    def event(self, kind: str, start: int, end: int, level_db: float, text: str) -> Event:
+    def event(self, kind: EventType, start: int, end: int, level_db: float, text: str) -> Event:
         """Build an event from a ``[start, end)`` sample span."""
         fs = self.sample_rate_hz
         return Event(type=kind, channel=self.channel, start_s=start / fs, end_s=end / fs,

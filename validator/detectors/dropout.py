@@ -42,16 +42,33 @@ def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
     Parameters
     ----------
     cf : ChannelFeatures
+        The channel's 1 ms frame powers (``p_y`` received, ``p_x`` expected,
+        ``p_e`` residual; float32, shape ``(n_frames,)``, full scale 1.0),
+        its projection ``p_yr`` and its sample-exact runs of digital zeros
+        (``zero_runs``: ``(start, end)`` received samples).
     act : Activity
+        Which frames are judged (``act.active``, bool, shape ``(n_frames,)``).
     fr : Frames
+        Sample rate (Hz), frame length (samples) and channel of the events.
     settings : DetectorSettings
-        Uses ``min_dropout_ms`` and ``dropout_depth_db``.
+        Uses ``min_dropout_ms`` (shortest dropout, ms) and
+        ``dropout_depth_db`` (fall below the expected level, dB).
 
     Returns
     -------
     list of Event
-        ``type="dropout"``; ``level_db`` is the received level relative to the
-        expected level over the span (-120 for digital zeros).
+        ``type="dropout"``, sample-exact for zero runs and to the 1 ms frame
+        for attenuated or noise-filled loss; ``level_db`` is the received
+        level relative to the expected level over the span, dB (-120 for
+        digital zeros).
+
+    References
+    ----------
+    .. [1] The Frontline AES dropout definition (see the module docstring): an
+       RMS fall from above a measurement threshold to below a silence
+       threshold and back.
+    .. [2] The presence projection is a least-squares gain per frame, as in
+       IEEE 1057-2017's sine fit (here against the expected waveform).
     """
     fs, flen = fr.sample_rate_hz, fr.frame_len
     n_frames = len(cf.p_y)

@@ -18,6 +18,8 @@ and a concealed 20 ms packet in noise are both seen at their best scale.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from scipy.special import chdtri
 
@@ -60,7 +62,7 @@ RECOVERY_DB = 10.0
 SPLIT_S = 0.010
 
 
-def _chunks(n: int, margin: int):
+def _chunks(n: int, margin: int) -> Iterator[tuple[int, int, int, int]]:
     """``(lo, hi, a, b)``: core ``[lo, hi)`` of each chunk, read as ``[a, b)`` with a margin."""
     for lo in range(0, n, CHUNK_FRAMES):
         hi = min(lo + CHUNK_FRAMES, n)
@@ -170,36 +172,16 @@ def _without_recovery(s: int, e: int, cf: ChannelFeatures,
     return out
 
 
-def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: DetectorSettings,
-                    exclude: np.ndarray) -> list[Event]:
-    """Find glitches on one channel.
+def _margins_db(cf: ChannelFeatures, base: np.ndarray, floor: np.ndarray, flen: int,
+                settings: DetectorSettings) -> dict[int, float]:
+    """Threshold above the residual floor for each frame scale, dB.
 
-    Parameters
-    ----------
-    cf : ChannelFeatures
-    act : Activity
-    fr : Frames
-    settings : DetectorSettings
-        Uses ``glitch_min_db``, ``glitch_false_alarm`` and ``silence_threshold_dbfs``.
-    exclude : np.ndarray, shape=(n_frames,), bool
-        Frames already explained by another event (dropout, silence, level).
-
-    Returns
-    -------
-    list of Event
-        ``type="glitch"``; ``level_db`` is the residual level relative to the
-        expected signal over the span.
-
-    Notes
-    -----
-    Frames are processed in chunks of ``CHUNK_FRAMES`` (with a margin), so the
-    memory this needs does not grow with the capture's length.
+    The chi-square upper quantile for the frame's degrees of freedom at
+    ``glitch_false_alarm``, at least :data:`MIN_MARGIN_DB`, widened by five
+    robust standard deviations of the residual about its floor (measured on
+    a strided sample of the judged frames) up to :data:`MAX_MARGIN_DB`.
     """
-    flen, fs = fr.frame_len, fr.sample_rate_hz
     n = len(cf.p_e)
-    floor = residual_floor(cf, act, exclude)
-    base = act.active & ~exclude & (floor > 0)
-    # pass 1: the spread of the residual about its floor, per scale, on a strided sample
     k_db = {}
     stride = max(1, n // 400_000)
     for w in SCALES:
@@ -219,6 +201,77 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
             if len(r) > 20:
                 spread_db = 5 * 1.4826 * float(np.median(np.abs(r - np.median(r))))
         k_db[w] = max(10 * np.log10(k), MIN_MARGIN_DB, min(spread_db, MAX_MARGIN_DB))
+    return k_db
+
+
+def _glitch_events(hit: np.ndarray, cf: ChannelFeatures, act: Activity,
+                   fr: Frames) -> list[Event]:
+    """Events from the flagged frames: merged, without recovery tails, each described."""
+    flen, fs = fr.frame_len, fr.sample_rate_hz
+    events = []
+    spans = merge_spans([(s * flen, e * flen) for s, e in runs(hit)], gap=int(MERGE_S * fs))
+    spans = [piece for s, e in spans for piece in _without_recovery(s, e, cf, flen)]
+    for s, e in spans:
+        fa, fb = s // flen, e // flen
+        d = (e - s) / fs
+        e_sum, x_sum = float(cf.p_e[fa:fb].sum()), float(cf.p_x[fa:fb].sum())
+        if x_sum <= (fb - fa) * act.threshold_power * 0.1:
+            lvl = float(power_dbfs(e_sum / max(fb - fa, 1)))
+            text = (f"{d * 1000:.0f} ms of unexpected sound at {lvl:.1f} dBFS where the "
+                    "reference is silent")
+        else:
+            lvl = ratio_db(e_sum, x_sum)
+            text = (f"waveform departs from the reference for {d * 1000:.0f} ms, "
+                    f"residual {lvl:.1f} dB re signal{packet_note(d)}")
+        events.append(fr.event("glitch", s, e, lvl, text))
+    return events
+
+
+def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: DetectorSettings,
+                    exclude: np.ndarray) -> list[Event]:
+    """Find glitches on one channel.
+
+    Parameters
+    ----------
+    cf : ChannelFeatures
+        The channel's 1 ms frame powers: ``p_e`` residual (received minus the
+        aligned, gain-matched reference), ``p_x`` expected, ``p_y`` received;
+        float32, shape ``(n_frames,)``, full scale 1.0.
+    act : Activity
+        Which frames are judged (``act.active``), the activity threshold and
+        the noise power (full-scale power units).
+    fr : Frames
+        Sample rate (Hz), frame length (samples) and channel of the events.
+    settings : DetectorSettings
+        Uses ``glitch_min_db`` (residual re expected signal, dB),
+        ``glitch_false_alarm`` (probability per frame) and
+        ``silence_threshold_dbfs`` (dBFS).
+    exclude : np.ndarray, shape=(n_frames,), bool
+        Frames already explained by another event (dropout, silence, level).
+
+    Returns
+    -------
+    list of Event
+        ``type="glitch"``, to the 1 ms frame; ``level_db`` is the residual
+        relative to the expected signal over the span, dB, or its level in
+        dBFS where the reference is silent (unexpected sound).
+
+    References
+    ----------
+    .. [1] IEEE 1057-2017: the residual of a least-squares fit to the
+       expected waveform, tested here per frame (1, 4 and 16 ms) against a
+       chi-square quantile above its floor.
+
+    Notes
+    -----
+    Frames are processed in chunks of ``CHUNK_FRAMES`` (with a margin), so the
+    memory this needs does not grow with the capture's length.
+    """
+    flen = fr.frame_len
+    n = len(cf.p_e)
+    floor = residual_floor(cf, act, exclude)
+    base = act.active & ~exclude & (floor > 0)
+    k_db = _margins_db(cf, base, floor, flen, settings)
     # pass 2: thresholds, chunk by chunk
     abs_floor = dbfs_power(settings.silence_threshold_dbfs)
     min_ratio = 10 ** (settings.glitch_min_db / 10)
@@ -268,20 +321,4 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
             h |= spread & (pe > fl * 10 ** (own_db / 10)) & (pe > abs_floor)
         hit[lo:hi] = h[lo - a:hi - a]
     hit &= ~exclude
-    events = []
-    spans = merge_spans([(s * flen, e * flen) for s, e in runs(hit)], gap=int(MERGE_S * fs))
-    spans = [piece for s, e in spans for piece in _without_recovery(s, e, cf, flen)]
-    for s, e in spans:
-        fa, fb = s // flen, e // flen
-        d = (e - s) / fs
-        e_sum, x_sum = float(cf.p_e[fa:fb].sum()), float(cf.p_x[fa:fb].sum())
-        if x_sum <= (fb - fa) * act.threshold_power * 0.1:
-            lvl = float(power_dbfs(e_sum / max(fb - fa, 1)))
-            text = (f"{d * 1000:.0f} ms of unexpected sound at {lvl:.1f} dBFS where the "
-                    "reference is silent")
-        else:
-            lvl = ratio_db(e_sum, x_sum)
-            text = (f"waveform departs from the reference for {d * 1000:.0f} ms, "
-                    f"residual {lvl:.1f} dB re signal{packet_note(d)}")
-        events.append(fr.event("glitch", s, e, lvl, text))
-    return events
+    return _glitch_events(hit, cf, act, fr)

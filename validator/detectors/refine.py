@@ -1,4 +1,4 @@
-"""Sample-level second look at short glitches: is it a dropout into the noise?
+"""Sample-level second look at short glitches: a dropout into the noise.
 
 When noise is added after a receiver's zero-fill (the path beyond the
 receiver is noisy), the gap no longer holds digital zeros and, at 1 ms frame
