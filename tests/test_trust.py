@@ -317,3 +317,18 @@ def test_drift_with_repeated_packets_is_one_drift_and_the_repeats():
     ev = sorted(r.events, key=lambda e: e.start_s)
     assert [round(e.start_s, 3) for e in ev] == pytest.approx(starts, abs=0.002), \
         [(e.type, e.start_s, e.duration_s) for e in ev]
+
+
+def test_received_audio_going_on_past_the_reference_end_is_no_glitch():
+    """The received file runs on after the reference ends mid-frame (a receiver that played
+    more than the reference holds): the frame that straddles the end compares half a frame of
+    received audio with nothing, and must not be judged (pcma_jitter in shared/real)."""
+    fs = 8000
+    n = np.arange(2 * fs + 3)  # the reference ends 3 samples into a 1 ms frame
+    ref = 0.3 * np.sin(2 * np.pi * 997 * n / fs)
+    ref[-400:] *= np.linspace(1.0, 0.3, 400)  # a fade at the end
+    rx = 0.3 * np.sin(2 * np.pi * 997 * np.arange(len(ref) + 160) / fs)
+    rx[:len(ref)] = ref
+    r = validate(rx, ref, sample_rate_hz=fs)
+    assert r.events == ()
+    assert r.verdict == "pass"

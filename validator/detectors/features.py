@@ -253,9 +253,13 @@ def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
         pad = nf * flen - m
         f0 = b0 // flen
         cov = np.ones(nf, dtype=bool)
-        for model in aligns.models:  # judged where every channel maps inside the reference
-            fpos = model.ref_positions_at(np.arange(b0, b0 + m, flen, dtype=np.float64))
-            cov &= (fpos >= 0) & (fpos < ref_frames)
+        starts = np.arange(b0, b0 + m, flen, dtype=np.float64)
+        ends = np.minimum(starts + (flen - 1), b0 + m - 1)
+        for model in aligns.models:  # judged where every channel maps inside the reference,
+            # the whole frame (one that straddles the reference's end compares half a frame
+            # of received audio with nothing)
+            cov &= (model.ref_positions_at(starts.copy()) >= 0) \
+                & (model.ref_positions_at(ends.copy()) < ref_frames)
         covered[f0:f0 + nf] = cov
         for ch in range(nch):
             c = chans[ch]
