@@ -283,6 +283,9 @@ def fit_model(points: list[LagPoint], *, reference: AudioSource, received: Audio
 #: PELT penalty per change point (and for a drift term), in units of the track's noise
 #: variance times log(n): a BIC-like cost, so that a step or a slope must earn its keep.
 CHANGE_PENALTY = 4.0
+#: Smallest lag ramp over the whole track that is reported as a drift, samples (0.1 sample
+#: over 10 s at 48 kHz is 0.2 ppm; over an hour, 0.0006 ppm).
+MIN_DRIFT_RAMP = 0.1
 #: Smallest noise assumed for a lag track, samples: a clean digital path has none, but the
 #: local estimates carry about 0.001-0.005 samples of interpolation bias.
 MIN_TRACK_SIGMA = 0.01
@@ -399,6 +402,9 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
     # the final fit on the filtered track: a window that matched the wrong place (thousands
     # of samples off) would tilt a least-squares line through the raw one
     slope, intercepts = _fit_segments(p[use], smooth[use], seg_id[use], with_slope=with_slope)
+    if with_slope and abs(slope) * float(p[-1] - p[0]) < max(MIN_DRIFT_RAMP, 3 * sigma):
+        # a drift whose whole ramp stays within the track's noise is not measured: no drift
+        slope, intercepts = _fit_segments(p[use], smooth[use], seg_id[use], with_slope=False)
     return seg_id, slope, intercepts
 
 
