@@ -234,6 +234,11 @@ def fit_model(points: list[LagPoint], *, reference: AudioSource, received: Audio
                                               min_drift_span=2.0 * ref.sample_rate_hz,
                                               max_excursion=MAX_EXCURSION_S * ref.sample_rate_hz,
                                               smooth_span=0.15 * ref.sample_rate_hz)
+    if not period_samples and slope and \
+            abs(slope) * float(p[-1] - p[0]) < max(MIN_DRIFT_RAMP, 3 * track_sigma(lag)):
+        # a correlation track (speech, music) whose whole drift ramp stays within its noise
+        # has no measurable drift (a tone's phase track resolves far smaller ramps)
+        slope, intercepts = _fit_segments(p, lag, seg_id, with_slope=False)
     cut_list = [int(c) for c in np.flatnonzero(np.diff(seg_id)) + 1]
     kept = _drop_excursions(cut_list, lag - slope * p, p,
                             max(jump_tol, 5 * track_sigma(lag, floor=floor)),
@@ -402,9 +407,6 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
     # the final fit on the filtered track: a window that matched the wrong place (thousands
     # of samples off) would tilt a least-squares line through the raw one
     slope, intercepts = _fit_segments(p[use], smooth[use], seg_id[use], with_slope=with_slope)
-    if with_slope and abs(slope) * float(p[-1] - p[0]) < max(MIN_DRIFT_RAMP, 3 * sigma):
-        # a drift whose whole ramp stays within the track's noise is not measured: no drift
-        slope, intercepts = _fit_segments(p[use], smooth[use], seg_id[use], with_slope=False)
     return seg_id, slope, intercepts
 
 
