@@ -6,10 +6,10 @@ lag. A straight line through these local delays gives the clock drift; a
 jump in them is a place where the receiver skipped (or inserted) audio, and
 splits the alignment into segments that share the drift but not the offset.
 
-For periodic references the local correlation repeats every period, so each
-local delay is taken at the peak nearest the prediction: the track stays
-continuous under drift, and a skip shows as a jump of the skipped length
-modulo the period (see :class:`AlignmentModel`).
+A steady tone's correlation repeats every period, so its track is read from
+the tone's phase instead (:mod:`validator.align.phase`), every period; a skip
+then shows as a jump of the skipped length modulo the period (see
+:class:`AlignmentModel`).
 
 References
 ----------
@@ -117,7 +117,7 @@ class AlignmentModel:
 def track_lags(*, reference: AudioSource, received: AudioSource, initial_lag: float,
                hop_s: float,
                window_s: float = 0.1, narrow_s: float = 0.004, wide_s: float = 0.5,
-               period_samples: float | None = None, inverted: bool = False) -> list[LagPoint]:
+               inverted: bool = False) -> list[LagPoint]:
     """Measure the local delay every ``hop_s`` seconds of the reference.
 
     Parameters
@@ -130,16 +130,14 @@ def track_lags(*, reference: AudioSource, received: AudioSource, initial_lag: fl
     narrow_s, wide_s : float
         Search half-ranges in seconds: narrow around the prediction first,
         wide when the narrow search finds no good match (a skip or insert).
-    period_samples : float, optional
-        Period of a periodic reference: local peaks are chosen nearest the
-        prediction instead of highest.
     inverted : bool
         The received audio is upside down (see ``DelayEstimate.inverted``).
 
     Returns
     -------
     list of LagPoint
-        Only windows with a trustworthy match (NCC >= ``MIN_SCORE``).
+        Only windows with a trustworthy match (NCC >= ``MIN_SCORE``). For a
+        steady tone use :func:`validator.align.phase.phase_track`.
     """
     ref, rec = reference, received
     fs = ref.sample_rate_hz
@@ -160,7 +158,7 @@ def track_lags(*, reference: AudioSource, received: AudioSource, initial_lag: fl
             continue
         y = mono(rec.read(p + q0 - sn, win + 2 * sn))
         c = ncc(r, y)
-        pk = pick_peak(c, predicted=sn + (guess - q0)) if period_samples else pick_peak(c)
+        pk = pick_peak(c)
         lag, score = q0 - sn + pk.position, pk.value
         if score < 0.9:
             yw = mono(rec.read(p + q0 - sw, win + 2 * sw))

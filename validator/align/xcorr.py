@@ -136,20 +136,13 @@ class Peak:
         return self.runner_up / self.value if self.value > 0 else 1.0
 
 
-def pick_peak(values: np.ndarray, *, predicted: float | None = None,
-              tolerance: float = 0.97) -> Peak:
-    """Pick a correlation peak, preferring the one nearest a prediction.
+def pick_peak(values: np.ndarray) -> Peak:
+    """Pick the highest correlation peak, with its runner-up.
 
     Parameters
     ----------
     values : np.ndarray, shape=(n,)
         Correlation values (e.g. from :func:`ncc`).
-    predicted : float, optional
-        Expected index. Among local maxima within ``tolerance`` of the global
-        maximum, the one nearest ``predicted`` wins. This keeps a delay track
-        continuous on periodic signals, whose correlation repeats every period.
-    tolerance : float
-        Fraction of the global maximum that counts as "as good".
 
     Returns
     -------
@@ -160,12 +153,7 @@ def pick_peak(values: np.ndarray, *, predicted: float | None = None,
         i = int(np.argmax(values))
         return Peak(i, float(i), float(values[i]), 0.0)
     pv = values[peaks]
-    best = float(pv.max())
-    if predicted is not None and best > 0:
-        good = peaks[pv >= tolerance * best]
-        i = int(good[np.argmin(np.abs(good - predicted))])
-    else:
-        i = int(peaks[np.argmax(pv)])
+    i = int(peaks[np.argmax(pv)])
     others = pv[np.abs(peaks - i) > 1]
     runner = float(others.max()) if len(others) else 0.0
     pos, val = parabolic_peak(values, i)
