@@ -66,6 +66,7 @@ class ChannelView(AudioSource):
         self.sample_rate_hz = source.sample_rate_hz
         self.channels = 1
         self.frames = source.frames
+        self.checks_samples = False  # the source checks what it reads
 
     def _read(self, start: int, frames: int) -> np.ndarray:
         return self.source.read(start, frames)[:, self.channel:self.channel + 1]

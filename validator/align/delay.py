@@ -68,8 +68,10 @@ class DelayEstimate:
 
 
 def mono(y: np.ndarray) -> np.ndarray:
-    """Mean of the channels, shape (n,)."""
-    return y.mean(axis=1) if y.ndim == 2 else y
+    """Mean of the channels, shape (n,) (a view of a single channel: no pass over it)."""
+    if y.ndim == 2:
+        return y[:, 0] if y.shape[1] == 1 else y.mean(axis=1)
+    return y
 
 
 def onset_index(x: np.ndarray, *, rel: float = 0.1) -> int | None:

@@ -368,20 +368,18 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
     pen = CHANGE_PENALTY * sigma * sigma * np.log(n)
     # a running median over +-smooth_span removes short excursions (a bad window, a concealed
     # packet pulling two or three windows aside) and keeps steps sharp
-    from scipy.ndimage import median_filter
-
     hop = float(np.median(np.diff(p))) if n > 1 else 1.0
     width = int(np.clip(2 * round(smooth_span / max(hop, 1.0)) + 1, 3, 9))
     step = max(min_step, 5 * sigma)
     best: tuple[float, np.ndarray, np.ndarray, float, np.ndarray, bool] | None = None
     for with_slope in (False, True):
         # (the running median is taken on the detrended track: on a ramp it would be biased)
-        slope = _theil_sen(p, median_filter(lag, size=width, mode="nearest")) \
+        slope = _theil_sen(p, running_median(lag, width)) \
             if with_slope else 0.0
         seg_id = np.zeros(n, dtype=int)
         use = np.ones(n, dtype=bool)
         for _ in range(4):
-            x = median_filter(lag - slope * p, size=width, mode="nearest")
+            x = running_median(lag - slope * p, width)
             new_id = _merge_close(x, _pelt(x, pen, sigma), step)
             new_id, use = _dissolve_transitions(x, new_id, step, p=p, max_span=max_excursion)
             new_id = _merge_close(x, new_id, step)  # the two sides of a dissolved excursion
@@ -394,7 +392,7 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
         if with_slope and max(float(p[seg_id == k].max() - p[seg_id == k].min())
                               for k in range(int(seg_id.max()) + 1)) < min_drift_span:
             continue
-        smooth = median_filter(lag - slope * p, size=width, mode="nearest") + slope * p
+        smooth = running_median(lag - slope * p, width) + slope * p
         _, icpt = _fit_segments(p[use], smooth[use], seg_id[use], with_slope=with_slope)
         resid = (smooth - (np.asarray(icpt)[seg_id] + slope * p))[use]
         cost = float(np.dot(resid, resid)) + pen * (int(seg_id.max()) + with_slope)
@@ -833,6 +831,16 @@ def robust_gain(y: np.ndarray, r: np.ndarray, *, frame: int) -> float | None:
     rk, yk = r[:nf * frame][keep], y[:nf * frame][keep]
     den = float(np.dot(rk, rk))
     return float(np.dot(yk, rk) / den) if den > 1e-20 else g
+
+
+def running_median(x: np.ndarray, width: int) -> np.ndarray:
+    """Median of the ``width`` points centred on each point (odd ``width``), edges repeated.
+
+    ``scipy.ndimage.median_filter(x, width, mode="nearest")``, without importing scipy.
+    """
+    half = width // 2
+    xp = np.concatenate((np.repeat(x[:1], half), x, np.repeat(x[-1:], half)))
+    return np.median(np.lib.stride_tricks.sliding_window_view(xp, width), axis=1)
 
 
 def broadcast_channels(r: np.ndarray, nch: int) -> np.ndarray:

@@ -153,10 +153,15 @@ class _RunTracker:
             if self.open_start is not None:
                 self._close(offset)
             return
-        m = mask.astype(np.int8)
-        d = np.diff(np.concatenate(([0], m, [0])))
-        starts = np.flatnonzero(d == 1)
-        ends = np.flatnonzero(d == -1)
+        idx = np.flatnonzero(mask)  # sparse in audio (zero crossings): runs from the indices
+        brk = np.flatnonzero(np.diff(idx) > 1)
+        starts = np.concatenate((idx[:1], idx[brk + 1]))
+        ends = np.concatenate((idx[brk] + 1, idx[-1:] + 1))
+        # only runs that can be kept, or that touch the block's edges (they may continue)
+        long = (ends - starts >= self.min_run) | (starts == 0) | (ends == len(mask))
+        if self.open_start is not None and starts[0] != 0:
+            self._close(offset)
+        starts, ends = starts[long], ends[long]
         for s, e in zip(starts, ends, strict=True):
             if s == 0 and self.open_start is not None:
                 start = self.open_start
@@ -250,7 +255,6 @@ def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
         x = xr * gains[None, :]
         e = y - x
         nf = -(-m // flen)
-        pad = nf * flen - m
         f0 = b0 // flen
         cov = np.ones(nf, dtype=bool)
         starts = np.arange(b0, b0 + m, flen, dtype=np.float64)
@@ -263,24 +267,23 @@ def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
         covered[f0:f0 + nf] = cov
         for ch in range(nch):
             c = chans[ch]
-            for arr, dst in ((y[:, ch], c.p_y), (e[:, ch], c.p_e), (xr[:, ch], c.p_r)):
-                if pad:
-                    arr = np.concatenate([arr, np.zeros(pad)])
-                fr = arr.reshape(nf, flen)
-                dst[f0:f0 + nf] = np.einsum("ij,ij->i", fr, fr) / flen
-            yr = y[:, ch] * xr[:, ch]
-            if pad:
-                yr = np.concatenate([yr, np.zeros(pad)])
-            c.p_yr[f0:f0 + nf] = yr.reshape(nf, flen).sum(axis=1) / flen
+            yf, ef, rf = (_framed(a[:, ch], nf, flen) for a in (y, e, xr))
+            sq_y = np.einsum("ij,ij->i", yf, yf)
+            c.p_y[f0:f0 + nf] = sq_y / flen
+            c.p_e[f0:f0 + nf] = np.einsum("ij,ij->i", ef, ef) / flen
+            c.p_r[f0:f0 + nf] = np.einsum("ij,ij->i", rf, rf) / flen
+            c.p_yr[f0:f0 + nf] = np.einsum("ij,ij->i", yf, rf) / flen
             c.p_x[f0:f0 + nf] = c.p_r[f0:f0 + nf] * np.float32(gains[ch] ** 2)
-            _envelope(c.envelope, b0, env_bin, y[:, ch], x[:, ch])
+            lo_y, hi_y = _envelope(c.envelope, b0, env_bin, y[:, ch], x[:, ch])
             yc = y[:, ch]
             c.sum_y += float(yc.sum())
-            c.sum_y2 += float(np.dot(yc, yc))
-            ay = np.abs(yc)
-            c.peak = max(c.peak, float(ay.max()) if m else 0.0)
-            zeros[ch].feed(ay < ZERO_LEVEL, b0)
-            clips[ch].feed(ay >= CLIP_LEVEL, b0)
+            c.sum_y2 += float(sq_y.sum())
+            c.peak = max(c.peak, -lo_y, hi_y)
+            zeros[ch].feed(np.abs(yc) < ZERO_LEVEL, b0)
+            if max(-lo_y, hi_y) >= CLIP_LEVEL:  # else no sample of the block is at full scale
+                clips[ch].feed(np.abs(yc) >= CLIP_LEVEL, b0)
+            else:
+                clips[ch].feed(np.zeros(0, dtype=bool), b0)
         for w0 in want:
             if b0 <= w0 < b0 + m:
                 excerpts.append((w0, rec.read(w0, min(ex_len, n - w0))))
@@ -293,14 +296,29 @@ def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
     return Features(fs, flen, n, chans, covered, excerpts, env_bin)
 
 
-def _envelope(env: np.ndarray, b0: int, env_bin: int, y: np.ndarray, x: np.ndarray) -> None:
-    """Fold a block's min/max per envelope bin into ``env`` (rows: y min, y max, x min, x max)."""
+def _framed(a: np.ndarray, nf: int, flen: int) -> np.ndarray:
+    """``a`` as ``(nf, flen)`` frames, the last one zero-padded (a view when nothing is)."""
+    if len(a) < nf * flen:
+        a = np.concatenate([a, np.zeros(nf * flen - len(a))])
+    return a.reshape(nf, flen)
+
+
+def _envelope(env: np.ndarray, b0: int, env_bin: int, y: np.ndarray,
+              x: np.ndarray) -> tuple[float, float]:
+    """Fold a block's min/max per envelope bin into ``env`` (rows: y min, y max, x min, x max).
+
+    Returns the block's smallest and largest received sample.
+    """
     first = (-b0) % env_bin  # offset in the block of the first bin boundary
     starts = np.arange(first, len(y), env_bin)
     if first:
         starts = np.concatenate(([0], starts))
     bins = (b0 + starts) // env_bin
+    ext = []
     for row, (arr, op) in enumerate(((y, np.minimum), (y, np.maximum), (x, np.minimum),
                                      (x, np.maximum))):
-        env[row, bins] = op(env[row, bins], op.reduceat(arr, starts))
+        red = op.reduceat(arr, starts)
+        env[row, bins] = op(env[row, bins], red)
+        ext.append(red)
+    return float(ext[0].min()), float(ext[1].max())
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-from scipy.special import chdtri
 
 from validator.detectors.activity import Activity
 from validator.detectors.common import (
@@ -35,6 +34,7 @@ from validator.detectors.common import (
 )
 from validator.detectors.features import ChannelFeatures
 from validator.detectors.settings import DetectorSettings
+from validator.detectors.stats import chi2_isf
 from validator.result import Event
 
 #: Glitch frames closer than this are one event, s.
@@ -122,17 +122,36 @@ def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
     """``mask`` grown by ``k`` frames on each side."""
     if k <= 0 or not mask.any():
         return mask.copy()
-    from scipy.ndimage import maximum_filter1d
+    # a frame is set when any frame within k of it is: a window count over a running
+    # integer sum (exact)
+    c = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
+    i = np.arange(len(mask))
+    return c[np.minimum(i + k + 1, len(mask))] - c[np.maximum(i - k, 0)] > 0
 
-    # (np.convolve "same" would return the kernel's length for a shorter mask)
-    return maximum_filter1d(mask.astype(np.uint8), 2 * k + 1, mode="constant") > 0
+
+def _window_max(x: np.ndarray, at: np.ndarray, k: int) -> np.ndarray:
+    """The largest of ``x[i - k .. i + k]`` (clipped to the array) at each index ``i`` of ``at``."""
+    out = x[np.clip(at - k, 0, len(x) - 1)].copy()
+    for j in range(1, 2 * k + 1):
+        out = np.maximum(out, x[np.clip(at - k + j, 0, len(x) - 1)])
+    return out
 
 
 def _box(x: np.ndarray, w: int) -> np.ndarray:
     """Mean over ``w`` frames centred on each frame (float32)."""
+    x = x.astype(np.float32, copy=False)
     if w == 1:
-        return x.astype(np.float32, copy=False)
-    return (np.convolve(x, np.ones(w, dtype=np.float32), mode="same") / w).astype(np.float32)
+        return x
+    # np.convolve(x, ones(w), "same") / w as w shifted adds (numpy's correlate is slower
+    # for these short kernels; a running sum would lose small residuals beside large ones)
+    lead = (w - 1) // 2
+    xp = np.concatenate([np.zeros(w - 1 - lead, np.float32), x, np.zeros(lead, np.float32)])
+    n = len(x)
+    acc = xp[:n].copy()
+    for k in range(1, w):
+        acc += xp[k:k + n]
+    acc /= np.float32(w)
+    return acc
 
 
 def _without_recovery(s: int, e: int, cf: ChannelFeatures,
@@ -186,7 +205,7 @@ def _margins_db(cf: ChannelFeatures, base: np.ndarray, floor: np.ndarray, flen: 
     stride = max(1, n // 400_000)
     for w in SCALES:
         dof = flen * w
-        k = float(chdtri(dof, settings.glitch_false_alarm) / dof)  # chi-square upper quantile
+        k = float(chi2_isf(dof, settings.glitch_false_alarm) / dof)  # chi-square upper quantile
         r_all = []
         for lo, hi, a, b in _chunks(n, w):
             ok = _box(base[a:b].astype(np.float32), w)[lo - a:hi - a] >= 1 - 0.5 / w
@@ -277,7 +296,7 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
     min_ratio = 10 ** (settings.glitch_min_db / 10)
     # a 1 ms frame inside a long flagged frame counts when it stands out on its own
     # (chi-square at 1e-6, at least MIN_MARGIN_DB)
-    own_db = max(MIN_MARGIN_DB, 10 * np.log10(float(chdtri(flen, 1e-6)) / flen))
+    own_db = max(MIN_MARGIN_DB, 10 * np.log10(chi2_isf(flen, 1e-6) / flen))
     # frames next to the reference's activity edges hold the ringing of any band-limited
     # onset (a sinc's tails), which is no fault: "unexpected sound" is judged away from them
     far = ~_dilate(act.active, EDGE_GUARD_FRAMES)
@@ -294,10 +313,8 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
     edge = act.active & _dilate(~act.active, EDGE_GUARD_FRAMES)
     px_eff = cf.p_x
     if edge.any():
-        from scipy.ndimage import maximum_filter1d
-
-        px_eff = np.where(edge, maximum_filter1d(cf.p_x, 2 * EDGE_GUARD_FRAMES + 1),
-                          cf.p_x).astype(np.float32)
+        px_eff = cf.p_x.astype(np.float32, copy=True)
+        px_eff[edge] = _window_max(cf.p_x, np.flatnonzero(edge), EDGE_GUARD_FRAMES)
     hit = np.zeros(n, dtype=bool)
     for lo, hi, a, b in _chunks(n, max(SCALES)):
         pe, px, fl = cf.p_e[a:b], px_eff[a:b], floor[a:b]

@@ -21,6 +21,7 @@ Definitions
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,11 +33,17 @@ from validator.result import ChannelMetrics, Event
 LOBE_BINS = 4
 
 
+@functools.lru_cache(maxsize=8)
 def blackmanharris(n: int) -> np.ndarray:
-    """4-term Blackman-Harris window (Harris 1978, -92 dB sidelobes), symmetric, shape (n,)."""
+    """4-term Blackman-Harris window (Harris 1978, -92 dB sidelobes), symmetric, shape (n,).
+
+    Cached per length (the excerpts share one), so the array is read-only.
+    """
     a = (0.35875, 0.48829, 0.14128, 0.01168)
     t = 2 * np.pi * np.arange(n) / max(n - 1, 1)
-    return a[0] - a[1] * np.cos(t) + a[2] * np.cos(2 * t) - a[3] * np.cos(3 * t)
+    w = a[0] - a[1] * np.cos(t) + a[2] * np.cos(2 * t) - a[3] * np.cos(3 * t)
+    w.flags.writeable = False
+    return w
 
 
 def _lsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -171,16 +178,12 @@ def measure_tone(x: np.ndarray, sample_rate_hz: int, frequency_hz: float, *,
     w = 2 * np.pi * f
     if not 0 < f < fs / 2:
         return None
-    cols = [np.ones_like(t)]
-    for h in range(1, harmonics + 1):
-        if h * f >= fs / 2:
-            break
-        cols += [np.cos(h * w * t), np.sin(h * w * t)]
-    a = np.stack(cols, axis=1)
-    c = _lsq(a, xs)
+    n_h = max(h for h in range(1, harmonics + 1) if h * f < fs / 2 or h == 1)
+    c, zh = _harmonic_fit(xs, w * t, n_h)
     p_fund = 0.5 * float(c[1] ** 2 + c[2] ** 2)
-    fund = a[:, :3] @ c[:3]
-    allfit = a @ c
+    fund = c[0] + c[1] * zh[0].real + c[2] * zh[0].imag
+    allfit = c[0] + sum(c[2 * h + 1] * zh[h].real + c[2 * h + 2] * zh[h].imag
+                        for h in range(n_h))
     p_thdn = float(np.mean((xs - fund) ** 2))
     p_noise = float(np.mean((xs - allfit) ** 2))
     if p_fund <= 1e-12:
@@ -189,6 +192,55 @@ def measure_tone(x: np.ndarray, sample_rate_hz: int, frequency_hz: float, *,
     snr = 10 * np.log10(p_fund / max(p_noise, 1e-30))
     return ToneMeasurement(float(f), float(np.sqrt(2 * p_fund)), float(min(snr, 200.0)),
                            float(max(thd_n, -200.0)))
+
+
+def _harmonic_fit(x: np.ndarray, theta: np.ndarray,
+                  n_h: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Least-squares fit of DC and harmonics ``1..n_h`` of the phase ``theta`` to ``x``.
+
+    The design ``[1, cos(h theta), sin(h theta)]`` is never formed: with
+    ``z = exp(i theta)``, every entry of its normal matrix is the real or
+    imaginary part of a power sum ``S_m = sum z**m`` (m = 0 .. 2 n_h), by the
+    product-to-sum identities, and the right-hand side is ``sum x z**h``. That
+    is O(n n_h) multiplications instead of O(n n_h**2) and 2 n_h trigonometric
+    evaluations per sample.
+
+    Returns
+    -------
+    coef : np.ndarray, shape=(2 * n_h + 1,)
+        ``(dc, a1, b1, a2, b2, ...)`` for ``dc + sum a_h cos(h theta) + b_h sin(h theta)``.
+    powers : list of np.ndarray, shape=(n,), complex128
+        ``z**h`` for h = 1 .. n_h (their real and imaginary parts are the columns).
+    """
+    z = np.exp(1j * theta)
+    zh = [z]
+    for _ in range(2 * n_h - 1):
+        zh.append(zh[-1] * z)
+    s = np.empty(2 * n_h + 1, dtype=complex)
+    s[0] = len(x)
+    s[1:] = [p.sum() for p in zh]
+
+    def sm(m: int) -> complex:  # S_m for any integer m (S_-m = conj(S_m))
+        return complex(s[m]) if m >= 0 else complex(s[-m]).conjugate()
+
+    k = 2 * n_h + 1
+    g = np.empty((k, k))
+    g[0, 0] = len(x)
+    for h in range(1, n_h + 1):
+        g[0, 2 * h - 1] = g[2 * h - 1, 0] = sm(h).real   # sum cos(h theta)
+        g[0, 2 * h] = g[2 * h, 0] = sm(h).imag           # sum sin(h theta)
+        for j in range(1, n_h + 1):
+            d, a = sm(h - j), sm(h + j)
+            g[2 * h - 1, 2 * j - 1] = 0.5 * (d.real + a.real)   # cos h cos j
+            g[2 * h, 2 * j] = 0.5 * (d.real - a.real)           # sin h sin j
+            g[2 * h - 1, 2 * j] = 0.5 * (a.imag - d.imag)       # cos h sin j
+            g[2 * h, 2 * j - 1] = 0.5 * (a.imag + d.imag)       # sin h cos j
+    rhs = np.empty(k)
+    rhs[0] = x.sum()
+    for h in range(1, n_h + 1):
+        q = complex(np.dot(x, zh[h - 1]))
+        rhs[2 * h - 1], rhs[2 * h] = q.real, q.imag
+    return np.linalg.solve(g, rhs), zh[:n_h]
 
 
 def channel_metrics(feats: Features, ch: int, f_ref: float | None, events: list[Event], *,
