@@ -274,8 +274,8 @@ def channel_metrics(feats: Features, ch: int, f_ref: float | None, events: list[
                            feats.frame_len, pad_frames=5)
     px = cf.p_x.astype(np.float64)
     ref_rms_dbfs = None
-    if reference_known and gain != 0 and np.any(px > 0):
-        act = px > 1e-10
+    act = px > 1e-10
+    if reference_known and gain != 0 and np.any(act):
         ref_rms_dbfs = float(power_dbfs(px[act].mean() / gain ** 2))
     freq = ferr = snr = thdn = None
     if f_ref is not None:
