@@ -251,7 +251,8 @@ def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
     for b0 in range(0, n, block):
         m = min(block, n - b0)
         y = rec.read(b0, m)
-        xr = np.stack([aligns.aligned(ch, b0, b0 + m) for ch in range(nch)], axis=1)
+        xr = aligns.aligned(0, b0, b0 + m)[:, None] if nch == 1 else \
+            np.stack([aligns.aligned(ch, b0, b0 + m) for ch in range(nch)], axis=1)
         x = xr * gains[None, :]
         e = y - x
         nf = -(-m // flen)

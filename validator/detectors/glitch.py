@@ -124,9 +124,9 @@ def _dilate(mask: np.ndarray, k: int) -> np.ndarray:
         return mask.copy()
     # a frame is set when any frame within k of it is: a window count over a running
     # integer sum (exact)
-    c = np.concatenate(([0], np.cumsum(mask, dtype=np.int64)))
-    i = np.arange(len(mask))
-    return c[np.minimum(i + k + 1, len(mask))] - c[np.maximum(i - k, 0)] > 0
+    padded = np.concatenate((np.zeros(k, np.int64), mask, np.zeros(k, np.int64)))
+    c = np.concatenate(([0], np.cumsum(padded)))
+    return c[2 * k + 1:] - c[:-(2 * k + 1)] > 0
 
 
 def _window_max(x: np.ndarray, at: np.ndarray, k: int) -> np.ndarray:
