@@ -7,8 +7,10 @@ Python API both call it. It is a short chain of named stages:
    the reference (a file, an array or a tone spec);
 2. :func:`_align`: the channel map, then each channel against its own
    reference channel (:mod:`validator.align`);
-3. :func:`_detect`: one streaming pass for the frame features, then every
-   detector (:func:`validator.detectors.detect.detect_events`);
+3. :func:`_detect`: one streaming pass for the frame features and every
+   detector (:func:`validator.detectors.detect.detect_events`), block by
+   block for a long capture so that memory stays flat
+   (:mod:`validator.detectors.blocks`);
 4. :func:`_measure_and_assemble`: per-channel metrics, DTW, truncation and
    quality scores, assembled into a :class:`~validator.result.ValidationResult`;
 5. :func:`validator.verdict.judge`: the checks and the verdict.
@@ -36,16 +38,13 @@ from validator.align.channels import (
 from validator.align.delay import DelayEstimate, steady_tone_span
 from validator.align.track import AlignmentModel
 from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS
-from validator.detectors.activity import Activity, measure_activity
-from validator.detectors.common import span_mask
-from validator.detectors.coverage import measure_coverage
-from validator.detectors.detect import detect_events
-from validator.detectors.features import Features, extract_features
+from validator.detectors.blocks import Summary, analyse
+from validator.detectors.coverage import CoverageSums, measure_coverage
 from validator.detectors.metrics import channel_metrics, dominant_frequency
 from validator.detectors.settings import DetectorSettings
 from validator.errors import AudioFormatError, InputMismatchError
 from validator.io.audio import ArraySource, AudioSource, ToneSource, open_audio, parse_tone_spec
-from validator.plotdata import level_trace, plot_data
+from validator.plotdata import plot_data
 from validator.quality import assess_quality, requested_metrics
 from validator.quality.rating import EModelSettings
 from validator.result import (
@@ -154,8 +153,9 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         inputs = _open_inputs(stack, received, reference, sample_rate_hz=sample_rate_hz,
                               ssrc=ssrc, payload_types=payload_types, port=port)
         aligns, notes = _align(inputs, max_delay_s=max_delay_s)
-        feats, covered, acts, events = _detect(inputs, aligns, profile.detectors,
-                                               progress=progress)
+        tonal = _tonal_frequencies(inputs.ref, inputs.tone, inputs.rec.channels)
+        summary, events = _detect(inputs, aligns, profile.detectors, tonal,
+                                  progress=progress)
         rtp = None
         if inputs.decoded is not None:
             from validator.rtp.link import link_causes, network_notes, rtp_section
@@ -163,7 +163,7 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
             events = link_causes(events, inputs.decoded.network_events)
             notes.extend(network_notes(inputs.decoded.network_events, events))
             rtp = rtp_section(inputs.decoded, inputs.capture, emodel=emodel)
-        result = _measure_and_assemble(inputs, aligns, feats, covered, acts, events, notes,
+        result = _measure_and_assemble(inputs, aligns, summary, tonal, events, notes,
                                        settings=profile.detectors, dtw=dtw,
                                        zoom_events=zoom_events, rtp=rtp,
                                        quality_specs=quality_specs)
@@ -236,37 +236,33 @@ def _align(inputs: _Inputs, *, max_delay_s: float) -> tuple[ChannelAlignments, l
     return aligns, notes
 
 
-def _detect(inputs: _Inputs, aligns: ChannelAlignments, settings: DetectorSettings, *,
-            progress: Callable[[float], None] | None
-            ) -> tuple[Features, np.ndarray, list[Activity], list[Event]]:
-    """Stage 3: one streaming pass for the frame features, then every detector."""
+def _detect(inputs: _Inputs, aligns: ChannelAlignments, settings: DetectorSettings,
+            tonal: list[float | None], *,
+            progress: Callable[[float], None] | None) -> tuple[Summary, list[Event]]:
+    """Stage 3: one streaming pass for the frame features and every detector, block by block.
+
+    A capture longer than :data:`validator.detectors.blocks.SINGLE_BLOCK_MAX_S`
+    is analysed in blocks, so that memory does not grow with its length.
+    """
     rec, ref = inputs.rec, inputs.ref
-    fs = rec.sample_rate_hz
-    min_zero = max(int(np.ceil(settings.min_dropout_ms * fs / 1000)), 1)
-    feats = extract_features(rec, aligns, min_zero_run=min_zero,
-                             min_clip_run=settings.clip_min_samples, progress=progress,
-                             n_excerpts=16, excerpt_s=0.5)
-    covered = feats.covered
+    judge_span = None
     if isinstance(ref, ToneSource):
         # the received tone's own onset and end ramps are unknown: judge inside them
-        guard = int(TONE_EDGE_GUARD_S * fs) // feats.frame_len
-        covered = covered.copy()
-        covered[:ref.start // feats.frame_len + guard] = False
-        covered[max(ref.stop // feats.frame_len - guard, 0):] = False
-    acts = [measure_activity(cf, settings, covered) for cf in feats.channels]
-    events = detect_events(rec, aligns, feats, acts, settings, covered=covered)
-    return feats, covered, acts, events
+        flen = max(int(round(rec.sample_rate_hz / 1000)), 4)
+        guard = int(TONE_EDGE_GUARD_S * rec.sample_rate_hz) // flen * flen
+        judge_span = (ref.start + guard, ref.stop - guard)
+    return analyse(rec, aligns, settings, tonal=tonal, judge_span=judge_span,
+                   progress=progress)
 
 
-def _measure_and_assemble(inputs: _Inputs, aligns: ChannelAlignments, feats: Features,
-                          covered: np.ndarray, acts: list[Activity], events: list[Event],
+def _measure_and_assemble(inputs: _Inputs, aligns: ChannelAlignments, summary: Summary,
+                          tonal: list[float | None], events: list[Event],
                           notes: list[str], *, settings: DetectorSettings, dtw: bool,
                           zoom_events: int, rtp: Any,
                           quality_specs: Sequence[Any]) -> ValidationResult:
     """Stages 4 and 5: metrics (per channel, DTW, truncation, quality) and the result."""
     rec, ref, tone = inputs.rec, inputs.ref, inputs.tone
     fs = rec.sample_rate_hz
-    tonal = _tonal_frequencies(ref, tone, rec.channels)
     dtw_distance = None
     if dtw:
         if all(f is not None for f in tonal):
@@ -279,9 +275,9 @@ def _measure_and_assemble(inputs: _Inputs, aligns: ChannelAlignments, feats: Fea
             dtw_distance = round(res.distance, 4)
             events = sorted([*events, *warp_events(res, fs)],
                             key=lambda e: (e.start_s, e.channel, e.type))
-    channels = tuple(_with_coverage(channel_metrics(feats, ch, tonal[ch], events,
-                                                    reference_known=tone is None),
-                                    feats, covered, acts[ch], events, settings)
+    channels = tuple(_with_coverage(channel_metrics(summary.metrics[ch], ch, tonal[ch],
+                                                    aligns.gain(ch), reference_known=tone is None),
+                                    summary.coverage[ch])
                      for ch in range(rec.channels))
     unmatched = {m.index for m in channels if m.match_db is not None
                  and m.match_db >= NO_MATCH_DB and m.rms_dbfs > settings.silence_threshold_dbfs}
@@ -306,9 +302,9 @@ def _measure_and_assemble(inputs: _Inputs, aligns: ChannelAlignments, feats: Fea
                         channels=rec.channels, duration_s=rec.duration_s,
                         reference_duration_s=ref.duration_s),
         alignment=alignment, channels=channels, events=tuple(events), notes=tuple(notes),
-        traces=tuple(level_trace(feats, ch) for ch in range(rec.channels)),
+        traces=tuple(summary.traces.trace(ch) for ch in range(rec.channels)),
         truncation_s=truncation_s,
-        plots=plot_data(feats, rec, aligns, events, tonal, zoom_events),
+        plots=plot_data(summary, rec, aligns, events, tonal, zoom_events),
         rtp=rtp,
         quality=assess_quality(rec, aligns, quality_specs) if quality_specs else None)
 
@@ -372,16 +368,9 @@ def _check_compatible(rec: AudioSource, ref: AudioSource) -> None:
                                f"{MIN_DURATION_S * 1000:.0f} ms are needed")
 
 
-def _with_coverage(metrics: ChannelMetrics, feats: Features, covered: np.ndarray,
-                   act: Activity, events: list[Event],
-                   settings: DetectorSettings) -> ChannelMetrics:
+def _with_coverage(metrics: ChannelMetrics, sums: CoverageSums) -> ChannelMetrics:
     """The channel's metrics plus how much of it was judged and how well it matched."""
-    ch = metrics.index
-    spans = [(e.start_sample, max(e.end_sample, e.start_sample + 1)) for e in events
-             if e.channel == ch]
-    cov = measure_coverage(feats.channels[ch], act, covered,
-                           span_mask(spans, feats.n_frames, feats.frame_len, pad_frames=2),
-                           settings)
+    cov = measure_coverage(sums)
     return replace(metrics,
                    judged_fraction=None if cov.judged_fraction is None
                    else round(cov.judged_fraction, 4),

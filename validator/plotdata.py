@@ -7,6 +7,8 @@ hour-long capture stays small.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from validator.align.channels import ChannelAlignments
@@ -16,6 +18,9 @@ from validator.detectors.metrics import blackmanharris
 from validator.io.audio import AudioSource
 from validator.result import ChannelPlot, Event, EventZoom, PlotData, Trace
 
+if TYPE_CHECKING:  # pragma: no cover
+    from validator.detectors.blocks import Summary
+
 #: Context shown either side of a zoomed event, s.
 ZOOM_PAD_S = 0.005
 #: Longest zoom window, s.
@@ -24,30 +29,62 @@ ZOOM_MAX_S = 0.15
 ZOOM_POINTS = 2000
 
 
-def level_trace(feats: Features, ch: int, *, max_points: int = 4000) -> Trace:
-    """10 ms (or coarser) RMS levels for plots, decimated to at most ``max_points``."""
-    cf = feats.channels[ch]
-    per = max(10, -(-feats.n_frames // max_points))
-    n = feats.n_frames // per * per
-    if n == 0:
-        return Trace(ch, per * feats.frame_s, (), (), ())
+class TraceSums:
+    """Level traces for plots, summed block by block: received, expected and residual power.
 
-    def agg(p: np.ndarray) -> tuple[float, ...]:
-        v = power_dbfs(p[:n].astype(np.float64).reshape(-1, per).mean(axis=1))
-        return tuple(round(float(x), 2) for x in v)
+    Frames are grouped by ``per`` (at least 10 ms, at most ``max_points``
+    groups over the capture), and each group's mean power becomes one point.
 
-    return Trace(ch, per * feats.frame_s, agg(cf.p_y), agg(cf.p_x), agg(cf.p_e))
+    Parameters
+    ----------
+    n_frames : int
+        Frames in the whole capture.
+    channels : int
+    frame_s : float
+        Frame length, s.
+    max_points : int
+        Points per trace at most.
+    """
+
+    def __init__(self, n_frames: int, channels: int, frame_s: float, *,
+                 max_points: int = 4000) -> None:
+        self.per = max(10, -(-n_frames // max_points))
+        self.n_groups = n_frames // self.per
+        self.frame_s = frame_s
+        self.sums = np.zeros((channels, 3, self.n_groups))
+
+    def add(self, feats: Features, ch: int, *, frame0: int = 0,
+            core_frames: tuple[int, int] | None = None) -> None:
+        """Add frames ``core_frames`` of ``feats`` (capture frame ``frame0`` is its frame 0)."""
+        cf = feats.channels[ch]
+        f0, f1 = core_frames or (0, feats.n_frames)
+        groups = (np.arange(f0, f1) + frame0) // self.per
+        keep = groups < self.n_groups
+        for row, p in enumerate((cf.p_y, cf.p_x, cf.p_e)):
+            self.sums[ch, row] += np.bincount(groups[keep], p[f0:f1][keep].astype(np.float64),
+                                              minlength=self.n_groups)
+
+    def trace(self, ch: int) -> Trace:
+        """The channel's decimated level trace (dBFS; residual in dB re full scale)."""
+        if self.n_groups == 0:
+            return Trace(ch, self.per * self.frame_s, (), (), ())
+
+        def agg(row: int) -> tuple[float, ...]:
+            v = power_dbfs(self.sums[ch, row] / self.per)
+            return tuple(round(float(x), 2) for x in v)
+
+        return Trace(ch, self.per * self.frame_s, agg(0), agg(1), agg(2))
 
 
-def plot_data(feats: Features, rec: AudioSource, aligns: ChannelAlignments,
-               events: list[Event], tonal: list[float | None], zoom_events: int) -> PlotData:
+def plot_data(summary: Summary, rec: AudioSource, aligns: ChannelAlignments,
+              events: list[Event], tonal: list[float | None], zoom_events: int) -> PlotData:
     """Decimated envelopes, spectra and event zooms for the HTML report.
 
     Parameters
     ----------
-    feats : Features
-        The frame features (per-channel envelopes, min/max per bin, and the
-        kept received excerpts).
+    summary : Summary
+        What the detection pass kept: per-channel envelopes (min/max per
+        bin) and the received excerpts.
     rec : AudioSource
         The received audio, read again around each zoomed event.
     aligns : ChannelAlignments
@@ -67,18 +104,17 @@ def plot_data(feats: Features, rec: AudioSource, aligns: ChannelAlignments,
         spectra, samples in full-scale units), so that renderers draw
         without computing.
     """
-    fs = feats.sample_rate_hz
+    fs = summary.sample_rate_hz
+    excerpts = summary.excerpts
     chans = []
-    for ch, cf in enumerate(feats.channels):
-        env = cf.envelope
+    for ch, env in enumerate(summary.envelopes):
         freqs: tuple[float, ...] = ()
         spec_y: tuple[float, ...] = ()
         spec_x: tuple[float, ...] = ()
         ev = [e for e in events if e.channel == ch]
-        clean = [(s, y) for s, y in feats.excerpts
+        clean = [(s, y) for s, y in excerpts
                  if not any(e.start_sample < s + len(y) and e.end_sample > s for e in ev)]
-        pick = (clean or feats.excerpts)[len(clean or feats.excerpts) // 2] \
-            if feats.excerpts else None
+        pick = (clean or excerpts)[len(clean or excerpts) // 2] if excerpts else None
         if pick is not None:
             s, y = pick
             x = aligns.expected(ch, s, s + len(y))
@@ -88,7 +124,7 @@ def plot_data(feats: Features, rec: AudioSource, aligns: ChannelAlignments,
         def r2(a: np.ndarray) -> tuple[float, ...]:
             return tuple(round(float(v), 5) for v in a)
 
-        chans.append(ChannelPlot(ch, feats.envelope_bin / fs, r2(env[0]), r2(env[1]), r2(env[2]),
+        chans.append(ChannelPlot(ch, summary.envelope_bin / fs, r2(env[0]), r2(env[1]), r2(env[2]),
                                  r2(env[3]), freqs, spec_y, spec_x, tonal[ch]))
     zooms = []
     pad = int(ZOOM_PAD_S * fs)

@@ -94,6 +94,10 @@ class ChannelAlignments:
     channel_map: tuple[int, ...]
     reference: AudioSource
 
+    def shifted(self, origin: int) -> ChannelAlignments:
+        """The same alignments for a view of the received audio whose sample 0 is ``origin``."""
+        return replace(self, models=tuple(m.shifted(origin) for m in self.models))
+
     def reference_channel(self, ch: int) -> AudioSource:
         """The reference channel that received channel ``ch`` carries, as a mono source."""
         return ChannelView(self.reference, self.channel_map[ch])

@@ -19,7 +19,7 @@ References
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -87,6 +87,14 @@ class AlignmentModel:
     points: tuple[LagPoint, ...] = field(default=(), repr=False)
     ambiguous_breaks: tuple[bool, ...] = ()
     period_samples: float | None = None
+
+    def shifted(self, origin: int) -> AlignmentModel:
+        """The same map for a view of the received audio whose sample 0 is ``origin``.
+
+        The track's points are left out (they are for reports, not for the map).
+        """
+        return replace(self, offsets=tuple(o - origin for o in self.offsets),
+                       breaks=tuple(b - origin for b in self.breaks), points=())
 
     def ref_positions(self, start: int, stop: int) -> np.ndarray:
         """Reference positions of received samples ``start .. stop-1``.

@@ -51,9 +51,41 @@ class Coverage:
     match_db: float | None
 
 
-def measure_coverage(cf: ChannelFeatures, act: Activity, covered: np.ndarray,
-                     event_frames: np.ndarray, settings: DetectorSettings) -> Coverage:
-    """Measure the judged share and the match of one channel.
+@dataclass
+class CoverageSums:
+    """What one channel's frames contribute to its coverage, summed block by block.
+
+    Attributes
+    ----------
+    content, judged : float
+        Reference power (before the gain) over covered frames above the
+        silence threshold, and over those of them that were judged.
+    clean_pe, clean_py, clean_frames : float, float, int
+        Residual and received power over judged frames outside events, and
+        their count.
+    all_pe, all_py, all_frames : float, float, int
+        The same over every judged frame.
+    """
+
+    content: float = 0.0
+    judged: float = 0.0
+    clean_pe: float = 0.0
+    clean_py: float = 0.0
+    clean_frames: int = 0
+    all_pe: float = 0.0
+    all_py: float = 0.0
+    all_frames: int = 0
+
+    def add(self, other: CoverageSums) -> None:
+        """Add another block's sums to these."""
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def coverage_sums(cf: ChannelFeatures, act: Activity, covered: np.ndarray,
+                  event_frames: np.ndarray, settings: DetectorSettings, *,
+                  core_frames: tuple[int, int] | None = None) -> CoverageSums:
+    """One channel's coverage sums over the frames ``core_frames``.
 
     Parameters
     ----------
@@ -67,23 +99,44 @@ def measure_coverage(cf: ChannelFeatures, act: Activity, covered: np.ndarray,
         Frames that events (of any type) touch.
     settings : DetectorSettings
         ``silence_threshold_dbfs`` decides which reference frames hold content.
+    core_frames : tuple of int, optional
+        ``[start, stop)`` frames counted; default all.
+
+    Returns
+    -------
+    CoverageSums
+    """
+    f0, f1 = core_frames or (0, len(cf.p_r))
+    p_r, p_y, p_e = (a[f0:f1].astype(np.float64) for a in (cf.p_r, cf.p_y, cf.p_e))
+    active = act.active[f0:f1]
+    content = covered[f0:f1] & (p_r * cf.gain * cf.gain
+                                >= dbfs_power(settings.silence_threshold_dbfs))
+    clean = active & ~event_frames[f0:f1]
+    return CoverageSums(
+        content=float(p_r[content].sum()), judged=float(p_r[content & active].sum()),
+        clean_pe=float(p_e[clean].sum()), clean_py=float(p_y[clean].sum()),
+        clean_frames=int(np.count_nonzero(clean)),
+        all_pe=float(p_e[active].sum()), all_py=float(p_y[active].sum()),
+        all_frames=int(np.count_nonzero(active)))
+
+
+def measure_coverage(sums: CoverageSums) -> Coverage:
+    """The judged share and the match of one channel from its sums over the capture.
+
+    Parameters
+    ----------
+    sums : CoverageSums
+        :func:`coverage_sums` of each block, added.
 
     Returns
     -------
     Coverage
     """
-    gain2 = cf.gain * cf.gain
-    content = covered & (cf.p_r * np.float32(gain2) >= dbfs_power(settings.silence_threshold_dbfs))
-    total = float(cf.p_r[content].astype(np.float64).sum())
-    judged = None
-    if total > 0:
-        judged = float(cf.p_r[content & act.active].astype(np.float64).sum()) / total
-    use = act.active & ~event_frames
-    if np.count_nonzero(use) < MIN_MATCH_FRAMES:
-        use = act.active  # events cover it all: the match over everything judged
+    judged = sums.judged / sums.content if sums.content > 0 else None
+    pe, py, frames = sums.clean_pe, sums.clean_py, sums.clean_frames
+    if frames < MIN_MATCH_FRAMES:  # events cover it all: the match over everything judged
+        pe, py, frames = sums.all_pe, sums.all_py, sums.all_frames
     match = None
-    if np.count_nonzero(use) >= MIN_MATCH_FRAMES:
-        pe = float(cf.p_e[use].astype(np.float64).sum())
-        py = float(cf.p_y[use].astype(np.float64).sum())
+    if frames >= MIN_MATCH_FRAMES:
         match = float(np.clip(10 * np.log10(max(pe, 1e-30) / max(py, 1e-30)), -200.0, 40.0))
     return Coverage(judged, match)

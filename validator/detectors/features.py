@@ -190,19 +190,56 @@ class _RunTracker:
         return self.runs
 
 
+@dataclass(frozen=True)
+class FeatureSpan:
+    """Where the audio read lies in a longer capture (a block of it).
+
+    A long capture is analysed block by block (:mod:`validator.detectors.blocks`);
+    each block is read through a view whose sample 0 is the block's first
+    sample. The frame arrays cover the whole block, but the running sums, the
+    peak and the excerpts count only its core (the rest is margin that the
+    neighbouring blocks report), and the envelope bins are the whole capture's.
+
+    Attributes
+    ----------
+    origin : int
+        Capture sample of the view's sample 0.
+    total : int
+        Samples in the whole capture.
+    core : tuple of int
+        ``[start, stop)`` of the core, samples of the view.
+    excerpts : tuple of int
+        Starts of the excerpts to keep, samples of the view.
+    """
+
+    origin: int
+    total: int
+    core: tuple[int, int]
+    excerpts: tuple[int, ...]
+
+
+def whole_span(n: int, fs: int, *, n_excerpts: int, excerpt_s: float) -> FeatureSpan:
+    """The span of a capture analysed in one piece: ``n_excerpts`` excerpts spread evenly."""
+    ex_len = max(int(excerpt_s * fs), 1)
+    want = sorted(set(np.linspace(0, max(n - ex_len, 0), n_excerpts).astype(int).tolist())) \
+        if n_excerpts else []
+    return FeatureSpan(0, n, (0, n), tuple(want))
+
+
 def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
                      min_zero_run: int, min_clip_run: int = 3, block_frames: int = 4096,
                      n_excerpts: int = 8, excerpt_s: float = 1.0,
-                     progress: Callable[[float], None] | None = None) -> Features:
+                     progress: Callable[[float], None] | None = None,
+                     span: FeatureSpan | None = None) -> Features:
     """Stream the received file once and compute frame features.
 
     Parameters
     ----------
     rec : AudioSource
-        The received source.
+        The received source (or a view of one block of it, see ``span``).
     aligns : ChannelAlignments
         Each received channel's alignment to its reference channel
-        (:func:`validator.align.channels.align_channels`).
+        (:func:`validator.align.channels.align_channels`), on ``rec``'s timeline.
     min_zero_run : int
         Shortest run of digital zeros kept, in samples.
     min_clip_run : int
@@ -211,11 +248,13 @@ def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
         Frames per block read (memory per block is about
         ``block_frames * frame_len * channels * 40`` bytes).
     n_excerpts : int
-        Number of excerpts kept for tone analysis.
+        Number of excerpts kept for tone analysis (when ``span`` is None).
     excerpt_s : float
         Length of each excerpt, s.
     progress : callable, optional
         Called with the fraction done, 0..1.
+    span : FeatureSpan, optional
+        Where ``rec`` lies in a longer capture; None: ``rec`` is the whole capture.
 
     Returns
     -------
@@ -225,6 +264,7 @@ def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
     nch = rec.channels
     flen = max(int(round(fs / 1000)), 4)
     n = rec.frames
+    span = span or whole_span(n, fs, n_excerpts=n_excerpts, excerpt_s=excerpt_s)
     n_frames = -(-n // flen)
     chans = [ChannelFeatures(p_y=np.zeros(n_frames, np.float32),
                              p_x=np.zeros(n_frames, np.float32),
@@ -232,8 +272,8 @@ def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
                              p_r=np.zeros(n_frames, np.float32),
                              p_yr=np.zeros(n_frames, np.float32), gain=aligns.gain(ch))
              for ch in range(nch)]
-    env_bin = max(1, -(-n // ENVELOPE_BINS))
-    n_bins = -(-n // env_bin)
+    env_bin = max(1, -(-span.total // ENVELOPE_BINS))
+    n_bins = -(-span.total // env_bin)
     for c in chans:
         c.envelope = np.empty((4, n_bins), np.float32)
         c.envelope[0::2] = np.inf
@@ -244,8 +284,6 @@ def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
     ref_frames = aligns.reference.frames
     block = block_frames * flen
     ex_len = max(int(excerpt_s * fs), 1)
-    want = sorted(set(np.linspace(0, max(n - ex_len, 0), n_excerpts).astype(int).tolist())) \
-        if n_excerpts else []
     excerpts: list[tuple[int, np.ndarray]] = []
     covered = np.zeros(n_frames, dtype=bool)
     for b0 in range(0, n, block):
@@ -253,48 +291,65 @@ def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
         y = rec.read(b0, m)
         xr = aligns.aligned(0, b0, b0 + m)[:, None] if nch == 1 else \
             np.stack([aligns.aligned(ch, b0, b0 + m) for ch in range(nch)], axis=1)
-        x = xr * gains[None, :]
-        e = y - x
         nf = -(-m // flen)
         f0 = b0 // flen
-        cov = np.ones(nf, dtype=bool)
         starts = np.arange(b0, b0 + m, flen, dtype=np.float64)
         ends = np.minimum(starts + (flen - 1), b0 + m - 1)
+        cov = np.ones(nf, dtype=bool)
         for model in aligns.models:  # judged where every channel maps inside the reference,
             # the whole frame (one that straddles the reference's end compares half a frame
             # of received audio with nothing)
             cov &= (model.ref_positions_at(starts.copy()) >= 0) \
                 & (model.ref_positions_at(ends.copy()) < ref_frames)
         covered[f0:f0 + nf] = cov
+        core = (max(span.core[0] - b0, 0), max(min(span.core[1] - b0, m), 0))
         for ch in range(nch):
-            c = chans[ch]
-            yf, ef, rf = (_framed(a[:, ch], nf, flen) for a in (y, e, xr))
-            sq_y = np.einsum("ij,ij->i", yf, yf)
-            c.p_y[f0:f0 + nf] = sq_y / flen
-            c.p_e[f0:f0 + nf] = np.einsum("ij,ij->i", ef, ef) / flen
-            c.p_r[f0:f0 + nf] = np.einsum("ij,ij->i", rf, rf) / flen
-            c.p_yr[f0:f0 + nf] = np.einsum("ij,ij->i", yf, rf) / flen
-            c.p_x[f0:f0 + nf] = c.p_r[f0:f0 + nf] * np.float32(gains[ch] ** 2)
-            lo_y, hi_y = _envelope(c.envelope, b0, env_bin, y[:, ch], x[:, ch])
-            yc = y[:, ch]
-            c.sum_y += float(yc.sum())
-            c.sum_y2 += float(sq_y.sum())
-            c.peak = max(c.peak, -lo_y, hi_y)
-            zeros[ch].feed(np.abs(yc) < ZERO_LEVEL, b0)
-            if max(-lo_y, hi_y) >= CLIP_LEVEL:  # else no sample of the block is at full scale
-                clips[ch].feed(np.abs(yc) >= CLIP_LEVEL, b0)
-            else:
+            _fold_channel(chans[ch], y[:, ch], xr[:, ch], gains[ch], f0, flen,
+                          (span.origin + b0, env_bin), core)
+            zeros[ch].feed(np.abs(y[:, ch]) < ZERO_LEVEL, b0)
+            if max(-chans[ch].envelope[0].min(), chans[ch].envelope[1].max()) >= CLIP_LEVEL:
+                clips[ch].feed(np.abs(y[:, ch]) >= CLIP_LEVEL, b0)
+            else:  # no sample so far is at full scale
                 clips[ch].feed(np.zeros(0, dtype=bool), b0)
-        for w0 in want:
-            if b0 <= w0 < b0 + m:
-                excerpts.append((w0, rec.read(w0, min(ex_len, n - w0))))
+        excerpts.extend((w0, rec.read(w0, min(ex_len, n - w0))) for w0 in span.excerpts
+                        if b0 <= w0 < b0 + m)
         if progress is not None:
             progress(min(1.0, (b0 + m) / n))
     for ch in range(nch):
         chans[ch].zero_runs = zeros[ch].finish(n)
         chans[ch].clip_runs = clips[ch].finish(n)
-        chans[ch].envelope[~np.isfinite(chans[ch].envelope)] = 0.0
+        if (span.origin, span.total) == (0, n):  # else the caller folds blocks first
+            chans[ch].envelope[~np.isfinite(chans[ch].envelope)] = 0.0
     return Features(fs, flen, n, chans, covered, excerpts, env_bin)
+
+
+def _fold_channel(c: ChannelFeatures, yc: np.ndarray, xrc: np.ndarray, gain: float, f0: int,
+                  flen: int, env_at: tuple[int, int], core: tuple[int, int]) -> None:
+    """Add one read block of one channel to its features (frames from ``f0``).
+
+    ``env_at``: the capture sample of ``yc[0]`` and the envelope bin width;
+    ``core``: the samples of the block that the running sums and peak count.
+    """
+    nf = -(-len(yc) // flen)
+    ec = yc - xrc * gain
+    yf, ef, rf = (_framed(a, nf, flen) for a in (yc, ec, xrc))
+    sq_y = np.einsum("ij,ij->i", yf, yf)
+    c.p_y[f0:f0 + nf] = sq_y / flen
+    c.p_e[f0:f0 + nf] = np.einsum("ij,ij->i", ef, ef) / flen
+    c.p_r[f0:f0 + nf] = np.einsum("ij,ij->i", rf, rf) / flen
+    c.p_yr[f0:f0 + nf] = np.einsum("ij,ij->i", yf, rf) / flen
+    c.p_x[f0:f0 + nf] = c.p_r[f0:f0 + nf] * np.float32(gain ** 2)
+    lo_y, hi_y = _envelope(c.envelope, env_at[0], env_at[1], yc, xrc * gain)
+    a, b = core
+    if (a, b) == (0, len(yc)):
+        c.sum_y += float(yc.sum())
+        c.sum_y2 += float(sq_y.sum())
+        c.peak = max(c.peak, -lo_y, hi_y)
+    elif b > a:
+        yk = yc[a:b]
+        c.sum_y += float(yk.sum())
+        c.sum_y2 += float(np.dot(yk, yk))
+        c.peak = max(c.peak, float(np.abs(yk).max()))
 
 
 def _framed(a: np.ndarray, nf: int, flen: int) -> np.ndarray:
@@ -308,7 +363,8 @@ def _envelope(env: np.ndarray, b0: int, env_bin: int, y: np.ndarray,
               x: np.ndarray) -> tuple[float, float]:
     """Fold a block's min/max per envelope bin into ``env`` (rows: y min, y max, x min, x max).
 
-    Returns the block's smallest and largest received sample.
+    ``b0`` is the capture sample of ``y[0]``. Returns the block's smallest and
+    largest received sample.
     """
     first = (-b0) % env_bin  # offset in the block of the first bin boundary
     starts = np.arange(first, len(y), env_bin)

@@ -69,6 +69,43 @@ def _chunks(n: int, margin: int) -> Iterator[tuple[int, int, int, int]]:
         yield lo, hi, max(lo - margin, 0), min(hi + margin, n)
 
 
+def floor_curve(cf: ChannelFeatures, use: np.ndarray, *, bin_db: float = 3.0,
+                min_frames: int = 20, max_samples: int = 400_000
+                ) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """The residual-to-expected ratio as a function of the expected level.
+
+    The ratio is binned by the expected level (``bin_db`` wide bins over the
+    frames ``use`` where the expected signal is present, at most
+    ``max_samples`` of them, evenly strided) and its median taken per bin
+    with at least ``min_frames`` frames.
+
+    Returns
+    -------
+    (levels_db, ratios_db) : tuple of two tuples of float, or None
+        The median level and ratio of each bin, in order of level, dB; None
+        when fewer than ``min_frames`` frames can be used.
+    """
+    px = cf.p_x
+    idx = np.flatnonzero(use & (px > 0))
+    if len(idx) < min_frames:
+        return None
+    idx = idx[::max(1, len(idx) // max_samples)]
+    lvl = 10 * np.log10(px[idx].astype(np.float64))
+    ratio = 10 * np.log10(np.maximum(cf.p_e[idx].astype(np.float64), 1e-30)
+                          / px[idx].astype(np.float64))
+    edges = np.arange(np.floor(lvl.min()), lvl.max() + bin_db, bin_db)
+    which = np.digitize(lvl, edges)
+    centres, meds = [], []
+    for k in np.unique(which):
+        sel = which == k
+        if np.count_nonzero(sel) >= min_frames:
+            centres.append(float(np.median(lvl[sel])))
+            meds.append(float(np.median(ratio[sel])))
+    if not centres:
+        centres, meds = [float(np.median(lvl))], [float(np.median(ratio))]
+    return tuple(centres), tuple(meds)
+
+
 def residual_floor(cf: ChannelFeatures, act: Activity, exclude: np.ndarray, *,
                    bin_db: float = 3.0, min_frames: int = 20,
                    max_samples: int = 400_000) -> np.ndarray:
@@ -82,29 +119,23 @@ def residual_floor(cf: ChannelFeatures, act: Activity, exclude: np.ndarray, *,
     absolute at low ones (G.711, Opus) as well as additive noise, whose ratio
     grows as the signal falls.
 
+    When ``act.floor_curve`` is set (measured on the whole capture, for one
+    block of it), that curve is used instead of one measured on these frames.
+
     Returns
     -------
     np.ndarray, shape=(n_frames,), float32
         Floor power per frame; 0 where nothing could be estimated.
     """
     px = cf.p_x
-    use = np.flatnonzero(act.active & ~exclude & (px > 0))
-    if len(use) < min_frames:
-        return np.zeros(len(px), dtype=np.float32)
-    use = use[::max(1, len(use) // max_samples)]
-    lvl = 10 * np.log10(px[use].astype(np.float64))
-    ratio = 10 * np.log10(np.maximum(cf.p_e[use].astype(np.float64), 1e-30)
-                          / px[use].astype(np.float64))
-    edges = np.arange(np.floor(lvl.min()), lvl.max() + bin_db, bin_db)
-    which = np.digitize(lvl, edges)
-    centres, meds = [], []
-    for k in np.unique(which):
-        sel = which == k
-        if np.count_nonzero(sel) >= min_frames:
-            centres.append(float(np.median(lvl[sel])))
-            meds.append(float(np.median(ratio[sel])))
-    if not centres:
-        centres, meds = [float(np.median(lvl))], [float(np.median(ratio))]
+    if act.floor_curve is not None:
+        centres, meds = act.floor_curve
+    else:
+        curve = floor_curve(cf, act.active & ~exclude, bin_db=bin_db, min_frames=min_frames,
+                            max_samples=max_samples)
+        if curve is None:
+            return np.zeros(len(px), dtype=np.float32)
+        centres, meds = curve
     floor = np.zeros(len(px), dtype=np.float32)
     for lo in range(0, len(px), CHUNK_FRAMES):
         p = px[lo:lo + CHUNK_FRAMES].astype(np.float64)

@@ -22,7 +22,7 @@ Definitions
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -243,21 +243,121 @@ def _harmonic_fit(x: np.ndarray, theta: np.ndarray,
     return np.linalg.solve(g, rhs), zh[:n_h]
 
 
-def channel_metrics(feats: Features, ch: int, f_ref: float | None, events: list[Event], *,
+@dataclass
+class MetricSums:
+    """What the frames of one channel contribute to its metrics, summed block by block.
+
+    Attributes
+    ----------
+    samples : int
+        Received samples counted (the cores of the blocks).
+    sum_y, sum_y2, peak : float
+        Sum, sum of squares and peak magnitude of those samples (full scale).
+    ref_power, ref_frames : float, int
+        Sum of the expected power ``p_x`` over frames where it is above
+        -100 dB, and their count (the reference level, before the gain).
+    snr_px, snr_pe : float
+        Expected and residual power summed over those frames outside events
+        (the signal-to-residual ratio of a reference that is not a tone).
+    tones : list of ToneMeasurement
+        One per steady excerpt measured (tone references).
+    """
+
+    samples: int = 0
+    sum_y: float = 0.0
+    sum_y2: float = 0.0
+    peak: float = 0.0
+    ref_power: float = 0.0
+    ref_frames: int = 0
+    snr_px: float = 0.0
+    snr_pe: float = 0.0
+    tones: list[ToneMeasurement] = field(default_factory=list)
+
+    def add(self, other: MetricSums) -> None:
+        """Add another block's sums to these."""
+        self.samples += other.samples
+        self.sum_y += other.sum_y
+        self.sum_y2 += other.sum_y2
+        self.peak = max(self.peak, other.peak)
+        self.ref_power += other.ref_power
+        self.ref_frames += other.ref_frames
+        self.snr_px += other.snr_px
+        self.snr_pe += other.snr_pe
+        self.tones.extend(other.tones)
+
+
+def metric_sums(feats: Features, ch: int, f_ref: float | None, events: list[Event], *,
+                core_frames: tuple[int, int] | None = None) -> MetricSums:
+    """One channel's metric sums over the frames ``core_frames`` of ``feats``.
+
+    Parameters
+    ----------
+    feats : Features
+        From the streaming pass over the capture or one block of it (levels,
+        running sums and excerpts already limited to the block's core).
+    ch : int
+        Channel index.
+    f_ref : float or None
+        Frequency of the reference tone on this channel, Hz; None for speech,
+        music or a sweep.
+    events : list of Event
+        Events on ``feats``' timeline: excerpts and frames they touch are left out.
+    core_frames : tuple of int, optional
+        ``[start, stop)`` frames counted; default all.
+
+    Returns
+    -------
+    MetricSums
+    """
+    cf = feats.channels[ch]
+    f0, f1 = core_frames or (0, feats.n_frames)
+    ev = [e for e in events if e.channel == ch]
+    frame_mask = span_mask([(e.start_sample, e.end_sample) for e in ev], feats.n_frames,
+                           feats.frame_len, pad_frames=5)[f0:f1]
+    px_all = cf.p_x.astype(np.float64)
+    px = px_all[f0:f1]
+    act = px > 1e-10
+    out = MetricSums(samples=min(f1 * feats.frame_len, feats.n_samples) - f0 * feats.frame_len,
+                     sum_y=cf.sum_y, sum_y2=cf.sum_y2, peak=cf.peak,
+                     ref_power=float(px[act].sum()), ref_frames=int(np.count_nonzero(act)))
+    if f_ref is None:
+        use = act & ~frame_mask
+        out.snr_px = float(px[use].sum())
+        out.snr_pe = float(cf.p_e[f0:f1][use].astype(np.float64).sum())
+        return out
+    pad = feats.sample_rate_hz // 1000
+    for start, y in feats.excerpts:
+        mask = np.ones(len(y), dtype=bool)
+        for e in ev:
+            a, b = e.start_sample - start - pad, e.end_sample - start + pad
+            if b > 0 and a < len(y):
+                mask[max(a, 0):max(min(b, len(y)), 0)] = False
+        fa = start // feats.frame_len
+        steady = px_all[fa:fa + len(y) // feats.frame_len]
+        if len(steady) == 0 or steady.min() < 0.5 * steady.max():
+            continue  # not inside the steady tone (marker, gap, onset or end)
+        m = measure_tone(y[:, ch], feats.sample_rate_hz, f_ref, mask=mask)
+        if m is not None and m.amplitude > 1e-4:
+            out.tones.append(m)
+    return out
+
+
+def channel_metrics(sums: MetricSums, ch: int, f_ref: float | None, gain: float, *,
                     reference_known: bool) -> ChannelMetrics:
     """The metrics of one received channel (see the module docstring for definitions).
 
     Parameters
     ----------
-    feats : Features
-        From the streaming pass (levels, gain, excerpts).
+    sums : MetricSums
+        The channel's sums over the whole capture (:func:`metric_sums` of each
+        block, added).
     ch : int
         Channel index.
     f_ref : float or None
         Frequency of the reference tone on this channel, Hz; None for speech,
         music or a sweep (then SNR is signal-to-residual and there is no THD+N).
-    events : list of Event
-        Events found: excerpts and frames they touch are left out.
+    gain : float
+        The channel's least-squares gain (received over reference amplitude).
     reference_known : bool
         False for a tone spec (``sine:997``): no reference level, no gain error.
 
@@ -265,48 +365,23 @@ def channel_metrics(feats: Features, ch: int, f_ref: float | None, events: list[
     -------
     ChannelMetrics
     """
-    cf = feats.channels[ch]
-    n = feats.n_samples
-    rms = np.sqrt(cf.sum_y2 / n)
-    gain = cf.gain
-    ev = [e for e in events if e.channel == ch]
-    frame_mask = span_mask([(e.start_sample, e.end_sample) for e in ev], feats.n_frames,
-                           feats.frame_len, pad_frames=5)
-    px = cf.p_x.astype(np.float64)
+    n = max(sums.samples, 1)
+    rms = np.sqrt(sums.sum_y2 / n)
     ref_rms_dbfs = None
-    act = px > 1e-10
-    if reference_known and gain != 0 and np.any(act):
-        ref_rms_dbfs = float(power_dbfs(px[act].mean() / gain ** 2))
+    if reference_known and gain != 0 and sums.ref_frames:
+        ref_rms_dbfs = float(power_dbfs(sums.ref_power / sums.ref_frames / gain ** 2))
     freq = ferr = snr = thdn = None
     if f_ref is not None:
-        meas = []
-        pad = feats.sample_rate_hz // 1000
-        for start, y in feats.excerpts:
-            mask = np.ones(len(y), dtype=bool)
-            for e in ev:
-                a, b = e.start_sample - start - pad, e.end_sample - start + pad
-                if b > 0 and a < len(y):
-                    mask[max(a, 0):max(min(b, len(y)), 0)] = False
-            fa = start // feats.frame_len
-            steady = px[fa:fa + len(y) // feats.frame_len]
-            if len(steady) == 0 or steady.min() < 0.5 * steady.max():
-                continue  # not inside the steady tone (marker, gap, onset or end)
-            m = measure_tone(y[:, ch], feats.sample_rate_hz, f_ref, mask=mask)
-            if m is not None and m.amplitude > 1e-4:
-                meas.append(m)
-        if meas:
-            freq = float(np.median([m.frequency_hz for m in meas]))
+        if sums.tones:
+            freq = float(np.median([m.frequency_hz for m in sums.tones]))
             ferr = freq - f_ref
-            snr = float(np.median([m.snr_db for m in meas]))
-            thdn = float(np.median([m.thd_n_db for m in meas]))
-    elif reference_known:
-        use = (px > 1e-10) & ~frame_mask
-        if np.any(use):
-            pe = float(cf.p_e[use].astype(np.float64).sum())
-            snr = float(min(10 * np.log10(px[use].sum() / max(pe, 1e-30)), 200.0))
+            snr = float(np.median([m.snr_db for m in sums.tones]))
+            thdn = float(np.median([m.thd_n_db for m in sums.tones]))
+    elif reference_known and sums.snr_px > 0:
+        snr = float(min(10 * np.log10(sums.snr_px / max(sums.snr_pe, 1e-30)), 200.0))
     return ChannelMetrics(
         index=ch, rms_dbfs=round(float(power_dbfs(rms ** 2)), 3),
-        peak_dbfs=round(float(20 * np.log10(max(cf.peak, 1e-6))), 3),
+        peak_dbfs=round(float(20 * np.log10(max(sums.peak, 1e-6))), 3),
         reference_rms_dbfs=None if ref_rms_dbfs is None else round(ref_rms_dbfs, 3),
         gain_error_db=(round(float(20 * np.log10(abs(gain))), 3) if reference_known and gain
                        else None),
@@ -315,6 +390,4 @@ def channel_metrics(feats: Features, ch: int, f_ref: float | None, events: list[
         frequency_error_hz=None if ferr is None else round(ferr, 4),
         snr_db=None if snr is None else round(snr, 2),
         thd_n_db=None if thdn is None else round(thdn, 2),
-        dc_offset=round(cf.sum_y / n, 6))
-
-
+        dc_offset=round(sums.sum_y / n, 6))

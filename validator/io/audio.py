@@ -259,6 +259,35 @@ class ArraySource(AudioSource):
         return self.y[start:start + frames].copy()  # callers may write to what they read
 
 
+class SpanSource(AudioSource):
+    """A view of ``frames`` samples of another source from its sample ``start``.
+
+    Sample 0 of the view is sample ``start`` of the source; reads outside the
+    view give zeros, as outside any source. Long captures are analysed block
+    by block through such views (:mod:`validator.detectors.blocks`).
+
+    Parameters
+    ----------
+    source : AudioSource
+    start : int
+        First sample of the view (>= 0).
+    frames : int
+        Length of the view, samples.
+    """
+
+    def __init__(self, source: AudioSource, start: int, frames: int) -> None:
+        self.source = source
+        self.start = int(start)
+        self.name = source.name
+        self.sample_rate_hz = source.sample_rate_hz
+        self.channels = source.channels
+        self.frames = int(frames)
+        self.checks_samples = False  # the source checks what it reads
+
+    def _read(self, start: int, frames: int) -> np.ndarray:
+        return self.source.read(self.start + start, frames)
+
+
 class FileSource(AudioSource):
     """An audio file read in blocks through soundfile (libsndfile).
 
