@@ -13,9 +13,10 @@ subtracted. What survives the pass is small:
 - running sums for the level, peak and DC offset;
 - a few 1 s excerpts of the received audio for the tone analysis.
 
-Memory is therefore about 20 bytes per millisecond and channel (72 MB for an
-hour of mono audio), whatever the sample rate, and the detectors are pure
-functions of these arrays.
+Memory is therefore about 21 bytes per millisecond and channel, whatever the
+sample rate, and the detectors are pure functions of these arrays. A long
+capture is passed block by block (:mod:`validator.detectors.blocks`), so the
+arrays never hold more than one block (about 1.3 MB per channel).
 """
 
 from __future__ import annotations
