@@ -300,6 +300,7 @@ def quality_figure(quality: QualityResult) -> dict[str, Any]:
         metrics.append({
             "metric": s.metric, "color": QUALITY_COLORS.get(s.metric, OTHER_COLOR),
             "label": f"{QUALITY_LABELS.get(s.metric, s.metric)} {s.mode} (whole: {whole})",
+            "whole_label": f"{QUALITY_LABELS.get(s.metric, s.metric)} whole capture",
             "values": rounded((getattr(x, s.metric) for x in w), 3), "whole": s.mos_lqo})
     return {"id": "quality-plot", "kind": "quality",
             "start_s": rounded((x.start_s for x in w), TIME_DECIMALS),

@@ -258,13 +258,14 @@
       series.push(line(m.label, m.color, 1.1, {points: {show: true, size: 6, fill: m.color}}));
       data.push(m.values);
       if (m.whole !== null) {
-        series.push(line("whole " + m.metric, m.color, 0.8, {dash: [4, 3], alpha: 0.7}));
+        series.push(line(m.whole_label, m.color, 0.8, {dash: [4, 3], alpha: 0.7}));
         data.push(x.map(function () { return m.whole; }));
       }
     });
     function bars(u) {  // each window's span, at its score
-      var ctx = u.ctx, px = uPlot.pxRatio;
+      var ctx = u.ctx, px = uPlot.pxRatio, b = u.bbox;
       ctx.save();
+      ctx.beginPath(); ctx.rect(b.left, b.top, b.width, b.height); ctx.clip();
       fig.metrics.forEach(function (m) {
         ctx.strokeStyle = m.color;
         ctx.lineWidth = 0.8 * px;
