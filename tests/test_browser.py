@@ -43,14 +43,19 @@ def _browser() -> str:
                 "install it with 'apt-get install chromium' to run the browser test")
 
 
-def load(page: Path, tmp: Path, *, height: int = 4000) -> tuple[str, list[str], Path]:
-    """Open ``page`` headless: (DOM after scripts ran, console lines, screenshot path)."""
+def load(page: Path, tmp: Path, *, height: int = 4000,
+         timers_ms: int = 0) -> tuple[str, list[str], Path]:
+    """Open ``page`` headless: (DOM after scripts ran, console lines, screenshot path).
+
+    ``timers_ms``: virtual time given to the page's timers before the DOM is dumped."""
     shot = tmp / f"{page.stem}.png"
     argv = [_browser(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-dev-shm-usage", f"--user-data-dir={tmp / 'profile'}",
             f"--screenshot={shot}", f"--window-size=1280,{height}", "--dump-dom",
-            "--enable-logging=stderr", "--v=0", page.resolve().as_uri()]
+            "--enable-logging=stderr", "--v=0",
+            *([f"--virtual-time-budget={timers_ms}"] if timers_ms else []),
+            page.resolve().as_uri()]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     console = [m.group(1) for m in CONSOLE.finditer(proc.stderr)]
@@ -171,3 +176,52 @@ def test_every_kind_of_plot_draws_without_errors(tmp_path):
     seen.feed(dom)
     assert sorted(seen.drawn) == sorted(ids), f"not drawn: {sorted(set(ids) - set(seen.drawn))}"
     assert seen.fallbacks == 0
+
+
+#: Appended to a copy of the page: zooms the first timeline plot to 1..2 s, then reads every
+#: chart's x range; then resets it as a double-click does (its whole data range), reads again.
+PROBE = """<script>
+setTimeout(function () {
+  var plots = window.reportPlots, first = plots[0].u, out = {};
+  function read(key) {
+    out[key] = {};
+    plots.forEach(function (p) { out[key][p.id] = [p.u.scales.x.min, p.u.scales.x.max]; });
+  }
+  first.setScale("x", {min: 1, max: 2});
+  setTimeout(function () {
+    read("zoomed");
+    var xs = first.data[0];
+    first.setScale("x", {min: xs[0], max: xs[xs.length - 1]});
+    setTimeout(function () {
+      read("reset");
+      document.body.setAttribute("data-probe", JSON.stringify(out));
+    }, 50);
+  }, 50);
+}, 0);
+</script>"""
+
+
+def test_zooming_one_timeline_plot_zooms_the_others(tmp_path):
+    """Drag-zoom on one timeline plot (its x scale set to 1..2 s) moves every plot on the
+    shared time axis, and not the zooms or spectra; the reset shows the whole capture."""
+    from test_html import fake_rtp, sample_result
+
+    page = write_html(sample_result(rtp=fake_rtp()), tmp_path / "zoom.html")
+    text = page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>")
+    page.write_text(text, encoding="utf-8")
+    dom, console, _ = load(page, tmp_path, height=1200, timers_ms=2000)
+    assert console == [], console
+    m = re.search(r'data-probe="([^"]*)"', dom)
+    assert m, "the probe did not run"
+    import html
+
+    probe = json.loads(html.unescape(m.group(1)))
+    timeline = [i for i in probe["zoomed"] if i.split("-")[0] in
+                ("overview", "level", "residual", "rtp")]
+    assert len(timeline) == 7
+    for i in timeline:
+        assert probe["zoomed"][i] == [1, 2], i
+        assert probe["reset"][i] == [0, 5.0], i
+    for i in probe["zoomed"]:
+        if i not in timeline:
+            assert probe["zoomed"][i] != [1, 2], f"{i} is not on the time axis"

@@ -14,7 +14,7 @@
   if (typeof uPlot === "undefined") { console.error("plots: uPlot did not load"); return; }
   var doc = JSON.parse(holder.textContent);
   var C = doc.colors;
-  var charts = [];      // {u, area} of every chart, for resizing
+  var charts = [];      // {id, u, area} of every chart drawn
   var timeCharts = [];  // charts on the shared time axis
   var GRID = "#eaecf0", TICK = "#d0d5dd", INK = "#475467";
   var FONT = "11px system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', Arial, sans-serif";
@@ -298,13 +298,15 @@
     var fallback = area.querySelector(".nojs");
     if (fallback) { area.removeChild(fallback); }
     var u = new uPlot(opts, made[1], area);
-    charts.push({u: u, area: area});
+    charts.push({id: fig.id, u: u, area: area});
     if (opts.cursor && opts.cursor.sync) { timeCharts.push(u); }
   }
 
   doc.figures.forEach(function (fig) {
     try { place(fig); } catch (err) { console.error("plot " + fig.id + ": " + err); }
   });
+  // The charts, for the browser's console and the browser test: {id, u (the uPlot), area}.
+  window.reportPlots = charts;
 
   var resizing = null;
   window.addEventListener("resize", function () {
