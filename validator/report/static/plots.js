@@ -73,37 +73,46 @@
   }
 
   // Shaded spans [start, end, colour] under the series; with marks, a triangle at each start.
+  // Where more than one span per 4 px is in view, the hairlines and triangles give way to
+  // the shading alone (at least a pixel wide), so the series stay readable; zoom in to see
+  // each event marked.
   function spanHooks(spans, alpha, marks) {
-    function each(u, fn) {
-      var b = u.bbox;
+    function visible(u) {
+      var b = u.bbox, out = [];
       for (var i = 0; i < spans.length; i++) {
         var x0 = u.valToPos(spans[i][0], "x", true), x1 = u.valToPos(spans[i][1], "x", true);
-        if (x1 >= b.left && x0 <= b.left + b.width) { fn(u.ctx, x0, x1, spans[i][2], b); }
+        if (x1 >= b.left && x0 <= b.left + b.width) { out.push([x0, x1, spans[i][2]]); }
       }
+      return out;
     }
+    function dense(u, shown) { return shown.length * 4 * uPlot.pxRatio > u.bbox.width; }
     function shade(u) {
-      var ctx = u.ctx, b = u.bbox, px = uPlot.pxRatio;
+      var ctx = u.ctx, b = u.bbox, px = uPlot.pxRatio, shown = visible(u), many = dense(u, shown);
       ctx.save();
       ctx.beginPath(); ctx.rect(b.left, b.top, b.width, b.height); ctx.clip();
-      each(u, function (c, x0, x1, color) {
-        c.fillStyle = color;
-        c.globalAlpha = alpha;
-        c.fillRect(x0, b.top, Math.max(x1 - x0, 0), b.height);
-        c.globalAlpha = marks ? 0.45 : 0.25;  // a hairline at the start: short events show
-        c.fillRect(x0, b.top, Math.max(px * 0.8, 1), b.height);
+      shown.forEach(function (s) {
+        ctx.fillStyle = s[2];
+        ctx.globalAlpha = alpha;
+        ctx.fillRect(s[0], b.top, Math.max(s[1] - s[0], many ? 1 : 0), b.height);
+        if (!many) {  // a hairline at the start: an event shorter than a pixel still shows
+          ctx.globalAlpha = marks ? 0.45 : 0.25;
+          ctx.fillRect(s[0], b.top, Math.max(px * 0.8, 1), b.height);
+        }
       });
       ctx.restore();
     }
     function triangles(u) {
-      var px = uPlot.pxRatio;
-      u.ctx.save();
-      each(u, function (c, x0, x1, color, b) {
-        c.fillStyle = color;
-        c.beginPath();
-        c.moveTo(x0 - 4.5 * px, b.top); c.lineTo(x0 + 4.5 * px, b.top); c.lineTo(x0, b.top + 7 * px);
-        c.closePath(); c.fill();
+      var ctx = u.ctx, b = u.bbox, px = uPlot.pxRatio, shown = visible(u);
+      if (dense(u, shown)) { return; }
+      ctx.save();
+      shown.forEach(function (s) {
+        ctx.fillStyle = s[2];
+        ctx.beginPath();
+        ctx.moveTo(s[0] - 4.5 * px, b.top); ctx.lineTo(s[0] + 4.5 * px, b.top);
+        ctx.lineTo(s[0], b.top + 7 * px);
+        ctx.closePath(); ctx.fill();
       });
-      u.ctx.restore();
+      ctx.restore();
     }
     return marks ? {drawClear: [shade], draw: [triangles]} : {drawClear: [shade]};
   }
