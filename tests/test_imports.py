@@ -119,3 +119,34 @@ def test_api_validates_the_shipped_pcap_in_a_fresh_process(tmp_path: Path) -> No
     proc = _run(["-c", code, str(CASE / "received.pcap"), str(CASE / "reference.wav")], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == [False, len(DROPPED_SEQ)]
+
+
+def test_no_module_of_the_package_imports_matplotlib() -> None:
+    """The HTML report draws its plots in the browser (vendored uPlot): matplotlib is not a
+    runtime dependency, and nothing under validator/ may reach for it."""
+    offenders = []
+    for path in sorted((PROJECT_ROOT / "validator").rglob("*.py")):
+        hits = sorted(m for m in _imported_modules(path)
+                      if m == "matplotlib" or m.startswith("matplotlib."))
+        if hits:
+            offenders.append(f"{path.relative_to(PROJECT_ROOT)}: {', '.join(hits)}")
+    assert not offenders, "modules import matplotlib:\n" + "\n".join(offenders)
+
+
+@pytest.mark.slow
+def test_rendering_every_report_does_not_import_matplotlib(tmp_path: Path) -> None:
+    """A fresh process validates the shipped capture and renders the JSON, HTML and JUnit
+    reports with matplotlib made unimportable: all render, and it was never imported."""
+    pytest.importorskip("jinja2")
+    code = ("import sys\n"
+            "sys.modules['matplotlib'] = None  # importing it now raises ImportError\n"
+            "from validator import validate\n"
+            "from validator.report import render_html, render_json, render_junit\n"
+            "r = validate(sys.argv[1], sys.argv[2])\n"
+            "page = render_html(r)\n"
+            "render_json(r); render_junit(r)\n"
+            "print('plot-data' in page, 'overview-ch0' in page,\n"
+            "      sorted(m for m in sys.modules if m.startswith('matplotlib.')))\n")
+    proc = _run(["-c", code, str(CASE / "received.wav"), str(CASE / "reference.wav")], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "True True []"

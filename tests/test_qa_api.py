@@ -41,7 +41,7 @@ def test_assert_stream_ok_returns_the_result_when_it_passes(wavs):
 
 @pytest.mark.slow
 def test_assert_stream_ok_message_names_checks_events_and_report(wavs, tmp_path):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("jinja2")
     with pytest.raises(AssertionError) as info:
         assert_stream_ok(wavs["dropout"], wavs["reference"], html_dir=tmp_path / "html")
     msg = str(info.value)
@@ -104,9 +104,9 @@ def _plugin_args(request) -> list[str]:
 @pytest.fixture
 def qa_suite(pytester, wavs):
     """An inner QA suite, run in a subprocess: pytester's in-process run removes the modules
-    the inner session imported (matplotlib's, when it draws first), and a later re-import
-    then mixes two copies of matplotlib's classes in this process."""
-    pytest.importorskip("matplotlib")
+    the inner session imported (those a report loads, when it renders first), and a later
+    re-import then mixes two copies of their classes in this process."""
+    pytest.importorskip("jinja2")
     pytester.makepyfile(test_qa=QA_TESTS.format(ref=str(wavs["reference"]),
                                                 clean=str(wavs["clean"]),
                                                 dropout=str(wavs["dropout"])))

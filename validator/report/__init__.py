@@ -1,8 +1,9 @@
 """Renderers: they take a ValidationResult and only render it.
 
 Terminal and JSON load with the package; HTML (:mod:`validator.report.html`,
-needs the ``html`` extra) and JUnit XML (:mod:`validator.report.junit`) import
-their heavy parts only when a report is rendered.
+jinja2; its plots are drawn in the browser by the inlined uPlot) and JUnit XML
+(:mod:`validator.report.junit`) import their heavy parts only when a report is
+rendered.
 """
 
 from validator.report.html import render_html, write_html

@@ -1,14 +1,15 @@
-"""HTML report: one self-contained page a person reads (inline SVG plots, no network).
+"""HTML report: one self-contained page a person reads (plots drawn in the browser, no network).
 
 The page comes from the Jinja2 templates shipped in
 ``validator/report/templates/`` (autoescaped: every file name, description or
-note is escaped). The plots are drawn by :mod:`validator.report.plots` from
-data the pipeline already decimated; this module computes nothing but layout
-(formatting numbers, counting events per type, choosing which zooms to show).
+note is escaped). Its plots are drawn when the page loads, by the vendored
+uPlot and the page's own script, from the data the pipeline already decimated,
+which :mod:`validator.report.plots` lays out as JSON embedded in the page.
+This module computes nothing but layout (formatting numbers, counting events
+per type, choosing which zooms to show); no plotting library runs in Python.
 
-jinja2 and matplotlib are imported only when a page is rendered; without them
-:class:`~validator.errors.MissingDependencyError` names the extra to install
-(dependencies of the package, imported only when a page is drawn).
+jinja2 is imported only when a page is rendered; without it
+:class:`~validator.errors.MissingDependencyError` names what to install.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from validator.defaults import DEFAULT_MAX_ZOOMS
 from validator.detectors.settings import DetectorSettings
 from validator.errors import MissingDependencyError
 from validator.io.atomic import write_text_atomic
+from validator.report import plots
 from validator.report.numbers import format_number
+from validator.report.plots import event_color
 from validator.result import EVENT_TYPES, ValidationResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,8 +57,8 @@ NETWORK_EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
 
 def _environment() -> Any:
     return template_environment(
-        "validator.report", missing="the HTML report needs jinja2 and matplotlib: "
-        "pip install jinja2 matplotlib (dependencies of audio-stream-validator)")
+        "validator.report", missing="the HTML report needs jinja2: "
+        "pip install jinja2 (a dependency of audio-stream-validator)")
 
 
 def template_environment(package: str, *, missing: str) -> Any:
@@ -125,8 +128,6 @@ def fmt_fixed(x: Any, decimals: int = 2) -> str:
 
 
 def _event_rows(result: ValidationResult, zoom_ids: dict[int, str]) -> list[dict[str, Any]]:
-    from validator.report.plots import event_color
-
     rows = []
     for i, e in enumerate(result.events):
         rows.append({
@@ -157,70 +158,51 @@ def render_html(result: ValidationResult, *, max_zooms: int = DEFAULT_MAX_ZOOMS,
     Returns
     -------
     str
-        The page (UTF-8 text). It fetches nothing: styles, script and plots are inline.
+        The page (UTF-8 text). It fetches nothing: styles, scripts, uPlot and the
+        plot data are inline; the browser draws the plots when the page loads.
 
     Raises
     ------
     MissingDependencyError
-        If jinja2 or matplotlib is not installed.
+        If jinja2 is not installed.
     """
-    from validator.report import plots
-
     env = _environment()
-    inline = _Svgs()
+    from markupsafe import Markup  # installed with jinja2
+
     r = result
-    duration_s = r.input.duration_s
     counts = Counter(e.type for e in r.events)
     known = [t for t in EVENT_TYPES if counts.get(t)]
     order = known + sorted(t for t in counts if t not in EVENT_TYPES)
-    count_rows = [{"type": t, "n": counts[t], "color": plots.event_color(t)} for t in order]
+    count_rows = [{"type": t, "n": counts[t], "color": event_color(t)} for t in order]
 
     zooms = [z for z in (r.plots.zooms if r.plots else ())
              if 0 <= z.event_index < len(r.events)][:max(max_zooms, 0)]
-    zoom_svgs = plots.zoom_svgs(zooms, r.events)
     zoom_ids = {z.event_index: f"zoom-{z.event_index}" for z in zooms}
+    doc = plots.plot_document(r, zooms, silence_threshold_dbfs=silence_threshold_dbfs)
+    drawn = {f["id"] for f in doc["figures"]}
     zoom_cards = []
-    for z, svg in zip(zooms, zoom_svgs, strict=True):
+    for z in zooms:
         e = r.events[z.event_index]
         zoom_cards.append({"id": zoom_ids[z.event_index], "index": z.event_index,
                            "event_id": f"event-{z.event_index}", "type": e.type,
-                           "color": plots.event_color(e.type), "channel": e.channel,
+                           "color": event_color(e.type), "channel": e.channel,
                            "start_s": e.start_s, "duration_ms": e.duration_s * 1e3,
-                           "level_db": e.level_db, "description": e.description,
-                           "svg": inline(svg)})
-
-    channel_plots = {cp.channel: cp for cp in (r.plots.channels if r.plots else ())}
-    traces = {t.channel: t for t in r.traces}
-    sections = []
-    for c in r.channels:
-        ev = [e for e in r.events if e.channel == c.index]
-        cp = channel_plots.get(c.index)
-        tr = traces.get(c.index)
-        sections.append({
-            "index": c.index, "n_events": len(ev),
-            "overview": inline(plots.overview_svg(cp, ev, duration_s)) if cp else None,
-            "level": inline(plots.level_svg(tr, ev, duration_s,
-                                             silence_threshold_dbfs=silence_threshold_dbfs))
-            if tr and tr.received_dbfs else None,
-            "residual": inline(plots.residual_svg(tr, ev, duration_s))
-            if tr and tr.residual_db else None,
-            "spectrum": inline(plots.spectrum_svg(cp)) if cp and cp.spectrum_hz else None,
-            "tone_hz": cp.tone_hz if cp else None,
-        })
-
-    rtp = None if r.rtp is None else _rtp_card(r.rtp, duration_s, inline)
-
+                           "level_db": e.level_db, "description": e.description})
+    tones = {cp.channel: cp.tone_hz for cp in (r.plots.channels if r.plots else ())}
+    sections = [{"index": c.index, "n_events": sum(e.channel == c.index for e in r.events),
+                 "tone_hz": tones.get(c.index),
+                 **{kind: f"{kind}-ch{c.index}" in drawn
+                    for kind in ("overview", "level", "residual", "spectrum")}}
+                for c in r.channels]
+    rtp = None if r.rtp is None else _rtp_card(r.rtp)
     quality = None
     if r.quality is not None:
-        q = r.quality
-        quality = {"q": q, "svg": inline(plots.quality_svg(q, r.events, duration_s))
-                   if q.windows else None,
-                   "colors": dict(plots.QUALITY_COLORS),
-                   "labels": {"visqol": "ViSQOL v3", "pesq": "PESQ"},
-                   "missing_pct": 100.0 * (1.0 - q.covered_fraction)}
-
+        quality = {"q": r.quality, "plot": "quality-plot" in drawn,
+                   "colors": dict(plots.QUALITY_COLORS), "labels": dict(plots.QUALITY_LABELS),
+                   "missing_pct": 100.0 * (1.0 - r.quality.covered_fraction)}
+    asset = plots.assets()
     failed = [k for k in r.checks if not k.passed]
-    page = env.get_template("report.html.j2").render(
+    return env.get_template("report.html.j2").render(
         r=r, tool={"name": TOOL_NAME, "version": __version__},
         generated_at=generated_at or datetime.now(timezone.utc).isoformat(timespec="seconds"),
         received_name=_basename(r.input.received), reference_name=_basename(r.input.reference),
@@ -228,23 +210,24 @@ def render_html(result: ValidationResult, *, max_zooms: int = DEFAULT_MAX_ZOOMS,
         zooms=zoom_cards, max_zooms=max_zooms, n_zoomable=len(r.plots.zooms) if r.plots else 0,
         channels=sections, rtp=rtp, quality=quality,
         silence_threshold_dbfs=silence_threshold_dbfs,
-        event_colors={t: plots.event_color(t) for t in (*EVENT_TYPES, *order)})
-    return page
+        event_colors={t: event_color(t) for t in (*EVENT_TYPES, *order)},
+        # safe: the JSON escapes < > & (script_json), and the assets are checked not
+        # to close their element (plots.assets)
+        plot_json=Markup(plots.script_json(doc)),
+        assets={k: Markup(v) for k, v in asset.items()})
 
 
-def _rtp_card(section: RtpSection, duration_s: float, inline: _Svgs) -> dict[str, Any]:
-    """The RTP section's stream table, network events and plot.
+def _rtp_card(section: RtpSection) -> dict[str, Any]:
+    """The RTP section's stream table, network events and the legend of its plot.
 
     The tables lay out the section's JSON document (:meth:`RtpSection.to_dict`),
     so that a field added to the contract shows up without a change here.
     """
-    from validator.report import plots
-
     doc = section.to_dict()
     return {"ssrc": section.ssrc,
             "streams": _table(doc["streams"], STREAM_COLUMNS),
             "network_events": _table(doc["network_events"], NETWORK_EVENT_COLUMNS),
-            "svg": inline(plots.rtp_svg(doc, duration_s))}
+            "network_counts": plots.network_counts(doc)}
 
 
 def _table(rows: Any, known: tuple[tuple[str, str], ...]) -> dict[str, Any]:
@@ -269,22 +252,6 @@ def _cell(v: Any) -> Any:
     if isinstance(v, dict):
         return ", ".join(f"{k}={x}" for k, x in v.items())
     return v
-
-
-class _Svgs:
-    """Marks the SVGs of one page safe and gives each its own id prefix (``p1-``, ``p2-``...)."""
-
-    def __init__(self) -> None:
-        self.n = 0
-
-    def __call__(self, svg: str) -> Any:
-        from markupsafe import Markup
-
-        from validator.report.plots import with_id_prefix
-
-        self.n += 1
-        # safe: matplotlib escapes every text it draws, and no markup is added here
-        return Markup(with_id_prefix(svg, f"p{self.n}-"))
 
 
 def _basename(path: str) -> str:
