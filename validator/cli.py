@@ -278,7 +278,7 @@ def _write_reports(args: argparse.Namespace, result: ValidationResult,
 
     Every report is rendered first, then all are written to temporary files
     beside their destinations and moved into place together
-    (:func:`validator.io.atomic.atomic_paths`). When jinja2 or matplotlib is
+    (:func:`validator.io.atomic.atomic_paths`). When jinja2 is
     missing (a broken install), the HTML report is skipped with a note unless
     it was asked for by ``--html``.
 
@@ -292,7 +292,7 @@ def _write_reports(args: argparse.Namespace, result: ValidationResult,
     OutputError
         A report cannot be written (its path is named); no report was written.
     MissingDependencyError
-        ``--html`` was given and jinja2 or matplotlib is missing.
+        ``--html`` was given and jinja2 is missing.
     """
     from validator.io.atomic import atomic_paths
     from validator.report.json_report import render_json

@@ -180,13 +180,30 @@ def channel_map(*, reference: AudioSource, received: AudioSource,
         for j in range(ref.channels):
             if np.any(r[:, j]) and np.any(y[:, i]) and len(y) >= head:
                 score[i, j] = float(np.max(np.abs(ncc(r[:, j], y[:, i]))))
-    from scipy.optimize import linear_sum_assignment
-
-    rows, cols = linear_sum_assignment(-score)
-    best = tuple(int(c) for _, c in sorted(zip(rows, cols, strict=True)))
+    best = _best_assignment(score)
     identity = tuple(range(n))
     gain = (score[np.arange(n), list(best)].mean() - score[np.arange(n), list(identity)].mean())
     return best if gain > MAP_MARGIN else identity
+
+
+def _best_assignment(score: np.ndarray) -> tuple[int, ...]:
+    """The column of each row that maximises the total score, each column used once.
+
+    Up to 8 rows every permutation is tried (exact, and no scipy import on the
+    path of a stereo validation); more rows go to Kuhn-Munkres
+    (``scipy.optimize.linear_sum_assignment``).
+    """
+    n, m = score.shape
+    if n <= 8:
+        import itertools
+
+        cols = max(itertools.permutations(range(m), n),
+                   key=lambda p: float(score[np.arange(n), list(p)].sum()))
+        return tuple(int(c) for c in cols)
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols_ = linear_sum_assignment(-score)
+    return tuple(int(c) for _, c in sorted(zip(rows, cols_, strict=True)))
 
 
 def align_channels(*, reference: AudioSource, received: AudioSource, max_delay_s: float,
