@@ -4,7 +4,7 @@ Each replaced a scipy call on the validation path (scipy's import is most of a
 short run's cold start) or a slow numpy one: the 5-smooth FFT length, the
 running median of lag tracks, the glitch detector's box means, dilation and
 window maxima, the zero/clip run tracker, the harmonic least-squares fit and
-the integer-code file reads.
+the integer-code file reads, and the channel assignment.
 """
 
 from __future__ import annotations
@@ -121,3 +121,17 @@ def test_file_reads_give_libsndfiles_float_values(tmp_path, subtype):
         np.testing.assert_array_equal(src.read(0, 5000), want)
         np.testing.assert_array_equal(src.read(-10, 30)[10:], want[:20])
         assert not src.read(-10, 30)[:10].any()
+
+
+def test_channel_assignment_is_kuhn_munkres():
+    optimize = pytest.importorskip("scipy.optimize")
+    from validator.align.channels import _best_assignment
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        n = int(rng.integers(1, 7))
+        score = rng.random((n, n))
+        rows, cols = optimize.linear_sum_assignment(-score)
+        got = _best_assignment(score)
+        assert score[np.arange(n), list(got)].sum() == pytest.approx(score[rows, cols].sum())
+    assert _best_assignment(np.ones((3, 3))) == (0, 1, 2), "ties keep the identity"
