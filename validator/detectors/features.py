@@ -332,7 +332,8 @@ def _fold_channel(c: ChannelFeatures, yc: np.ndarray, xrc: np.ndarray, gain: flo
     ``core``: the samples of the block that the running sums and peak count.
     """
     nf = -(-len(yc) // flen)
-    ec = yc - xrc * gain
+    ec = np.multiply(xrc, -gain)
+    ec += yc
     yf, ef, rf = (_framed(a, nf, flen) for a in (yc, ec, xrc))
     sq_y = np.einsum("ij,ij->i", yf, yf)
     c.p_y[f0:f0 + nf] = sq_y / flen
@@ -340,7 +341,7 @@ def _fold_channel(c: ChannelFeatures, yc: np.ndarray, xrc: np.ndarray, gain: flo
     c.p_r[f0:f0 + nf] = np.einsum("ij,ij->i", rf, rf) / flen
     c.p_yr[f0:f0 + nf] = np.einsum("ij,ij->i", yf, rf) / flen
     c.p_x[f0:f0 + nf] = c.p_r[f0:f0 + nf] * np.float32(gain ** 2)
-    lo_y, hi_y = _envelope(c.envelope, env_at[0], env_at[1], yc, xrc * gain)
+    lo_y, hi_y = _envelope(c.envelope, env_at[0], env_at[1], yc, xrc, gain)
     a, b = core
     if (a, b) == (0, len(yc)):
         c.sum_y += float(yc.sum())
@@ -360,23 +361,24 @@ def _framed(a: np.ndarray, nf: int, flen: int) -> np.ndarray:
     return a.reshape(nf, flen)
 
 
-def _envelope(env: np.ndarray, b0: int, env_bin: int, y: np.ndarray,
-              x: np.ndarray) -> tuple[float, float]:
+def _envelope(env: np.ndarray, b0: int, env_bin: int, y: np.ndarray, xr: np.ndarray,
+              gain: float) -> tuple[float, float]:
     """Fold a block's min/max per envelope bin into ``env`` (rows: y min, y max, x min, x max).
 
-    ``b0`` is the capture sample of ``y[0]``. Returns the block's smallest and
-    largest received sample.
+    ``b0`` is the capture sample of ``y[0]``; the expected signal is ``gain * xr``
+    (its extremes are those of ``xr`` scaled, swapped when the gain is negative).
+    Returns the block's smallest and largest received sample.
     """
     first = (-b0) % env_bin  # offset in the block of the first bin boundary
     starts = np.arange(first, len(y), env_bin)
     if first:
         starts = np.concatenate(([0], starts))
     bins = (b0 + starts) // env_bin
-    ext = []
-    for row, (arr, op) in enumerate(((y, np.minimum), (y, np.maximum), (x, np.minimum),
-                                     (x, np.maximum))):
-        red = op.reduceat(arr, starts)
+    y_lo, y_hi = np.minimum.reduceat(y, starts), np.maximum.reduceat(y, starts)
+    r_lo, r_hi = np.minimum.reduceat(xr, starts), np.maximum.reduceat(xr, starts)
+    x_lo, x_hi = (r_lo * gain, r_hi * gain) if gain >= 0 else (r_hi * gain, r_lo * gain)
+    for row, (red, op) in enumerate(((y_lo, np.minimum), (y_hi, np.maximum),
+                                     (x_lo, np.minimum), (x_hi, np.maximum))):
         env[row, bins] = op(env[row, bins], red)
-        ext.append(red)
-    return float(ext[0].min()), float(ext[1].max())
+    return float(y_lo.min()), float(y_hi.max())
 
