@@ -332,3 +332,20 @@ def test_received_audio_going_on_past_the_reference_end_is_no_glitch():
     r = validate(rx, ref, sample_rate_hz=fs)
     assert r.events == ()
     assert r.verdict == "pass"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_a_fill_into_a_floor_near_half_an_lsb_is_one_dropout(seed):
+    """Float noise around 2**-16 (a 24-bit capture's floor near -97 dBFS) reads inside a fill
+    both as a dropout into the noise and as runs of digital zeros: one fault, one event."""
+    fs = 16000
+    t = np.arange(10 * fs) / fs
+    ref = 0.3 * np.sin(2 * np.pi * 997 * t)
+    rec = ref.copy()
+    rec[round(3.3 * fs):round(3.32 * fs)] = 0.0
+    noise = np.random.default_rng(seed).normal(scale=1e-5, size=len(t))
+    result = validate(rec + noise, ref + noise, sample_rate_hz=fs)
+    drops = [e for e in result.events if e.type == "dropout"]
+    assert len(drops) == 1, result.events
+    assert abs(drops[0].start_s - 3.3) <= 0.001 and abs(drops[0].end_s - 3.32) <= 0.001
+    assert [e.type for e in result.events] == ["dropout"]

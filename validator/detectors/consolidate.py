@@ -2,9 +2,13 @@
 
 A concealed or attenuated loss often leaves a little residual on either side
 of the dropout, and a level dip a little waveform error at its edges. Those
-are the same fault seen by two detectors. Per channel, a glitch or level
-event within ``gap_s`` of a dropout or silence is folded into it, and a
-glitch within ``gap_s`` of a level event is folded into that. A point event
+are the same fault seen by two detectors. Per channel, dropouts that overlap
+or lie within ``merge_s`` of each other (a fill into a noise floor near half an
+LSB, read both as a dropout into the noise and as runs of digital zeros inside
+it; the dropout detector merges its own spans by the same 5 ms) become the
+longest of them; a
+glitch or level event within ``gap_s`` of a dropout or silence is folded into
+it, and a glitch within ``gap_s`` of a level event is folded into that. A point event
 (a splice: the receiver cut or shifted the timeline there) is an edit of its
 own and is never folded into another.
 """
@@ -24,7 +28,8 @@ ABSORBS = {
 }
 
 
-def consolidate(events: list[Event], *, gap_s: float = 0.010) -> list[Event]:
+def consolidate(events: list[Event], *, gap_s: float = 0.010,
+                merge_s: float = 0.005) -> list[Event]:
     """Fold secondary events into the main event of the same fault.
 
     Parameters
@@ -32,6 +37,8 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010) -> list[Event]:
     events : list of Event
     gap_s : float
         Events closer than this (s) belong to the same fault.
+    merge_s : float
+        Dropouts closer than this (s) are one dropout.
 
     Returns
     -------
@@ -39,7 +46,7 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010) -> list[Event]:
         Sorted by start time; absorbed events are gone, the main event spans
         them all and its description says how many it absorbed.
     """
-    out = list(events)
+    out = _join_close(list(events), "dropout", merge_s)
     for main_type, weaker in ABSORBS.items():
         mains = [e for e in out if e.type == main_type]
         if not mains:
@@ -72,3 +79,42 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010) -> list[Event]:
         out = keep
     out.sort(key=lambda e: (e.start_s, e.channel, e.type))
     return out
+
+
+def _join_close(events: list[Event], kind: str, gap_s: float) -> list[Event]:
+    """Events of type ``kind`` on one channel within ``gap_s`` become the longest of them."""
+    def spans(e: Event) -> bool:  # a point event (a splice) is an edit of its own
+        return e.type == kind and e.end_sample > e.start_sample
+
+    out = [e for e in events if not spans(e)]
+    by_channel: dict[int, list[Event]] = {}
+    for e in events:
+        if spans(e):
+            by_channel.setdefault(e.channel, []).append(e)
+    for evs in by_channel.values():
+        evs.sort(key=lambda e: (e.start_sample, e.end_sample))
+        group: list[Event] = []
+        for e in [*evs, None]:
+            if e is not None and group and e.start_s <= max(g.end_s for g in group) + gap_s:
+                group.append(e)
+                continue
+            if len(group) == 1:
+                out.append(group[0])
+            elif group:
+                out.append(_longest_spanning(group))
+            group = [e] if e is not None else []
+    return out
+
+
+def _longest_spanning(group: list[Event]) -> Event:
+    """The longest event of ``group``, spanning them all, its description saying so."""
+    m = max(group, key=lambda e: (e.end_sample - e.start_sample, -e.start_sample))
+    start = min(e.start_sample for e in group)
+    end = max(e.end_sample for e in group)
+    fs = m.end_sample / m.end_s if m.end_s > 0 else 1.0
+    d = (end - start) / fs
+    k = len(group) - 1
+    text = (f"{m.description}; with {k} side effect{'s' if k > 1 else ''} of the same "
+            f"fault, {d * 1000:.1f} ms in all{packet_note(d)}")
+    return replace(m, start_sample=start, end_sample=end, start_s=start / fs, end_s=end / fs,
+                   description=text)
