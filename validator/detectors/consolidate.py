@@ -4,13 +4,14 @@ A concealed or attenuated loss often leaves a little residual on either side
 of the dropout, and a level dip a little waveform error at its edges. Those
 are the same fault seen by two detectors. Per channel, a glitch or level
 event within ``gap_s`` of a dropout or silence is folded into it, and a
-glitch within ``gap_s`` of a level event is folded into that. A point event
-(a splice: the receiver cut or shifted the timeline there) is an edit of its
-own and is never folded into another.
+glitch within ``gap_s`` of a level event is folded into that. A splice (the
+receiver cut or inserted audio there) is an edit of its own and is never
+folded into another.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from validator.detectors.common import packet_note
@@ -24,7 +25,8 @@ ABSORBS = {
 }
 
 
-def consolidate(events: list[Event], *, gap_s: float = 0.010) -> list[Event]:
+def consolidate(events: list[Event], *, gap_s: float = 0.010,
+                edits: Sequence[Event] = ()) -> list[Event]:
     """Fold secondary events into the main event of the same fault.
 
     Parameters
@@ -32,6 +34,10 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010) -> list[Event]:
     events : list of Event
     gap_s : float
         Events closer than this (s) belong to the same fault.
+    edits : sequence of Event
+        The receiver's splices among ``events``: edits of their own, never
+        folded into another event (an insert spans the inserted samples, so
+        its length does not tell; a receiver may cut every 1.5 ms).
 
     Returns
     -------
@@ -40,6 +46,7 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010) -> list[Event]:
         them all and its description says how many it absorbed.
     """
     out = list(events)
+    edit_ids = {id(e) for e in edits}
     for main_type, weaker in ABSORBS.items():
         mains = [e for e in out if e.type == main_type]
         if not mains:
@@ -48,7 +55,7 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010) -> list[Event]:
         absorbed: dict[int, list[Event]] = {}
         for e in out:
             host = None
-            if e.type in weaker and e.end_sample > e.start_sample:
+            if e.type in weaker and e.end_sample > e.start_sample and id(e) not in edit_ids:
                 for i, m in enumerate(mains):
                     if (m.channel == e.channel and e.start_s <= m.end_s + gap_s
                             and e.end_s >= m.start_s - gap_s):
