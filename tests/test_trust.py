@@ -349,3 +349,32 @@ def test_a_fill_into_a_floor_near_half_an_lsb_is_one_dropout(seed):
     assert len(drops) == 1, result.events
     assert abs(drops[0].start_s - 3.3) <= 0.001 and abs(drops[0].end_s - 3.32) <= 0.001
     assert [e.type for e in result.events] == ["dropout"]
+
+
+def _found_each(r, landed: list[int], fs: int) -> list[int]:
+    """The cuts in ``landed`` with an event of their own: a dropout or glitch no longer than
+    5 ms starting within 2 ms of the cut (the verification benchmark's rule)."""
+    evs = [e for e in r.events if e.type in ("dropout", "glitch")
+           and e.end_sample - e.start_sample <= fs * 5 // 1000]
+    return [c for c in landed if any(abs(e.start_sample - c) <= fs * 2 // 1000 for e in evs)]
+
+
+def test_dense_short_cuts_in_a_stereo_tone_are_each_found_at_their_place(rng):
+    """An AES67 receiver (GStreamer, 1 ms L24 packets, audiorate) truncating packets by 24-34
+    samples every 2-5 ms (shared/real/l24_48k_stereo_1ms_loss1pct): edits closer together
+    than the 4-period demodulation window make a staircase of 2-3 point segments, which are
+    edits, not one step's transit, and each is an event of its own (a cut next to another
+    cut is no side effect of it)."""
+    fs = 48000
+    ref = _stereo(fs)
+    gaps = rng.integers(110, 240, size=14)  # received samples between cuts: 2.3-5 ms
+    lengths = rng.integers(24, 35, size=14)
+    starts = int(1.5 * fs) + np.cumsum(gaps + lengths)
+    rx, landed = _cut(ref, [(int(s), int(n)) for s, n in zip(starts, lengths, strict=True)])
+    r = validate(rx, ref, sample_rate_hz=fs)
+    assert r.verdict == "fail"
+    found = _found_each(r, landed, fs)
+    assert found == landed, (sorted(set(landed) - set(found)), landed)
+    far = [e for e in r.events if min(abs(e.start_sample - c) for c in landed) > fs * 2 // 1000]
+    assert not far, [(e.type, e.channel, e.start_sample) for e in far]
+

@@ -30,7 +30,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from validator.align.delay import DelayEstimate, estimate_delay
-from validator.align.phase import PHASE_SIGMA_FLOOR, min_step_samples, phase_track
+from validator.align.phase import (
+    PHASE_SIGMA_FLOOR,
+    WINDOW_PERIODS,
+    min_step_samples,
+    phase_track,
+)
 from validator.align.track import (
     AlignmentModel,
     LagPoint,
@@ -283,7 +288,9 @@ def fit_track(points: list[LagPoint], *, reference: AudioSource, received: Audio
     A tone's phase track is fitted with the tolerances of a phase: a step is
     an edit from :data:`~validator.align.phase.MIN_PHASE_STEP_RAD` of phase,
     and the track's noise floor is
-    :data:`~validator.align.phase.PHASE_SIGMA_FLOOR`.
+    :data:`~validator.align.phase.PHASE_SIGMA_FLOOR`; one step's transit holds
+    at most the points of two windows (``2 * WINDOW_PERIODS`` at a hop of one
+    period: the windows straddling either end of a fill).
 
     Parameters
     ----------
@@ -304,7 +311,8 @@ def fit_track(points: list[LagPoint], *, reference: AudioSource, received: Audio
         return fit_model(points, reference=ref, received=rec, initial_lag=initial_lag,
                          period_samples=period_samples,
                          jump_tol=min_step_samples(period_samples),
-                         sigma_floor=PHASE_SIGMA_FLOOR)
+                         sigma_floor=PHASE_SIGMA_FLOOR,
+                         transition_points=int(2 * WINDOW_PERIODS))
     return fit_model(points, reference=ref, received=rec, initial_lag=initial_lag)
 
 

@@ -189,7 +189,8 @@ def track_lags(*, reference: AudioSource, received: AudioSource, initial_lag: fl
 
 def fit_model(points: list[LagPoint], *, reference: AudioSource, received: AudioSource,
               initial_lag: float, period_samples: float | None = None,
-              jump_tol: float = 0.05, sigma_floor: float | None = None) -> AlignmentModel:
+              jump_tol: float = 0.05, sigma_floor: float | None = None,
+              transition_points: float = np.inf) -> AlignmentModel:
     """Fit drift and segments to a delay track, and locate each splice.
 
     Parameters
@@ -207,6 +208,10 @@ def fit_model(points: list[LagPoint], *, reference: AudioSource, received: Audio
         Smallest noise assumed for the track, samples (default
         :data:`MIN_TRACK_SIGMA`; a tone's phase track has no interpolation
         bias and takes a lower one).
+    transition_points : float
+        Most points that the windows straddling one step can hold, points (see
+        :func:`segment_track`; a phase track's windows overlap by a known
+        number of hops, a correlation track's bound is left open).
 
     Returns
     -------
@@ -239,7 +244,8 @@ def fit_model(points: list[LagPoint], *, reference: AudioSource, received: Audio
     seg_id, slope, intercepts = segment_track(p, lag, min_step=jump_tol, sigma_floor=floor,
                                               min_drift_span=2.0 * ref.sample_rate_hz,
                                               max_excursion=MAX_EXCURSION_S * ref.sample_rate_hz,
-                                              smooth_span=0.15 * ref.sample_rate_hz)
+                                              smooth_span=0.15 * ref.sample_rate_hz,
+                                              max_transition_points=transition_points)
     if not period_samples and slope and \
             abs(slope) * float(p[-1] - p[0]) < max(MIN_DRIFT_RAMP, 3 * track_sigma(lag)):
         # a correlation track (speech, music) whose whole drift ramp stays within its noise
@@ -248,7 +254,8 @@ def fit_model(points: list[LagPoint], *, reference: AudioSource, received: Audio
     cut_list = [int(c) for c in np.flatnonzero(np.diff(seg_id)) + 1]
     kept = _drop_excursions(cut_list, lag - slope * p, p,
                             max(jump_tol, 5 * track_sigma(lag, floor=floor)),
-                            min_len=ref.sample_rate_hz // 2)
+                            min_len=ref.sample_rate_hz // 2,
+                            fills=_cuts_at_fills(rec, cut_list, p, lag) if period_samples else None)
     if kept != cut_list:
         seg_id = np.zeros(len(p), dtype=int)
         for c in kept:
@@ -306,7 +313,8 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
                   sigma_floor: float = MIN_TRACK_SIGMA,
                   min_drift_span: float = 0.0,
                   smooth_span: float = 0.0,
-                  max_excursion: float = 0.0) -> tuple[np.ndarray, float, list[float]]:
+                  max_excursion: float = 0.0,
+                  max_transition_points: float = np.inf) -> tuple[np.ndarray, float, list[float]]:
     """Split a lag track into constant segments plus an optional common drift.
 
     A receiver that skips or cuts audio makes the lag a staircase; a clock
@@ -348,6 +356,12 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
         Longest excursion folded away, samples of reference: a run of
         segments this short whose neighbours sit at one lag (a concealed or
         repeated packet pulls a dense track aside for its 20 ms).
+    max_transition_points : float
+        Most points a run of short segments may hold and still be one step's
+        transit, points (the windows straddling the step, on both sides of a
+        fill); a longer run is a staircase of edits closer together than
+        the window (a receiver cutting every 1.5 ms), and each of its segments
+        stays.
 
     Returns
     -------
@@ -389,7 +403,8 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
         for _ in range(4):
             x = running_median(lag - slope * p, width)
             new_id = _merge_close(x, _pelt(x, pen, sigma), step)
-            new_id, use = _dissolve_transitions(x, new_id, step, p=p, max_span=max_excursion)
+            new_id, use = _dissolve_transitions(x, new_id, step, p=p, max_span=max_excursion,
+                                                max_transition_points=max_transition_points)
             new_id = _merge_close(x, new_id, step)  # the two sides of a dissolved excursion
             smooth = x + slope * p
             slope_new, _ = _fit_segments(p[use], smooth[use], new_id[use], with_slope=with_slope)
@@ -416,7 +431,8 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
 
 def _dissolve_transitions(x: np.ndarray, seg_id: np.ndarray, step: float, *,
                           max_points: int = 2, p: np.ndarray | None = None,
-                          max_span: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                          max_span: float = 0.0,
+                          max_transition_points: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
     """Fold runs of short segments between two long ones into their neighbours.
 
     An analysis window that straddles a step measures a lag between the two
@@ -425,7 +441,8 @@ def _dissolve_transitions(x: np.ndarray, seg_id: np.ndarray, step: float, *,
     as a glitch. First, a run of segments of at most ``max_points`` points is
     an excursion when the long segments either side sit within ``step`` of
     each other (it joins the left one), and a transition when all its points
-    lie between them (each point joins the nearer side). Then a run of
+    lie between them and they are no more than ``max_transition_points``
+    (each point joins the nearer side). Then a run of
     segments spanning at most ``max_span`` of ``p`` whose neighbours sit
     within ``step`` of each other is an excursion too (a dense track's 20 ms
     concealed packet), and such a run at the very start joins the first long
@@ -433,7 +450,8 @@ def _dissolve_transitions(x: np.ndarray, seg_id: np.ndarray, step: float, *,
     fits (``use``).
     """
     use = np.ones(len(x), dtype=bool)
-    out = _fold_runs(x, seg_id, step, np.bincount(seg_id) <= max_points, use, transitions=True)
+    out = _fold_runs(x, seg_id, step, np.bincount(seg_id) <= max_points, use, transitions=True,
+                     max_transition_points=max_transition_points)
     if p is not None and max_span > 0:
         nseg = int(out.max()) + 1
         lo = np.full(nseg, np.inf)
@@ -445,7 +463,8 @@ def _dissolve_transitions(x: np.ndarray, seg_id: np.ndarray, step: float, *,
 
 
 def _fold_runs(x: np.ndarray, seg_id: np.ndarray, step: float, short: np.ndarray,
-               use: np.ndarray, *, transitions: bool) -> np.ndarray:
+               use: np.ndarray, *, transitions: bool,
+               max_transition_points: float = np.inf) -> np.ndarray:
     """One pass of :func:`_dissolve_transitions` over runs of ``short`` segments.
 
     ``use`` is updated in place; returns the renumbered segment index.
@@ -479,7 +498,8 @@ def _fold_runs(x: np.ndarray, seg_id: np.ndarray, step: float, short: np.ndarray
         if abs(a - b) < step:
             out[run] = k - 1
             use[run] = False
-        elif transitions and np.all((x[run] >= lo - step) & (x[run] <= hi + step)):
+        elif transitions and np.count_nonzero(run) <= max_transition_points and \
+                np.all((x[run] >= lo - step) & (x[run] <= hi + step)):
             idx = np.flatnonzero(run)
             out[idx] = np.where(np.abs(x[idx] - a) <= np.abs(x[idx] - b), k - 1, j)
             use[idx] = False
@@ -703,15 +723,19 @@ def _end_edge_offset(ref: AudioSource, rec: AudioSource, offset: float, scale: f
 
 
 def _drop_excursions(cuts: list[int], det: np.ndarray, p: np.ndarray, tol: float, *,
-                     min_len: int) -> list[int]:
+                     min_len: int, fills: set[int] | None = None) -> list[int]:
     """Remove runs of cuts that bound a short excursion which returns to the same offset.
 
     Concealment (PLC) can pull the local delay aside for a packet or two (one
     or more short segments) and back; that is a glitch, not a splice, and the
     detectors report it. Cuts ``i..j`` go when they span less than
     ``min_len`` samples of reference and the segments before ``i`` and after
-    ``j`` sit within ``tol`` of each other (whole-segment medians).
+    ``j`` sit within ``tol`` of each other (whole-segment medians), unless one
+    of them is in ``fills``: a cut at a receiver's zero fill is an edit, and the
+    audio after it the receiver's own (a fill and a later cut can return a
+    tone to its phase, to within the tolerance, by coincidence).
     """
+    fills = fills or set()
     changed = True
     while changed and len(cuts) >= 2:
         changed = False
@@ -719,7 +743,7 @@ def _drop_excursions(cuts: list[int], det: np.ndarray, p: np.ndarray, tol: float
         for i in range(len(cuts) - 1):
             before = float(np.median(det[bounds[i]:cuts[i]]))
             for j in range(len(cuts) - 1, i, -1):
-                if p[cuts[j]] - p[cuts[i]] >= min_len:
+                if p[cuts[j]] - p[cuts[i]] >= min_len or fills.intersection(cuts[i:j + 1]):
                     continue
                 after = float(np.median(det[cuts[j]:bounds[j + 2]]))
                 if abs(after - before) <= tol:
@@ -729,6 +753,37 @@ def _drop_excursions(cuts: list[int], det: np.ndarray, p: np.ndarray, tol: float
             if changed:
                 break
     return cuts
+
+
+#: Shortest run of digital zeros in a tone that is a receiver's fill, samples (as in
+#: _locate_splice).
+MIN_FILL_SAMPLES = 8
+
+
+def _cuts_at_fills(rec: AudioSource, cuts: list[int], p: np.ndarray,
+                   lag: np.ndarray) -> set[int]:
+    """The cuts of a tone's track whose gap holds a receiver's fill.
+
+    A steady tone has no digital silence, so a run of at least
+    :data:`MIN_FILL_SAMPLES` digital zeros in the received samples between the
+    points either side of a cut (at ``p + lag``) is the receiver's fill.
+
+    Returns
+    -------
+    set of int
+        Indices from ``cuts`` (track points that start a segment).
+    """
+    out = set()
+    for c in cuts:
+        lo = max(int(np.floor(p[c - 1] + lag[c - 1])), 0)
+        hi = min(int(np.ceil(p[c] + lag[c])), rec.frames)
+        if hi - lo < MIN_FILL_SAMPLES:
+            continue
+        zero = np.all(np.abs(rec.read(lo, hi - lo)) < 2.0 ** -16, axis=1).astype(np.int8)
+        d = np.diff(np.concatenate(([0], zero, [0])))
+        if np.any(np.flatnonzero(d == -1) - np.flatnonzero(d == 1) >= MIN_FILL_SAMPLES):
+            out.add(c)
+    return out
 
 
 def _locate_splice(ref: AudioSource, rec: AudioSource, p_a: float, p_b: float, c_a: float,

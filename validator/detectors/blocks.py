@@ -39,7 +39,6 @@ import numpy as np
 from validator.align.channels import ChannelAlignments
 from validator.detectors.activity import measure_activity
 from validator.detectors.common import packet_note, span_mask
-from validator.detectors.consolidate import consolidate
 from validator.detectors.coverage import CoverageSums, coverage_sums
 from validator.detectors.detect import detect_events
 from validator.detectors.features import (
@@ -215,8 +214,8 @@ def analyse(rec: AudioSource, aligns: ChannelAlignments, settings: DetectorSetti
                                      judge_span=judge_span, progress=block_progress))
     for env in summary.envelopes:
         env[~np.isfinite(env)] = 0.0  # bins no sample fell in
-    if len(blocks) > 1:
-        events = consolidate(join_pieces(events, fs))
+    if len(blocks) > 1:  # (each block's events are consolidated already, splices apart)
+        events = join_pieces(events, fs)
     return summary, events
 
 

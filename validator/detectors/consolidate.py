@@ -6,15 +6,15 @@ are the same fault seen by two detectors. Per channel, dropouts that overlap
 or lie within ``merge_s`` of each other (a fill into a noise floor near half an
 LSB, read both as a dropout into the noise and as runs of digital zeros inside
 it; the dropout detector merges its own spans by the same 5 ms) become the
-longest of them; a
-glitch or level event within ``gap_s`` of a dropout or silence is folded into
-it, and a glitch within ``gap_s`` of a level event is folded into that. A point event
-(a splice: the receiver cut or shifted the timeline there) is an edit of its
-own and is never folded into another.
+longest of them; a glitch or level event within ``gap_s`` of a dropout or
+silence is folded into it, and a glitch within ``gap_s`` of a level event is
+folded into that. A splice (the receiver cut or inserted audio there) is an
+edit of its own and is never folded into another.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from validator.detectors.common import packet_note
@@ -29,7 +29,7 @@ ABSORBS = {
 
 
 def consolidate(events: list[Event], *, gap_s: float = 0.010,
-                merge_s: float = 0.005) -> list[Event]:
+                merge_s: float = 0.005, edits: Sequence[Event] = ()) -> list[Event]:
     """Fold secondary events into the main event of the same fault.
 
     Parameters
@@ -39,6 +39,10 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010,
         Events closer than this (s) belong to the same fault.
     merge_s : float
         Dropouts closer than this (s) are one dropout.
+    edits : sequence of Event
+        The receiver's splices among ``events``: edits of their own, never
+        folded into another event (an insert spans the inserted samples, so
+        its length does not tell; a receiver may cut every 1.5 ms).
 
     Returns
     -------
@@ -46,7 +50,8 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010,
         Sorted by start time; absorbed events are gone, the main event spans
         them all and its description says how many it absorbed.
     """
-    out = _join_close(list(events), "dropout", merge_s)
+    edit_ids = {id(e) for e in edits}
+    out = _join_close(list(events), "dropout", merge_s, edit_ids)
     for main_type, weaker in ABSORBS.items():
         mains = [e for e in out if e.type == main_type]
         if not mains:
@@ -55,7 +60,7 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010,
         absorbed: dict[int, list[Event]] = {}
         for e in out:
             host = None
-            if e.type in weaker and e.end_sample > e.start_sample:
+            if e.type in weaker and e.end_sample > e.start_sample and id(e) not in edit_ids:
                 for i, m in enumerate(mains):
                     if (m.channel == e.channel and e.start_s <= m.end_s + gap_s
                             and e.end_s >= m.start_s - gap_s):
@@ -81,10 +86,12 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010,
     return out
 
 
-def _join_close(events: list[Event], kind: str, gap_s: float) -> list[Event]:
+def _join_close(events: list[Event], kind: str, gap_s: float,
+                edit_ids: set[int]) -> list[Event]:
     """Events of type ``kind`` on one channel within ``gap_s`` become the longest of them."""
-    def spans(e: Event) -> bool:  # a point event (a splice) is an edit of its own
-        return e.type == kind and e.end_sample > e.start_sample
+
+    def spans(e: Event) -> bool:  # a splice is an edit of its own
+        return e.type == kind and e.end_sample > e.start_sample and id(e) not in edit_ids
 
     out = [e for e in events if not spans(e)]
     by_channel: dict[int, list[Event]] = {}
@@ -93,16 +100,14 @@ def _join_close(events: list[Event], kind: str, gap_s: float) -> list[Event]:
             by_channel.setdefault(e.channel, []).append(e)
     for evs in by_channel.values():
         evs.sort(key=lambda e: (e.start_sample, e.end_sample))
-        group: list[Event] = []
-        for e in [*evs, None]:
-            if e is not None and group and e.start_s <= max(g.end_s for g in group) + gap_s:
+        group = [evs[0]]
+        for e in evs[1:]:
+            if e.start_s <= max(g.end_s for g in group) + gap_s:
                 group.append(e)
-                continue
-            if len(group) == 1:
-                out.append(group[0])
-            elif group:
-                out.append(_longest_spanning(group))
-            group = [e] if e is not None else []
+            else:
+                out.append(group[0] if len(group) == 1 else _longest_spanning(group))
+                group = [e]
+        out.append(group[0] if len(group) == 1 else _longest_spanning(group))
     return out
 
 

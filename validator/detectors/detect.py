@@ -67,9 +67,10 @@ def detect_events(received: AudioSource, aligns: ChannelAlignments, feats: Featu
     for ch, cf in enumerate(feats.channels):
         events.extend(_detect_channel(cf, acts[ch], feats, ch, settings, covered))
     events = _refine_glitches(events, received, aligns, feats, settings)
+    splices: list[Event] = []
     for ch, m in enumerate(aligns.models):
-        events.extend(splice_events(m, feats, events, channels=(ch,)))
-    return consolidate(events)
+        splices.extend(splice_events(m, feats, events, channels=(ch,)))
+    return consolidate(events + splices, edits=splices)
 
 
 def _detect_channel(cf: ChannelFeatures, act: Activity, feats: Features, ch: int,

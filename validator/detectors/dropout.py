@@ -78,7 +78,13 @@ def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
         if e - s < min_len:
             continue
         a, b = s // flen, min(-(-e // flen), n_frames)
-        # trim ends where the reference itself is quiet (speech edges decode to zeros)
+        # trim ends where the reference itself is quiet (speech edges decode to zeros); a frame
+        # the run covers only in part owes its activity partly to samples outside the run, so
+        # it goes with its quiet neighbour inside the run (speech ending just before a fill)
+        if s % flen and a + 1 < b and not act.active[a + 1]:
+            a += 1
+        if e % flen and b - 2 > a and not act.active[b - 2]:
+            b -= 1
         while a < b and not act.active[a]:
             a += 1
         while b > a and not act.active[b - 1]:
