@@ -2,11 +2,13 @@
 
 A concealed or attenuated loss often leaves a little residual on either side
 of the dropout, and a level dip a little waveform error at its edges. Those
-are the same fault seen by two detectors. Per channel, dropouts that overlap
-or lie within ``merge_s`` of each other (a fill into a noise floor near half an
-LSB, read both as a dropout into the noise and as runs of digital zeros inside
-it; the dropout detector merges its own spans by the same 5 ms) become the
-longest of them; a glitch or level event within ``gap_s`` of a dropout or
+are the same fault seen by two detectors. Per channel, dropouts that overlap,
+or lie within ``merge_s`` of each other when they are not both runs of digital
+zeros (a fill into a noise floor near half an LSB, read both as a dropout into
+the noise and as runs of digital zeros inside it; the dropout detector merges
+its own power-based spans by the same 5 ms), become the longest of them. Two
+runs of digital zeros apart are two fills (two lost 1 ms packets 3 ms apart).
+A glitch or level event within ``gap_s`` of a dropout or
 silence is folded into it, and a glitch within ``gap_s`` of a level event is
 folded into that. A splice (the receiver cut or inserted audio there) is an
 edit of its own and is never folded into another.
@@ -38,7 +40,8 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010,
     gap_s : float
         Events closer than this (s) belong to the same fault.
     merge_s : float
-        Dropouts closer than this (s) are one dropout.
+        Dropouts closer than this (s) are one dropout, unless both are runs of
+        digital zeros (``level_db`` -120).
     edits : sequence of Event
         The receiver's splices among ``events``: edits of their own, never
         folded into another event (an insert spans the inserted samples, so
@@ -88,7 +91,11 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010,
 
 def _join_close(events: list[Event], kind: str, gap_s: float,
                 edit_ids: set[int]) -> list[Event]:
-    """Events of type ``kind`` on one channel within ``gap_s`` become the longest of them."""
+    """Join close dropouts of one channel into the longest of them.
+
+    Events of type ``kind`` that overlap, or lie within ``gap_s`` and are not
+    both digital zeros (level -120 dB), are one event.
+    """
 
     def spans(e: Event) -> bool:  # a splice is an edit of its own
         return e.type == kind and e.end_sample > e.start_sample and id(e) not in edit_ids
@@ -100,15 +107,27 @@ def _join_close(events: list[Event], kind: str, gap_s: float,
             by_channel.setdefault(e.channel, []).append(e)
     for evs in by_channel.values():
         evs.sort(key=lambda e: (e.start_sample, e.end_sample))
-        group = [evs[0]]
-        for e in evs[1:]:
-            if e.start_s <= max(g.end_s for g in group) + gap_s:
-                group.append(e)
+        groups: list[list[Event]] = []
+        for e in evs:
+            linked = [g for g in groups[-8:] if _close(g, e, gap_s)]
+            for g in linked[1:]:
+                linked[0].extend(g)
+            groups = [g for g in groups if not any(g is h for h in linked[1:])]
+            if linked:
+                linked[0].append(e)
             else:
-                out.append(group[0] if len(group) == 1 else _longest_spanning(group))
-                group = [e]
-        out.append(group[0] if len(group) == 1 else _longest_spanning(group))
+                groups.append([e])
+        out.extend(g[0] if len(g) == 1 else _longest_spanning(g) for g in groups)
     return out
+
+
+def _close(group: list[Event], e: Event, gap_s: float) -> bool:
+    """``e`` overlaps ``group``, or lies within ``gap_s`` and not both are digital zeros."""
+    end_s = max(g.end_s for g in group)
+    if e.start_s < end_s:
+        return True
+    zeros = e.level_db <= -120.0 and all(g.level_db <= -120.0 for g in group)
+    return not zeros and e.start_s <= end_s + gap_s
 
 
 def _longest_spanning(group: list[Event]) -> Event:
