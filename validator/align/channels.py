@@ -122,6 +122,28 @@ class ChannelAlignments:
         return aligned_reference(self.reference_channel(ch), self.models[ch], start, stop,
                                  channels=1)[:, 0]
 
+    def aligned_all(self, start: int, stop: int) -> np.ndarray:
+        """Every channel's reference on received samples ``start .. stop-1``, before gain.
+
+        Where every channel shares one map (the same offsets, splices and drift)
+        and carries its own reference channel, or a mono reference, the
+        reference is read once for all channels; otherwise channel by channel.
+
+        Returns
+        -------
+        np.ndarray, shape=(stop - start, n_channels), float64
+        """
+        n = len(self.models)
+        first = self.models[0]
+        same_map = all((m.offsets, m.breaks, m.drift_ppm) == (first.offsets, first.breaks,
+                                                              first.drift_ppm)
+                       for m in self.models[1:])
+        identity = self.channel_map == tuple(range(n)) and self.reference.channels == n
+        mono = self.reference.channels == 1
+        if n > 1 and same_map and (identity or mono):
+            return aligned_reference(self.reference, first, start, stop, channels=n)
+        return np.stack([self.aligned(ch, start, stop) for ch in range(n)], axis=1)
+
     def expected(self, ch: int, start: int, stop: int) -> np.ndarray:
         """What channel ``ch`` should hold on received samples ``start .. stop-1``.
 

@@ -291,7 +291,7 @@ def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
         m = min(block, n - b0)
         y = rec.read(b0, m)
         xr = aligns.aligned(0, b0, b0 + m)[:, None] if nch == 1 else \
-            np.stack([aligns.aligned(ch, b0, b0 + m) for ch in range(nch)], axis=1)
+            aligns.aligned_all(b0, b0 + m)
         nf = -(-m // flen)
         f0 = b0 // flen
         starts = np.arange(b0, b0 + m, flen, dtype=np.float64)
