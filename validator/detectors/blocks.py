@@ -149,8 +149,6 @@ class Summary:
     envelope_bin : int
     excerpts : list of (int, np.ndarray)
         ``(start_sample, y)``, y of shape (n, n_channels): received excerpts.
-    blocks : int
-        Blocks the capture was analysed in.
     """
 
     sample_rate_hz: int
@@ -162,7 +160,6 @@ class Summary:
     envelopes: list[np.ndarray]
     envelope_bin: int
     excerpts: list[tuple[int, np.ndarray]]
-    blocks: int = 1
 
 
 def analyse(rec: AudioSource, aligns: ChannelAlignments, settings: DetectorSettings, *,
@@ -199,7 +196,7 @@ def analyse(rec: AudioSource, aligns: ChannelAlignments, settings: DetectorSetti
     env_bin = max(1, -(-n // ENVELOPE_BINS))
     summary = Summary(fs, flen, n, [MetricSums() for _ in range(nch)],
                       [CoverageSums() for _ in range(nch)],
-                      TraceSums(-(-n // flen), nch, flen / fs), [], env_bin, [], len(blocks))
+                      TraceSums(-(-n // flen), nch, flen / fs), [], env_bin, [])
     stats = capture_statistics(rec, aligns, settings, judge_span=judge_span) \
         if len(blocks) > 1 else None
     events: list[Event] = []
