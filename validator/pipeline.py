@@ -40,6 +40,7 @@ from validator.align.track import AlignmentModel
 from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS
 from validator.detectors.blocks import Summary, analyse
 from validator.detectors.coverage import CoverageSums, measure_coverage
+from validator.detectors.features import frame_length
 from validator.detectors.metrics import channel_metrics, dominant_frequency
 from validator.detectors.settings import DetectorSettings
 from validator.errors import AudioFormatError, InputMismatchError
@@ -248,7 +249,7 @@ def _detect(inputs: _Inputs, aligns: ChannelAlignments, settings: DetectorSettin
     judge_span = None
     if isinstance(ref, ToneSource):
         # the received tone's own onset and end ramps are unknown: judge inside them
-        flen = max(int(round(rec.sample_rate_hz / 1000)), 4)
+        flen = frame_length(rec.sample_rate_hz)
         guard = int(TONE_EDGE_GUARD_S * rec.sample_rate_hz) // flen * flen
         judge_span = (ref.start + guard, ref.stop - guard)
     return analyse(rec, aligns, settings, tonal=tonal, judge_span=judge_span,

@@ -47,6 +47,8 @@ from validator.detectors.features import (
     Features,
     FeatureSpan,
     extract_features,
+    frame_length,
+    whole_span,
 )
 from validator.detectors.glitch import floor_curve
 from validator.detectors.metrics import MetricSums, metric_sums
@@ -189,10 +191,9 @@ def analyse(rec: AudioSource, aligns: ChannelAlignments, settings: DetectorSetti
         Sorted by start time, on the capture's timeline.
     """
     fs, nch, n = rec.sample_rate_hz, rec.channels, rec.frames
-    flen = max(int(round(fs / 1000)), 4)
+    flen = frame_length(fs)
     blocks = plan_blocks(n, fs, flen)
-    ex_len = max(int(EXCERPT_S * fs), 1)
-    want = sorted(set(np.linspace(0, max(n - ex_len, 0), N_EXCERPTS).astype(int).tolist()))
+    want = whole_span(n, fs, n_excerpts=N_EXCERPTS, excerpt_s=EXCERPT_S).excerpts
     env_bin = max(1, -(-n // ENVELOPE_BINS))
     summary = Summary(fs, flen, n, [MetricSums() for _ in range(nch)],
                       [CoverageSums() for _ in range(nch)],
@@ -317,7 +318,7 @@ def capture_statistics(rec: AudioSource, aligns: ChannelAlignments,
         One per channel.
     """
     fs, n = rec.sample_rate_hz, rec.frames
-    flen = max(int(round(fs / 1000)), 4)
+    flen = frame_length(fs)
     span = max(int(SAMPLE_SPAN_S * fs) // flen, 1) * flen
     count = int(min(SAMPLE_SPANS, max(n // (4 * span), 1)))
     starts = sorted({int(s) // flen * flen

@@ -219,6 +219,11 @@ class FeatureSpan:
     excerpts: tuple[int, ...]
 
 
+def frame_length(sample_rate_hz: int) -> int:
+    """Samples per feature frame: 1 ms, at least 4 samples."""
+    return max(int(round(sample_rate_hz / 1000)), 4)
+
+
 def whole_span(n: int, fs: int, *, n_excerpts: int, excerpt_s: float) -> FeatureSpan:
     """The span of a capture analysed in one piece: ``n_excerpts`` excerpts spread evenly."""
     ex_len = max(int(excerpt_s * fs), 1)
@@ -263,7 +268,7 @@ def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
     """
     fs = rec.sample_rate_hz
     nch = rec.channels
-    flen = max(int(round(fs / 1000)), 4)
+    flen = frame_length(fs)
     n = rec.frames
     span = span or whole_span(n, fs, n_excerpts=n_excerpts, excerpt_s=excerpt_s)
     n_frames = -(-n // flen)
