@@ -123,6 +123,38 @@ def test_file_reads_give_libsndfiles_float_values(tmp_path, subtype):
         assert not src.read(-10, 30)[:10].any()
 
 
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
+def test_windows_read_are_the_samples_that_reads_give(tmp_path, subtype):
+    """Sparse windows (a tone's phase track on an hour) hold exactly libsndfile's samples.
+
+    Through a file, a channel view and a block view, with windows running off
+    either end (zero there), as one read per window would give them.
+    """
+    from validator.align.channels import ChannelView
+    from validator.io.audio import SpanSource
+
+    y = np.random.default_rng(5).uniform(-1, 1, (20000, 2))
+    path = tmp_path / f"w_{subtype}.wav"
+    sf.write(path, y, 48000, subtype=subtype)
+    want, _ = sf.read(path, dtype="float64", always_2d=True)
+    length = 37
+    with open_audio(path) as src:
+        views = ((src, want), (ChannelView(src, 1), want[:, 1:]),
+                 (SpanSource(src, 3000, 9000), want[3000:12000]))
+        for view, ref in views:
+            for starts in (np.arange(5, view.frames - length, 401),   # inside, sparse
+                           np.arange(-20, view.frames, 977),          # off both ends
+                           np.arange(100, 400, 3)):                   # overlapping
+                got = view.read_windows(starts, length)
+                assert got.shape == (len(starts), length, ref.shape[1])
+                for k, s0 in enumerate(starts):
+                    lo, hi = max(s0, 0), min(s0 + length, len(ref))
+                    exp = np.zeros((length, ref.shape[1]))
+                    exp[lo - s0:hi - s0] = ref[lo:hi]
+                    np.testing.assert_array_equal(got[k], exp)
+
+
 def test_channel_assignment_is_kuhn_munkres():
     optimize = pytest.importorskip("scipy.optimize")
     from validator.align.channels import _best_assignment

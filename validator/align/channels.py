@@ -76,6 +76,9 @@ class ChannelView(AudioSource):
     def _read(self, start: int, frames: int) -> np.ndarray:
         return self.source.read(start, frames)[:, self.channel:self.channel + 1]
 
+    def read_windows(self, starts: np.ndarray, length: int) -> np.ndarray:  # noqa: D102
+        return self.source.read_windows(starts, length)[:, :, self.channel:self.channel + 1]
+
 
 @dataclass(frozen=True)
 class ChannelAlignments:

@@ -117,8 +117,7 @@ def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: f
     for c in range(n_lo, n_hi + 1, step):
         count = (min(c + step, n_hi + 1) - c + hop - 1) // hop
         span = (count - 1) * hop + nwin
-        y = sliding_window_view(mono(rec.read(c, span)), nwin)[::hop]
-        r = sliding_window_view(mono(ref.read(c - d, span)), nwin)[::hop]
+        y, r = _windows(rec, c, span, nwin, hop), _windows(ref, c - d, span, nwin, hop)
         zy, zr = y @ k_re + 1j * (y @ k_im), r @ k_re + 1j * (r @ k_im)  # (real products)
         py, pr = (y * y) @ w, (r * r) @ w
         ok_ref = (pr > 1e-12) & (2.0 * np.abs(zr) ** 2 >= MIN_REFERENCE_COHERENCE * pr)
@@ -144,3 +143,17 @@ def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: f
     ref_pos = np.round(n + nwin / 2 - lag).astype(np.int64)
     return [LagPoint(int(p), float(v), float(s)) for p, v, s in zip(ref_pos, lag, score,
                                                                      strict=True)]
+
+
+def _windows(source: AudioSource, start: int, span: int, nwin: int, hop: int) -> np.ndarray:
+    """The mono windows ``start + k hop .. + nwin`` within ``span`` samples, shape (k, nwin).
+
+    Overlapping windows are views of one read; windows a hop apart that leave
+    most samples out are read as windows (:meth:`AudioSource.read_windows`),
+    which converts only their samples.
+    """
+    if hop < 2 * nwin:
+        return sliding_window_view(mono(source.read(start, span)), nwin)[::hop]
+    starts = start + hop * np.arange((span - nwin) // hop + 1)
+    w = source.read_windows(starts, nwin)
+    return w[:, :, 0] if w.shape[2] == 1 else w.mean(axis=2)
