@@ -150,3 +150,21 @@ def test_rendering_every_report_does_not_import_matplotlib(tmp_path: Path) -> No
     proc = _run(["-c", code, str(CASE / "received.wav"), str(CASE / "reference.wav")], tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "True True []"
+
+
+@pytest.mark.slow
+def test_validate_command_imports_no_other_rooms_subcommands(tmp_path: Path) -> None:
+    """``validate`` registers only the core subcommands: impair's and batch's modules are
+    not imported on its path (a cold start cost), yet ``--help`` still lists them."""
+    code = ("import sys\n"
+            "from validator.cli import main\n"
+            "code = main(['validate', sys.argv[1], '--reference', sys.argv[2], '--output-dir',\n"
+            "             sys.argv[3], '--quiet', '--no-html'])\n"
+            "print(code, sorted(m for m in sys.modules\n"
+            "                   if m.startswith(('validator.impair', 'validator.batch'))))\n")
+    proc = _run(["-c", code, str(CASE / "received.wav"), str(CASE / "reference.wav"),
+                 str(tmp_path)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "1 []"
+    listing = _run(["-m", "validator", "--help"], tmp_path)
+    assert all(cmd in listing.stdout for cmd in ("impair", "batch", "rtp", "listen"))

@@ -74,8 +74,20 @@ def quality_metrics(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--quality: ")) from exc
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (exposed for tests and documentation)."""
+#: The subcommands defined here; the others come from :data:`ROOM_COMMANDS`.
+CORE_COMMANDS = ("validate", "generate")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation).
+
+    Parameters
+    ----------
+    command : str, optional
+        The subcommand about to run. When it is one of :data:`CORE_COMMANDS`, the
+        other rooms' subcommands are not registered, so their modules are not
+        imported on that command's path (a cold start cost); None registers all.
+    """
     p = _Parser(prog="audio-validator",
                 description="Validate audio that crossed an RTP network or device against its "
                             "reference. Exit codes: 0 pass, 1 fail, 2 could not run.")
@@ -150,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--start", type=float, default=20.0, help="sweep start, Hz")
     g.add_argument("--stop", type=float, default=20000.0, help="sweep stop, Hz")
     g.set_defaults(run=_generate)
-    _register_rooms(sub)
+    if command not in CORE_COMMANDS:
+        _register_rooms(sub)
     return p
 
 
@@ -193,7 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # several threads fighting other jobs on a busy machine cost seconds.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help / --version exit 0, usage errors 2
