@@ -182,28 +182,50 @@ def estimate_delay(*, reference: AudioSource, received: AudioSource, max_delay_s
     y = mono(rec.read(-lead, lead + max_lag + head))
     if not np.any(r) or not np.any(y):
         return DelayEstimate(0.0, 0.0, True, "none", note="silent input: no delay measurable")
-    c = ncc(r, y)  # index i <-> lag i - lead
-    inverted = bool(-c.min() > c.max() + 0.02)  # polarity inversion: a negative peak
-    if inverted:
-        c = -c
-    peak = pick_peak(c)
-    lag = peak.index - lead
     if periodicity(r, fs) < PERIODIC_RATIO:
         # The reference's own correlation has one peak, so the highest match is
         # the delay. (A runner-up in the cross-correlation is then a second true
         # alignment, e.g. after a skip, not an ambiguity.)
+        c, inverted = head_correlation(r, y)  # index i <-> lag i - lead
+        peak = pick_peak(c)
+        lag = peak.index - lead
         conf = max(0.0, peak.value)
         frac = refine_fraction(reference=ref, received=rec, lag=lag, at=_busy_start(r),
                                length=min(head, fs))
         return DelayEstimate(frac, conf, False, "xcorr", inverted=inverted)
 
     # Periodic: the waveform gives the delay modulo one period; the onset decides which.
+    # (A steady tone's correlation over the head is flat: its highest peak says nothing, and
+    # it is computed only where nothing better is left.)
     period = _period(r, fs)
     if not period:
-        return DelayEstimate(float(lag), 0.0, True, "none", None,
+        c, _ = head_correlation(r, y)
+        return DelayEstimate(float(pick_peak(c).index - lead), 0.0, True, "none", None,
                              "no tone period found: the delay is ambiguous")
-    return _tone_delay(ref, rec, r, c, lead, period, inverted=inverted, max_lag=max_lag,
-                       head=head)
+    return _tone_delay(ref, rec, r, y, lead, period, max_lag=max_lag, head=head)
+
+
+def head_correlation(r: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, bool]:
+    """NCC of the reference's head over the received head, upright, and whether it was not.
+
+    Parameters
+    ----------
+    r : np.ndarray, shape=(n,)
+        The reference's head.
+    y : np.ndarray, shape=(m,), ``m >= n``
+        The received head, from the largest lead searched.
+
+    Returns
+    -------
+    c : np.ndarray, shape=(m - n + 1,)
+        The NCC (:func:`~validator.align.xcorr.ncc`), negated when the received
+        is upside down.
+    inverted : bool
+        The highest peak is negative (by more than 0.02): a polarity inversion.
+    """
+    c = ncc(r, y)
+    inverted = bool(-c.min() > c.max() + 0.02)
+    return (-c if inverted else c), inverted
 
 
 #: Posterior probability of the chosen period below which a tone's delay is "ambiguous".
@@ -313,6 +335,31 @@ def tone_onset(x: np.ndarray, frequency_hz: float, sample_rate_hz: int) -> ToneO
     return ToneOnset(min(cp + box // 2, n - 1), True, step_db)
 
 
+def phasor(omega: float, n: int, *, block: int = 1024) -> np.ndarray:
+    """``exp(1j * omega * k)`` for ``k = 0 .. n-1``, by products of two short tables.
+
+    ``exp(1j w (qB + i)) = exp(1j w qB) exp(1j w i)``: one complex product per
+    sample instead of a complex exponential, and more accurate on long spans
+    (the argument ``w k`` of the direct form loses digits as ``k`` grows).
+
+    Parameters
+    ----------
+    omega : float
+        Angular frequency, radians per sample.
+    n : int
+        Length, samples.
+    block : int
+        Length of the inner table.
+
+    Returns
+    -------
+    np.ndarray, shape=(n,), complex128
+    """
+    inner = np.exp(1j * omega * np.arange(block))
+    outer = np.exp(1j * omega * block * np.arange(-(-n // block)))
+    return (outer[:, None] * inner[None, :]).ravel()[:n]
+
+
 def _tone_amplitude(x: np.ndarray, frequency_hz: float, sample_rate_hz: int,
                     box: int) -> np.ndarray:
     """Amplitude at ``frequency_hz``: quadrature demodulation, then a ``box``-sample mean.
@@ -322,7 +369,7 @@ def _tone_amplitude(x: np.ndarray, frequency_hz: float, sample_rate_hz: int,
     np.ndarray, shape=(len(x) - box + 1,)
         ``out[i]`` is the tone's amplitude over samples ``[i, i + box)``.
     """
-    z = x * np.exp(-2j * np.pi * frequency_hz / sample_rate_hz * np.arange(len(x)))
+    z = x * phasor(-2.0 * np.pi * frequency_hz / sample_rate_hz, len(x))
     cs = np.concatenate(([0.0], np.cumsum(z)))
     return np.abs(cs[box:] - cs[:-box]) / box
 
@@ -375,8 +422,8 @@ def steady_tone_span(x: np.ndarray, frequency_hz: float, sample_rate_hz: int, *,
     return long_runs[0][0], min(long_runs[-1][1] + box, n)
 
 
-def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, c: np.ndarray, lead: int,
-                period: float, *, inverted: bool, max_lag: int, head: int) -> DelayEstimate:
+def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, y: np.ndarray, lead: int,
+                period: float, *, max_lag: int, head: int) -> DelayEstimate:
     """Delay of a steady tone: waveform fraction, whole period chosen at the start.
 
     1. Coarse lags: the correlation peak of a sync marker, where the reference
@@ -406,6 +453,7 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, c: np.ndarray
     y_head = mono(rec.read(0, min(rec.frames, head + max_lag)))
     on_y = tone_onset(y_head, freq, fs)
     if on_r is None or on_y is None:
+        c, _ = head_correlation(r, y)
         return DelayEstimate(float(int(np.argmax(c)) - lead), 0.0, True, "none", period,
                              "no tone found in the reference or the received head: the delay "
                              "is ambiguous")
@@ -453,7 +501,7 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, c: np.ndarray
     if gain_noise is None or started is None or sigma2 is None:
         return DelayEstimate(float(d0), 0.0, True, "onset", period,
                              "too little of the tone to choose its period: the delay is "
-                             "ambiguous", inverted)
+                             "ambiguous", head_correlation(r, y)[1])
     # Candidates whose fit differs by less than a tenth of one period of the tone are alike
     # (the start says nothing between them: it lies outside the received file, or an edge
     # only rings differently): they share the best energy, so that rounding cannot split them

@@ -46,11 +46,15 @@ def blackmanharris(n: int) -> np.ndarray:
     return w
 
 
-def _lsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Least squares through the normal equations (the designs here are well conditioned)."""
+def _lsq(a_t: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least squares through the normal equations (the designs here are well conditioned).
+
+    ``a_t`` is the design transposed, shape (k, n): its columns as contiguous rows.
+    """
     # einsum, not BLAS: these small products gain nothing from threads, and BLAS threads
-    # competing with other work on a busy machine cost a hundred times more
-    return np.linalg.solve(np.einsum("ij,ik->jk", a, a), np.einsum("ij,i->j", a, b))
+    # competing with other work on a busy machine cost a hundred times more; summed along
+    # contiguous rows, it is about six times faster than over a (n, k) design's columns
+    return np.linalg.solve(np.einsum("ij,kj->ik", a_t, a_t), np.einsum("ij,j->i", a_t, b))
 
 
 @dataclass(frozen=True)
@@ -86,10 +90,10 @@ def fit_sine(x: np.ndarray, t_s: np.ndarray, frequency_hz: float, *,
     """
     w = 2 * np.pi * frequency_hz
     one = np.ones_like(t_s)
-    coef = _lsq(np.stack([np.cos(w * t_s), np.sin(w * t_s), one], axis=1), x)
+    coef = _lsq(np.stack([np.cos(w * t_s), np.sin(w * t_s), one]), x)
     for _ in range(iterations):
         c, s = np.cos(w * t_s), np.sin(w * t_s)
-        a4 = np.stack([c, s, one, t_s * (-coef[0] * s + coef[1] * c)], axis=1)
+        a4 = np.stack([c, s, one, t_s * (-coef[0] * s + coef[1] * c)])
         c4 = _lsq(a4, x)
         coef = c4[:3]
         w += c4[3]
@@ -179,13 +183,11 @@ def measure_tone(x: np.ndarray, sample_rate_hz: int, frequency_hz: float, *,
     if not 0 < f < fs / 2:
         return None
     n_h = max(h for h in range(1, harmonics + 1) if h * f < fs / 2 or h == 1)
-    c, zh = _harmonic_fit(xs, w * t, n_h)
+    c, z = _harmonic_fit(xs, w * t, n_h)
     p_fund = 0.5 * float(c[1] ** 2 + c[2] ** 2)
-    fund = c[0] + c[1] * zh[0].real + c[2] * zh[0].imag
-    allfit = c[0] + sum(c[2 * h + 1] * zh[h].real + c[2 * h + 2] * zh[h].imag
-                        for h in range(n_h))
+    fund = c[0] + c[1] * z.real + c[2] * z.imag
     p_thdn = float(np.mean((xs - fund) ** 2))
-    p_noise = float(np.mean((xs - allfit) ** 2))
+    p_noise = float(np.mean((xs - _harmonic_sum(c, z, n_h)) ** 2))
     if p_fund <= 1e-12:
         return None
     thd_n = 10 * np.log10(max(p_thdn, 1e-30) / p_fund)
@@ -195,7 +197,7 @@ def measure_tone(x: np.ndarray, sample_rate_hz: int, frequency_hz: float, *,
 
 
 def _harmonic_fit(x: np.ndarray, theta: np.ndarray,
-                  n_h: int) -> tuple[np.ndarray, list[np.ndarray]]:
+                  n_h: int) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares fit of DC and harmonics ``1..n_h`` of the phase ``theta`` to ``x``.
 
     The design ``[1, cos(h theta), sin(h theta)]`` is never formed: with
@@ -203,22 +205,27 @@ def _harmonic_fit(x: np.ndarray, theta: np.ndarray,
     imaginary part of a power sum ``S_m = sum z**m`` (m = 0 .. 2 n_h), by the
     product-to-sum identities, and the right-hand side is ``sum x z**h``. That
     is O(n n_h) multiplications instead of O(n n_h**2) and 2 n_h trigonometric
-    evaluations per sample.
+    evaluations per sample. The powers are formed in one buffer, in place.
 
     Returns
     -------
     coef : np.ndarray, shape=(2 * n_h + 1,)
         ``(dc, a1, b1, a2, b2, ...)`` for ``dc + sum a_h cos(h theta) + b_h sin(h theta)``.
-    powers : list of np.ndarray, shape=(n,), complex128
-        ``z**h`` for h = 1 .. n_h (their real and imaginary parts are the columns).
+    z : np.ndarray, shape=(n,), complex128
+        ``exp(i theta)`` (see :func:`_harmonic_sum`).
     """
     z = np.exp(1j * theta)
-    zh = [z]
-    for _ in range(2 * n_h - 1):
-        zh.append(zh[-1] * z)
+    xc = x.astype(complex)
     s = np.empty(2 * n_h + 1, dtype=complex)
     s[0] = len(x)
-    s[1:] = [p.sum() for p in zh]
+    q = np.empty(n_h, dtype=complex)  # sum x z**h
+    p = z.copy()
+    for m in range(1, 2 * n_h + 1):
+        s[m] = p.sum()
+        if m <= n_h:
+            q[m - 1] = np.dot(xc, p)
+        if m < 2 * n_h:
+            p *= z
 
     def sm(m: int) -> complex:  # S_m for any integer m (S_-m = conj(S_m))
         return complex(s[m]) if m >= 0 else complex(s[-m]).conjugate()
@@ -237,10 +244,22 @@ def _harmonic_fit(x: np.ndarray, theta: np.ndarray,
             g[2 * h, 2 * j - 1] = 0.5 * (a.imag + d.imag)       # sin h cos j
     rhs = np.empty(k)
     rhs[0] = x.sum()
-    for h in range(1, n_h + 1):
-        q = complex(np.dot(x, zh[h - 1]))
-        rhs[2 * h - 1], rhs[2 * h] = q.real, q.imag
-    return np.linalg.solve(g, rhs), zh[:n_h]
+    rhs[1::2], rhs[2::2] = q.real, q.imag
+    return np.linalg.solve(g, rhs), z
+
+
+def _harmonic_sum(coef: np.ndarray, z: np.ndarray, n_h: int) -> np.ndarray:
+    """``dc + sum a_h cos(h theta) + b_h sin(h theta)`` from :func:`_harmonic_fit`'s output.
+
+    The real part of the polynomial ``sum (a_h - i b_h) z**h``, by Horner's
+    scheme in one buffer.
+    """
+    acc = np.full(len(z), complex(coef[2 * n_h - 1], -coef[2 * n_h]))
+    for h in range(n_h - 1, 0, -1):
+        acc *= z
+        acc += complex(coef[2 * h - 1], -coef[2 * h])
+    acc *= z
+    return acc.real + coef[0]
 
 
 @dataclass
