@@ -141,8 +141,9 @@ def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: f
     delta -= period_samples * round((delta[0] - (initial_lag - d)) / period_samples)
     lag = d + delta
     ref_pos = np.round(n + nwin / 2 - lag).astype(np.int64)
-    return [LagPoint(int(p), float(v), float(s)) for p, v, s in zip(ref_pos, lag, score,
-                                                                     strict=True)]
+    # (.tolist(): Python ints and floats in one step, not one conversion call per value)
+    return [LagPoint(p, v, s) for p, v, s in zip(ref_pos.tolist(), lag.tolist(),
+                                                 score.tolist(), strict=True)]
 
 
 def _windows(source: AudioSource, start: int, span: int, nwin: int, hop: int) -> np.ndarray:

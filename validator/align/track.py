@@ -238,8 +238,8 @@ def fit_model(points: list[LagPoint], *, reference: AudioSource, received: Audio
         dd = np.diff(lag)
         dd = (dd + period_samples / 2) % period_samples - period_samples / 2
         lag = np.concatenate(([lag[0]], lag[0] + np.cumsum(dd)))
-        points = [LagPoint(pt.ref_pos, float(v), pt.score) for pt, v in zip(points, lag,
-                                                                            strict=True)]
+        points = [LagPoint(pt.ref_pos, v, pt.score) for pt, v in zip(points, lag.tolist(),
+                                                                     strict=True)]
     floor = MIN_TRACK_SIGMA if sigma_floor is None else sigma_floor
     seg_id, slope, intercepts = segment_track(p, lag, min_step=jump_tol, sigma_floor=floor,
                                               min_drift_span=2.0 * ref.sample_rate_hz,
