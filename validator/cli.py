@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from validator import __version__
-from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS, DEFAULT_OUTPUT_DIR
+from validator.defaults import (
+    DEFAULT_MAX_DELAY_S,
+    DEFAULT_MAX_ZOOMS,
+    DEFAULT_OUTPUT_DIR,
+    THREADS_ENV,
+)
 from validator.errors import MissingDependencyError, OutputError, ValidatorError
 from validator.rtp.cli import payload_type_mapping, udp_port
 from validator.verdict import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
@@ -46,6 +51,14 @@ def count(text: str) -> int:
         n = -1
     if n < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return n
+
+
+def positive(text: str) -> int:
+    """Parse a whole number >= 1 for argparse (``--threads``)."""
+    n = count(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return n
 
 
@@ -138,6 +151,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                         "pesq, e.g. visqol,pesq (visqol:audio for 48 kHz audio mode, pesq:nb "
                         "or pesq:wb to force the band); overrides the profile's quality list; "
                         "needs pip install 'audio-stream-validator[quality]'")
+    v.add_argument("--threads", type=positive, metavar="N",
+                   help="blocks of a long capture (over 90 s) analysed at once; the result is "
+                        "the same (default: the CPUs available, at most 2, or "
+                        f"${THREADS_ENV})")
     v.add_argument("--max-events", type=count, default=20,
                    help="events listed in the terminal summary (default 20)")
     v.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
@@ -268,7 +285,8 @@ def _validate(args: argparse.Namespace) -> int:
                       dtw=args.dtw, progress=bar, zoom_events=args.max_zooms,
                       ssrc=args.ssrc, port=args.port,
                       payload_types=dict(args.payload_type) or None,
-                      emodel=emodel_settings(args), quality=args.quality)
+                      emodel=emodel_settings(args), quality=args.quality,
+                      threads=args.threads)
     if bar:
         bar.close()
     try:

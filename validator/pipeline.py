@@ -37,7 +37,7 @@ from validator.align.channels import (
 )
 from validator.align.delay import DelayEstimate, steady_tone_span
 from validator.align.track import AlignmentModel
-from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS
+from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS, default_threads
 from validator.detectors.blocks import Summary, analyse
 from validator.detectors.coverage import CoverageSums, measure_coverage
 from validator.detectors.features import frame_length
@@ -78,7 +78,8 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
              port: int | None = None, payload_types: dict[int, str] | None = None,
              progress: Callable[[float], None] | None = None,
              emodel: EModelSettings | None = None,
-             quality: str | Sequence[str] | None = None) -> ValidationResult:
+             quality: str | Sequence[str] | None = None,
+             threads: int | None = None) -> ValidationResult:
     """Validate received audio against its reference.
 
     Parameters
@@ -128,6 +129,11 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         ``"visqol,pesq"``, ``["visqol:audio", "pesq:nb"]``
         (:mod:`validator.quality`; needs the ``quality`` extra). None: the
         profile's ``quality`` list; ``()``: none.
+    threads : int, optional
+        Blocks of a long capture (over 90 s) analysed at once; the result is
+        the same whatever the number. Default
+        :func:`validator.defaults.default_threads` (the CPUs available, at
+        most 2, or the ``AUDIO_VALIDATOR_THREADS`` environment variable).
 
     Returns
     -------
@@ -156,7 +162,8 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
         aligns, notes = _align(inputs, max_delay_s=max_delay_s)
         tonal = _tonal_frequencies(inputs.ref, inputs.tone, inputs.rec.channels)
         summary, events = _detect(inputs, aligns, profile.detectors, tonal,
-                                  progress=progress)
+                                  progress=progress,
+                                  threads=default_threads() if threads is None else threads)
         rtp = None
         if inputs.decoded is not None:
             from validator.rtp.link import link_causes, network_notes, rtp_section
@@ -239,7 +246,8 @@ def _align(inputs: _Inputs, *, max_delay_s: float) -> tuple[ChannelAlignments, l
 
 def _detect(inputs: _Inputs, aligns: ChannelAlignments, settings: DetectorSettings,
             tonal: list[float | None], *,
-            progress: Callable[[float], None] | None) -> tuple[Summary, list[Event]]:
+            progress: Callable[[float], None] | None,
+            threads: int) -> tuple[Summary, list[Event]]:
     """Stage 3: one streaming pass for the frame features and every detector, block by block.
 
     A capture longer than :data:`validator.detectors.blocks.SINGLE_BLOCK_MAX_S`
@@ -253,7 +261,7 @@ def _detect(inputs: _Inputs, aligns: ChannelAlignments, settings: DetectorSettin
         guard = int(TONE_EDGE_GUARD_S * rec.sample_rate_hz) // flen * flen
         judge_span = (ref.start + guard, ref.stop - guard)
     return analyse(rec, aligns, settings, tonal=tonal, judge_span=judge_span,
-                   progress=progress)
+                   progress=progress, threads=threads)
 
 
 def _measure_and_assemble(inputs: _Inputs, aligns: ChannelAlignments, summary: Summary,

@@ -53,16 +53,20 @@ class TraceSums:
         self.frame_s = frame_s
         self.sums = np.zeros((channels, 3, self.n_groups))
 
-    def add(self, feats: Features, ch: int, *, frame0: int = 0,
-            core_frames: tuple[int, int] | None = None) -> None:
-        """Add frames ``core_frames`` of ``feats`` (capture frame ``frame0`` is its frame 0)."""
+    def block_sums(self, feats: Features, ch: int, *, frame0: int = 0,
+                   core_frames: tuple[int, int] | None = None) -> np.ndarray:
+        """Channel ``ch``'s sums of frames ``core_frames`` of ``feats``, shape (3, groups).
+
+        Capture frame ``frame0`` is frame 0 of ``feats``; add the result to
+        ``sums[ch]`` (blocks in order).
+        """
         cf = feats.channels[ch]
         f0, f1 = core_frames or (0, feats.n_frames)
         groups = (np.arange(f0, f1) + frame0) // self.per
         keep = groups < self.n_groups
-        for row, p in enumerate((cf.p_y, cf.p_x, cf.p_e)):
-            self.sums[ch, row] += np.bincount(groups[keep], p[f0:f1][keep].astype(np.float64),
-                                              minlength=self.n_groups)
+        return np.stack([np.bincount(groups[keep], p[f0:f1][keep].astype(np.float64),
+                                     minlength=self.n_groups)
+                         for p in (cf.p_y, cf.p_x, cf.p_e)])
 
     def trace(self, ch: int) -> Trace:
         """The channel's decimated level trace (dBFS; residual in dB re full scale)."""

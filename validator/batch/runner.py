@@ -48,7 +48,12 @@ from validator.batch.result import BatchResult, CaptureOutcome, ProgressInfo
 from validator.batch.state import FileHasher, job_key, load_state, new_state, write_state
 from validator.batch.summary import summarize
 from validator.batch.worker import CAPTURES_DIR, init_worker, make_payload, run_job
-from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS, DEFAULT_OUTPUT_DIR
+from validator.defaults import (
+    DEFAULT_MAX_DELAY_S,
+    DEFAULT_MAX_ZOOMS,
+    DEFAULT_OUTPUT_DIR,
+    THREADS_ENV,
+)
 from validator.errors import BatchError, MissingDependencyError
 from validator.io.atomic import write_text_atomic
 
@@ -67,7 +72,9 @@ STATE_INTERVAL_S = 1.0
 DASK_EXTRA = "pip install 'audio-stream-validator[dask]'"
 #: Run names: no path separators, nothing hidden.
 _RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: One thread each in a worker: the workers run captures side by side already (BLAS, and
+#: the blocks of a long capture, :data:`validator.defaults.THREADS_ENV`).
+_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", THREADS_ENV)
 #: Environment of the worker processes of a LocalCluster started here.
 _WORKER_ENV = {var: 1 for var in _BLAS_THREADS}
 

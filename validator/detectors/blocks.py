@@ -31,7 +31,9 @@ same code path, the same numbers as analysing it whole.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -163,10 +165,29 @@ class Summary:
     envelope_bin: int
     excerpts: list[tuple[int, np.ndarray]]
 
+    def absorb(self, res: _BlockResult) -> None:
+        """Add one block's sums.
+
+        Blocks come in order, so that the float sums do not depend on how many
+        ran at once.
+        """
+        for ch in range(len(self.metrics)):
+            self.metrics[ch].add(res.metrics[ch])
+            self.coverage[ch].add(res.coverage[ch])
+            self.traces.sums[ch] += res.traces[ch]
+            if len(self.envelopes) <= ch:
+                self.envelopes.append(res.envelopes[ch])
+            else:  # bins of the margins are seen twice: min and max do not mind
+                env = self.envelopes[ch]
+                env[0::2] = np.minimum(env[0::2], res.envelopes[ch][0::2])
+                env[1::2] = np.maximum(env[1::2], res.envelopes[ch][1::2])
+        self.excerpts.extend(res.excerpts)
+
 
 def analyse(rec: AudioSource, aligns: ChannelAlignments, settings: DetectorSettings, *,
             tonal: Sequence[float | None], judge_span: tuple[int, int] | None = None,
-            progress: Callable[[float], None] | None = None) -> tuple[Summary, list[Event]]:
+            progress: Callable[[float], None] | None = None,
+            threads: int = 1) -> tuple[Summary, list[Event]]:
     """Every event of a capture, and its summary, block by block.
 
     Parameters
@@ -183,6 +204,10 @@ def analyse(rec: AudioSource, aligns: ChannelAlignments, settings: DetectorSetti
         spec's steady part); default all that maps inside the reference.
     progress : callable, optional
         Called with the fraction done, 0..1.
+    threads : int
+        Blocks analysed at once (numpy releases the GIL in its array passes).
+        The result does not depend on it: each block is independent, and the
+        blocks' sums and events are merged in order.
 
     Returns
     -------
@@ -200,16 +225,16 @@ def analyse(rec: AudioSource, aligns: ChannelAlignments, settings: DetectorSetti
                       TraceSums(-(-n // flen), nch, flen / fs), [], env_bin, [])
     stats = capture_statistics(rec, aligns, settings, judge_span=judge_span) \
         if len(blocks) > 1 else None
-    events: list[Event] = []
-    for k, blk in enumerate(blocks):
-        def block_progress(f: float, k: int = k) -> None:
-            if progress is not None:
-                progress((k + f) / len(blocks))
 
-        events.extend(_analyse_block(rec, aligns, settings, blk, summary, stats, tonal=tonal,
-                                     excerpts=[w for w in want
-                                               if blk.core_start <= w < blk.core_stop],
-                                     judge_span=judge_span, progress=block_progress))
+    def run(blk: Block, block_progress: Callable[[float], None] | None) -> _BlockResult:
+        return _analyse_block(rec, aligns, settings, blk, summary.traces, stats, tonal=tonal,
+                              excerpts=[w for w in want if blk.core_start <= w < blk.core_stop],
+                              judge_span=judge_span, progress=block_progress)
+
+    events: list[Event] = []
+    for res in _in_order(blocks, run, threads=threads, progress=progress):
+        summary.absorb(res)
+        events.extend(res.events)
     for env in summary.envelopes:
         env[~np.isfinite(env)] = 0.0  # bins no sample fell in
     if len(blocks) > 1:  # (each block's events are consolidated already, splices apart)
@@ -217,13 +242,59 @@ def analyse(rec: AudioSource, aligns: ChannelAlignments, settings: DetectorSetti
     return summary, events
 
 
+def _in_order(blocks: list[Block], run: Callable[[Block, Callable[[float], None] | None],
+                                                  _BlockResult], *,
+              threads: int, progress: Callable[[float], None] | None) -> Iterator[_BlockResult]:
+    """Each block's result, in block order; ``threads`` blocks at once at most.
+
+    At most ``threads + 1`` results wait to be merged, so memory stays that of a
+    few blocks. One thread: in this thread, with progress within each block.
+    """
+    n = len(blocks)
+    if threads <= 1 or n == 1:
+        for k, blk in enumerate(blocks):
+            def block_progress(f: float, k: int = k) -> None:
+                if progress is not None:
+                    progress((k + f) / n)
+
+            yield run(blk, block_progress)
+        return
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="validator-block") as ex:
+        pending: deque[Future[_BlockResult]] = deque()
+        for k, blk in enumerate(blocks):
+            pending.append(ex.submit(run, blk, None))
+            if len(pending) > threads:
+                yield pending.popleft().result()
+                if progress is not None:
+                    progress((k + 1 - len(pending)) / n)
+        while pending:
+            yield pending.popleft().result()
+            if progress is not None:
+                progress((n - len(pending)) / n)
+
+
+@dataclass
+class _BlockResult:
+    """What one block leaves: its core's events on the capture, and its sums."""
+
+    events: list[Event]
+    metrics: list[MetricSums]
+    coverage: list[CoverageSums]
+    traces: np.ndarray  # (channels, 3, groups): TraceSums.block_sums per channel
+    envelopes: list[np.ndarray]
+    excerpts: list[tuple[int, np.ndarray]]
+
+
 def _analyse_block(rec: AudioSource, aligns: ChannelAlignments, settings: DetectorSettings,
-                   blk: Block, summary: Summary, stats: list[CaptureStatistics] | None, *,
+                   blk: Block, traces: TraceSums, stats: list[CaptureStatistics] | None, *,
                    tonal: Sequence[float | None],
                    excerpts: list[int], judge_span: tuple[int, int] | None,
-                   progress: Callable[[float], None]) -> list[Event]:
-    """Detect one block, add its sums to ``summary``; its core's events on the capture."""
-    fs, flen = rec.sample_rate_hz, summary.frame_len
+                   progress: Callable[[float], None] | None) -> _BlockResult:
+    """Detect one block: its core's events on the capture, and its sums.
+
+    ``traces`` gives the capture's grouping of trace points; it is only read.
+    """
+    fs, flen = rec.sample_rate_hz, frame_length(rec.sample_rate_hz)
     whole = (blk.start, blk.stop) == (0, rec.frames)
     src = rec if whole else SpanSource(rec, blk.start, blk.stop - blk.start)
     al = aligns if whole else aligns.shifted(blk.start)
@@ -243,23 +314,20 @@ def _analyse_block(rec: AudioSource, aligns: ChannelAlignments, settings: Detect
                 for cf, st in zip(feats.channels, stats, strict=True)]
     found = detect_events(src, al, feats, acts, settings, covered=covered)
     core = ((blk.core_start - blk.start) // flen, -(-(blk.core_stop - blk.start) // flen))
+    res = _BlockResult([], [], [], np.stack([
+        traces.block_sums(feats, ch, frame0=blk.start // flen, core_frames=core)
+        for ch in range(rec.channels)]), [cf.envelope for cf in feats.channels],
+        [(s + blk.start, y) for s, y in feats.excerpts])
     for ch, cf in enumerate(feats.channels):
-        summary.metrics[ch].add(metric_sums(feats, ch, tonal[ch], found, core_frames=core))
+        res.metrics.append(metric_sums(feats, ch, tonal[ch], found, core_frames=core))
         spans = [(e.start_sample, max(e.end_sample, e.start_sample + 1)) for e in found
                  if e.channel == ch]
-        summary.coverage[ch].add(coverage_sums(
+        res.coverage.append(coverage_sums(
             cf, acts[ch], covered, span_mask(spans, feats.n_frames, flen, pad_frames=2),
             settings, core_frames=core))
-        summary.traces.add(feats, ch, frame0=blk.start // flen, core_frames=core)
-        if len(summary.envelopes) <= ch:
-            summary.envelopes.append(cf.envelope)
-        else:  # bins of the margins are seen twice: min and max do not mind
-            env = summary.envelopes[ch]
-            env[0::2] = np.minimum(env[0::2], cf.envelope[0::2])
-            env[1::2] = np.maximum(env[1::2], cf.envelope[1::2])
-    summary.excerpts.extend((s + blk.start, y) for s, y in feats.excerpts)
     if whole:
-        return found
+        res.events = found
+        return res
     lo, hi = blk.core_start - blk.start, blk.core_stop - blk.start
 
     def in_core(e: Event) -> bool:
@@ -267,7 +335,8 @@ def _analyse_block(rec: AudioSource, aligns: ChannelAlignments, settings: Detect
             return e.end_sample > lo and e.start_sample < hi
         return lo <= e.start_sample < hi  # a point event (a splice)
 
-    return [_shifted(e, blk.start, fs) for e in found if in_core(e)]
+    res.events = [_shifted(e, blk.start, fs) for e in found if in_core(e)]
+    return res
 
 
 def _judged(covered: np.ndarray, judge_span: tuple[int, int] | None, frame0: int,
