@@ -223,8 +223,8 @@ def analyse(rec: AudioSource, aligns: ChannelAlignments, settings: DetectorSetti
     summary = Summary(fs, flen, n, [MetricSums() for _ in range(nch)],
                       [CoverageSums() for _ in range(nch)],
                       TraceSums(-(-n // flen), nch, flen / fs), [], env_bin, [])
-    stats = capture_statistics(rec, aligns, settings, judge_span=judge_span) \
-        if len(blocks) > 1 else None
+    stats = capture_statistics(rec, aligns, settings, judge_span=judge_span,
+                               threads=threads) if len(blocks) > 1 else None
 
     def run(blk: Block, block_progress: Callable[[float], None] | None) -> _BlockResult:
         return _analyse_block(rec, aligns, settings, blk, summary.traces, stats, tonal=tonal,
@@ -371,7 +371,8 @@ class CaptureStatistics:
 
 def capture_statistics(rec: AudioSource, aligns: ChannelAlignments,
                        settings: DetectorSettings, *,
-                       judge_span: tuple[int, int] | None = None) -> list[CaptureStatistics]:
+                       judge_span: tuple[int, int] | None = None,
+                       threads: int = 1) -> list[CaptureStatistics]:
     """Background and residual floor of each channel, from spans spread over the capture.
 
     Frame features are computed on up to :data:`SAMPLE_SPANS` spans of
@@ -380,6 +381,7 @@ def capture_statistics(rec: AudioSource, aligns: ChannelAlignments,
     reference is silent, and the median residual ratio per level
     (:func:`validator.detectors.glitch.floor_curve`). A fault shorter than
     half the capture leaves both medians where the clean audio puts them.
+    ``threads`` spans are read at once (the same result).
 
     Returns
     -------
@@ -392,14 +394,18 @@ def capture_statistics(rec: AudioSource, aligns: ChannelAlignments,
     count = int(min(SAMPLE_SPANS, max(n // (4 * span), 1)))
     starts = sorted({int(s) // flen * flen
                      for s in np.linspace(0, max(n - span, 0), count)})
-    parts: list[Features] = []
-    covers = []
-    for s0 in starts:
+    def features_at(s0: int) -> Features:
         m = min(span, n - s0)
-        feats = extract_features(SpanSource(rec, s0, m), aligns.shifted(s0),
-                                 min_zero_run=m + 1, span=FeatureSpan(s0, n, (0, m), ()))
-        parts.append(feats)
-        covers.append(_judged(feats.covered, judge_span, s0 // flen, flen))
+        return extract_features(SpanSource(rec, s0, m), aligns.shifted(s0),
+                                min_zero_run=m + 1, span=FeatureSpan(s0, n, (0, m), ()))
+
+    if threads > 1:
+        with ThreadPoolExecutor(max_workers=threads) as ex:
+            parts = list(ex.map(features_at, starts))
+    else:
+        parts = [features_at(s0) for s0 in starts]
+    covers = [_judged(f.covered, judge_span, s0 // flen, flen)
+              for f, s0 in zip(parts, starts, strict=True)]
     covered = np.concatenate(covers)
     out = []
     for ch in range(rec.channels):
