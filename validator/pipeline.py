@@ -159,11 +159,11 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
     with ExitStack() as stack:
         inputs = _open_inputs(stack, received, reference, sample_rate_hz=sample_rate_hz,
                               ssrc=ssrc, payload_types=payload_types, port=port)
-        aligns, notes = _align(inputs, max_delay_s=max_delay_s)
+        threads = default_threads() if threads is None else threads
+        aligns, notes = _align(inputs, max_delay_s=max_delay_s, threads=threads)
         tonal = _tonal_frequencies(inputs.ref, inputs.tone, inputs.rec.channels)
         summary, events = _detect(inputs, aligns, profile.detectors, tonal,
-                                  progress=progress,
-                                  threads=default_threads() if threads is None else threads)
+                                  progress=progress, threads=threads)
         rtp = None
         if inputs.decoded is not None:
             from validator.rtp.link import link_causes, network_notes, rtp_section
@@ -215,7 +215,8 @@ def _open_inputs(stack: ExitStack, received: AudioInput, reference: AudioInput |
     return _Inputs(received, reference, rec, ref, tone, decoded, capture)
 
 
-def _align(inputs: _Inputs, *, max_delay_s: float) -> tuple[ChannelAlignments, list[str]]:
+def _align(inputs: _Inputs, *, max_delay_s: float,
+           threads: int = 1) -> tuple[ChannelAlignments, list[str]]:
     """Stage 2: the channel map, then each channel against its own reference channel.
 
     Periods, splices and polarity are per channel. Returns the alignments
@@ -229,7 +230,7 @@ def _align(inputs: _Inputs, *, max_delay_s: float) -> tuple[ChannelAlignments, l
         aligns = _tone_alignments(ref, rec, mapping)
     else:
         aligns = align_channels(reference=ref, received=rec, max_delay_s=max_delay_s,
-                                mapping=mapping)
+                                mapping=mapping, threads=threads)
     notes = list(dict.fromkeys(e.note for e in aligns.estimates if e.note))
     if not any(m.points for m in aligns.models) and tone is None:
         notes.append("no stretch of the received audio matches the reference: alignment "

@@ -237,7 +237,7 @@ def _best_assignment(score: np.ndarray) -> tuple[int, ...]:
 
 
 def align_channels(*, reference: AudioSource, received: AudioSource, max_delay_s: float,
-                   mapping: Sequence[int]) -> ChannelAlignments:
+                   mapping: Sequence[int], threads: int = 1) -> ChannelAlignments:
     """Align every received channel to its reference channel.
 
     Parameters
@@ -248,6 +248,8 @@ def align_channels(*, reference: AudioSource, received: AudioSource, max_delay_s
         Largest delay searched, s.
     mapping : sequence of int
         From :func:`channel_map`.
+    threads : int
+        Blocks of a tone's phase track demodulated at once (the same alignment).
 
     Returns
     -------
@@ -265,14 +267,15 @@ def align_channels(*, reference: AudioSource, received: AudioSource, max_delay_s
         period = est.period_samples if est.method != "xcorr" else None
         points = lag_track(reference=r, received=y, initial_lag=est.lag_samples,
                            period_samples=period,
-                           inverted=est.inverted)
+                           inverted=est.inverted, threads=threads)
         models.append(fit_track(points, reference=r, received=y, initial_lag=est.lag_samples,
                                 period_samples=period))
     return ChannelAlignments(tuple(models), tuple(estimates), tuple(mapping), ref)
 
 
 def lag_track(*, reference: AudioSource, received: AudioSource, initial_lag: float,
-              period_samples: float | None, inverted: bool = False) -> list[LagPoint]:
+              period_samples: float | None, inverted: bool = False,
+              threads: int = 1) -> list[LagPoint]:
     """The local delay track of one channel: every period for a steady tone, else windowed.
 
     A steady tone is tracked by its demodulated phase
@@ -291,6 +294,8 @@ def lag_track(*, reference: AudioSource, received: AudioSource, initial_lag: flo
         The tone's period, samples; None for a signal that is not a steady tone.
     inverted : bool
         The received channel is upside down.
+    threads : int
+        Blocks of a phase track demodulated at once (the same track).
 
     Returns
     -------
@@ -300,7 +305,7 @@ def lag_track(*, reference: AudioSource, received: AudioSource, initial_lag: flo
     if period_samples:
         return phase_track(reference=ref, received=rec, initial_lag=initial_lag,
                            period_samples=period_samples,
-                           inverted=inverted)
+                           inverted=inverted, threads=threads)
     hop_s = max(0.05, min(1.0, ref.duration_s / 2000))
     return track_lags(reference=ref, received=rec, initial_lag=initial_lag, hop_s=hop_s,
                       inverted=inverted)

@@ -40,6 +40,8 @@ References
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -70,7 +72,8 @@ def min_step_samples(period_samples: float) -> float:
 
 
 def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: float,
-                period_samples: float, inverted: bool = False) -> list[LagPoint]:
+                period_samples: float, inverted: bool = False,
+                threads: int = 1) -> list[LagPoint]:
     """Delay of a steady tone every period, from its demodulated phase.
 
     Parameters
@@ -84,6 +87,8 @@ def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: f
         The tone's period, samples (``sample_rate_hz / frequency_hz``).
     inverted : bool
         The received tone is upside down (see ``DelayEstimate.inverted``).
+    threads : int
+        Blocks of the track demodulated at once (the same track).
 
     Returns
     -------
@@ -112,9 +117,9 @@ def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: f
     n_hi = min(rec.frames, ref.frames + d) - nwin  # last window start
     if n_hi < n_lo:
         return []
-    starts, ratios, coh = [], [], []
     step = max(BLOCK // hop, 1) * hop
-    for c in range(n_lo, n_hi + 1, step):
+
+    def demodulate(c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         count = (min(c + step, n_hi + 1) - c + hop - 1) // hop
         span = (count - 1) * hop + nwin
         y, r = _windows(rec, c, span, nwin, hop), _windows(ref, c - d, span, nwin, hop)
@@ -124,12 +129,17 @@ def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: f
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(ok_ref, zy / np.where(ok_ref, zr, 1.0), 0.0)
             cy = np.where(py > 1e-14, 2.0 * np.abs(zy) ** 2 / np.where(py > 0, py, 1.0), 0.0)
-        starts.append(c + hop * np.arange(count))
-        ratios.append(ratio)
-        coh.append(np.where(ok_ref, cy, 0.0))
-    n = np.concatenate(starts)
-    ratio = np.concatenate(ratios) * (-1.0 if inverted else 1.0)
-    score = np.concatenate(coh)
+        return c + hop * np.arange(count), ratio, np.where(ok_ref, cy, 0.0)
+
+    blocks = range(n_lo, n_hi + 1, step)
+    if threads > 1 and len(blocks) > 1:  # blocks in order, as one thread gives them
+        with ThreadPoolExecutor(max_workers=threads) as ex:
+            parts = list(ex.map(demodulate, blocks))
+    else:
+        parts = [demodulate(c) for c in blocks]
+    n = np.concatenate([q[0] for q in parts])
+    ratio = np.concatenate([q[1] for q in parts]) * (-1.0 if inverted else 1.0)
+    score = np.concatenate([q[2] for q in parts])
     amp = np.abs(ratio)
     keep = (score >= MIN_SCORE) & (amp > 0)
     if not np.any(keep):
