@@ -187,3 +187,34 @@ def test_phase_track_in_threads_is_the_same_track():
     # the skip moves the lag by its length modulo one period (336 samples: about one sample)
     assert len(one) > 10000 and max(p.lag for p in one) - min(p.lag for p in one) > 0.5
     assert phase_track(**kw, threads=2) == one
+
+
+@pytest.mark.parametrize("max_points", [8_000, 2_000])  # windows overlapping, windows apart
+def test_phase_tracks_read_once_are_each_channels_own_track(monkeypatch, max_points):
+    """Stereo tones (997 and 1499 Hz, a skip on one channel) tracked from one read of each
+    file per block give the tracks of each channel on its own (as align_channels read them
+    before, through a channel view) exactly, with a stereo and with a mono reference."""
+    from validator.align import phase
+    from validator.align.channels import ChannelView
+    from validator.io.audio import ArraySource
+
+    monkeypatch.setattr(phase, "MAX_POINTS", max_points)  # a hop of 40 or 160 samples
+    fs, n = 16000, 20 * 16000
+    k = np.arange(n)
+    ref = np.stack([0.3 * np.sin(2 * np.pi * 997 * k / fs),
+                    0.2 * np.sin(2 * np.pi * 1499 * k / fs)], 1)
+    rec = np.concatenate([np.zeros((40, 2)), ref])[:n].copy()
+    rec[6 * fs:, 1] = np.concatenate([rec[6 * fs + 90:, 1], np.zeros(90)])  # a 90-sample skip
+    for reference, mapping in ((ArraySource(ref, fs), [0, 1]),
+                               (ArraySource(ref[:, :1], fs), [0, 0])):
+        received = ArraySource(rec if mapping == [0, 1] else rec[:, [0, 0]], fs)
+        periods = [fs / (997 if m == 0 else 1499) for m in mapping]
+        joint = phase.phase_tracks(reference=reference, received=received, mapping=mapping,
+                                   initial_lags=[40.0, 40.0], periods_samples=periods,
+                                   inverted=[False, False], threads=2)
+        assert joint is not None
+        for ch in range(2):
+            own = phase.phase_track(reference=ChannelView(reference, mapping[ch]),
+                                    received=ChannelView(received, ch),
+                                    initial_lag=40.0, period_samples=periods[ch])
+            assert len(own) > 1000 and joint[ch] == own

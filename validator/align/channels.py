@@ -35,6 +35,7 @@ from validator.align.phase import (
     WINDOW_PERIODS,
     min_step_samples,
     phase_track,
+    phase_tracks,
 )
 from validator.align.track import (
     AlignmentModel,
@@ -262,12 +263,18 @@ def align_channels(*, reference: AudioSource, received: AudioSource, max_delay_s
     views = [(ChannelView(ref, mapping[ch]), ChannelView(rec, ch)) for ch in range(rec.channels)]
     estimates = shared_clock_delays([
         estimate_delay(reference=r, received=y, max_delay_s=max_delay_s) for r, y in views])
+    periods = [est.period_samples if est.method != "xcorr" else None for est in estimates]
+    tracks = None
+    if rec.channels > 1 and all(periods):  # tones on every channel: one read for all of them
+        tracks = phase_tracks(reference=ref, received=rec, mapping=mapping,
+                              initial_lags=[e.lag_samples for e in estimates],
+                              periods_samples=[float(p or 0) for p in periods],
+                              inverted=[e.inverted for e in estimates], threads=threads)
     models = []
-    for (r, y), est in zip(views, estimates, strict=True):
-        period = est.period_samples if est.method != "xcorr" else None
-        points = lag_track(reference=r, received=y, initial_lag=est.lag_samples,
-                           period_samples=period,
-                           inverted=est.inverted, threads=threads)
+    for ch, ((r, y), est, period) in enumerate(zip(views, estimates, periods, strict=True)):
+        points = tracks[ch] if tracks is not None else lag_track(
+            reference=r, received=y, initial_lag=est.lag_samples, period_samples=period,
+            inverted=est.inverted, threads=threads)
         models.append(fit_track(points, reference=r, received=y, initial_lag=est.lag_samples,
                                 period_samples=period))
     return ChannelAlignments(tuple(models), tuple(estimates), tuple(mapping), ref)

@@ -40,7 +40,11 @@ References
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -48,6 +52,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from validator.align.delay import mono
 from validator.align.track import MIN_SCORE, LagPoint
 from validator.io.audio import AudioSource
+
+T = TypeVar("T")
 
 #: Demodulation window, in periods of the tone (Hann).
 WINDOW_PERIODS = 4.0
@@ -103,57 +109,166 @@ def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: f
         If ``period_samples`` is not positive.
     """
     ref, rec = reference, received
-    if not period_samples > 0:
-        raise ValueError(f"period_samples must be positive, got {period_samples!r}")
-    omega = 2.0 * np.pi / period_samples
-    nwin = max(int(round(WINDOW_PERIODS * period_samples)), 16)
-    hop = max(int(round(period_samples)), 1, int(np.ceil(rec.frames / MAX_POINTS)))
-    w = np.hanning(nwin + 2)[1:-1]
-    w /= w.sum()
-    kernel = w * np.exp(-1j * omega * np.arange(nwin))
-    k_re, k_im = np.ascontiguousarray(kernel.real), np.ascontiguousarray(kernel.imag)
-    d = int(round(initial_lag))
-    n_lo = max(0, d)
-    n_hi = min(rec.frames, ref.frames + d) - nwin  # last window start
-    if n_hi < n_lo:
+    dm = _Demodulator.of(period_samples, initial_lag, ref.frames, rec.frames)
+    if dm.n_hi < dm.n_lo:
         return []
-    step = max(BLOCK // hop, 1) * hop
 
     def demodulate(c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        count = (min(c + step, n_hi + 1) - c + hop - 1) // hop
-        span = (count - 1) * hop + nwin
-        y, r = _windows(rec, c, span, nwin, hop), _windows(ref, c - d, span, nwin, hop)
+        starts, span = dm.block(c)
+        y = _windows(rec, c, span, dm.nwin, dm.hop)
+        r = _windows(ref, c - dm.d, span, dm.nwin, dm.hop)
+        return (starts, *dm.demodulate(y, r))
+
+    parts = _map(demodulate, dm.blocks(), threads)
+    return dm.points(parts, initial_lag, inverted)
+
+
+def phase_tracks(*, reference: AudioSource, received: AudioSource, mapping: Sequence[int],
+                 initial_lags: Sequence[float], periods_samples: Sequence[float],
+                 inverted: Sequence[bool], threads: int = 1) -> list[list[LagPoint]] | None:
+    """Every channel's :func:`phase_track` from one read of each file per block, or None.
+
+    Each block is read once for all channels (where the hop is many periods,
+    only its windows, at the longest window length), and each channel takes
+    its own windows from it. The points are those of
+    :func:`phase_track` channel by channel, exactly. None when the channels
+    cannot share the reads (different whole-sample delays or hops); then
+    track each channel on its own.
+
+    Parameters
+    ----------
+    reference, received : AudioSource
+        All channels of both.
+    mapping : sequence of int
+        The reference channel of each received channel.
+    initial_lags, periods_samples : sequence of float
+        Per received channel, as :func:`phase_track` takes them.
+    inverted : sequence of bool
+        Per received channel.
+    threads : int
+        Blocks demodulated at once.
+
+    Returns
+    -------
+    list of list of LagPoint, or None
+    """
+    ref, rec = reference, received
+    dms = [_Demodulator.of(p, lag, ref.frames, rec.frames)
+           for p, lag in zip(periods_samples, initial_lags, strict=True)]
+    nwin = max(dm.nwin for dm in dms)
+    if len({(dm.d, dm.hop, dm.n_lo) for dm in dms}) > 1 or any(dm.n_hi < dm.n_lo for dm in dms):
+        return None
+    # every channel's window starts: the shortest window's grid
+    grid = replace(dms[0], nwin=min(dm.nwin for dm in dms), n_hi=max(dm.n_hi for dm in dms))
+    sparse = grid.hop >= 2 * nwin
+
+    def demodulate(c: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        starts, span = grid.block(c)
+        span += nwin - grid.nwin
+        if sparse:  # (k, nwin, channels): only the windows' samples are converted
+            ys, rs = rec.read_windows(starts, nwin), ref.read_windows(starts - grid.d, nwin)
+        else:
+            yb, rb = rec.read(c, span), ref.read(c - grid.d, span)
+        out = []
+        for ch, dm in enumerate(dms):
+            k = int(np.searchsorted(starts, dm.n_hi, side="right"))  # this channel's windows
+            if sparse:
+                y, r = ys[:k, :dm.nwin, ch], rs[:k, :dm.nwin, mapping[ch]]
+            else:
+                y = sliding_window_view(yb[:, ch], dm.nwin)[:(k - 1) * dm.hop + 1:dm.hop]
+                r = sliding_window_view(rb[:, mapping[ch]], dm.nwin)[:(k - 1) * dm.hop + 1:dm.hop]
+            out.append((starts[:k], *dm.demodulate(y, r)))
+        return out
+
+    parts = _map(demodulate, grid.blocks(), threads)
+    return [dm.points([q[ch] for q in parts], initial_lags[ch], inverted[ch])
+            for ch, dm in enumerate(dms)]
+
+
+def _map(fn: Callable[[int], T], items: range, threads: int) -> list[T]:
+    """``[fn(i) for i in items]``, ``threads`` at once (in order either way)."""
+    if threads > 1 and len(items) > 1:
+        with ThreadPoolExecutor(max_workers=threads) as ex:
+            return list(ex.map(fn, items))
+    return [fn(i) for i in items]
+
+
+@dataclass(frozen=True)
+class _Demodulator:
+    """The quadrature demodulator of one tone's phase track (see the module docstring)."""
+
+    period: float
+    nwin: int
+    hop: int
+    d: int
+    n_lo: int
+    n_hi: int  # last window start
+
+    @classmethod
+    def of(cls, period_samples: float, initial_lag: float, ref_frames: int,
+           rec_frames: int) -> _Demodulator:
+        if not period_samples > 0:
+            raise ValueError(f"period_samples must be positive, got {period_samples!r}")
+        nwin = max(int(round(WINDOW_PERIODS * period_samples)), 16)
+        hop = max(int(round(period_samples)), 1, int(np.ceil(rec_frames / MAX_POINTS)))
+        d = int(round(initial_lag))
+        return cls(float(period_samples), nwin, hop, d, max(0, d),
+                   min(rec_frames, ref_frames + d) - nwin)
+
+    @property
+    def step(self) -> int:
+        """Samples per block of the track (whole hops)."""
+        return max(BLOCK // self.hop, 1) * self.hop
+
+    def blocks(self) -> range:
+        """First window start of each block."""
+        return range(self.n_lo, self.n_hi + 1, self.step)
+
+    def block(self, c: int) -> tuple[np.ndarray, int]:
+        """The window starts of the block from ``c``, and the samples they span."""
+        count = (min(c + self.step, self.n_hi + 1) - c + self.hop - 1) // self.hop
+        return c + self.hop * np.arange(count), (count - 1) * self.hop + self.nwin
+
+    @functools.cached_property
+    def kernel(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The Hann window (unit sum) and the real and imaginary demodulation kernels."""
+        w = np.hanning(self.nwin + 2)[1:-1]
+        w /= w.sum()
+        k = w * np.exp(-1j * (2.0 * np.pi / self.period) * np.arange(self.nwin))
+        return w, np.ascontiguousarray(k.real), np.ascontiguousarray(k.imag)
+
+    def demodulate(self, y: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ratio ``Z_y / Z_r`` and coherence of windows ``y`` and ``r``, shape (k, nwin)."""
+        w, k_re, k_im = self.kernel
         zy, zr = y @ k_re + 1j * (y @ k_im), r @ k_re + 1j * (r @ k_im)  # (real products)
         py, pr = (y * y) @ w, (r * r) @ w
         ok_ref = (pr > 1e-12) & (2.0 * np.abs(zr) ** 2 >= MIN_REFERENCE_COHERENCE * pr)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(ok_ref, zy / np.where(ok_ref, zr, 1.0), 0.0)
             cy = np.where(py > 1e-14, 2.0 * np.abs(zy) ** 2 / np.where(py > 0, py, 1.0), 0.0)
-        return c + hop * np.arange(count), ratio, np.where(ok_ref, cy, 0.0)
+        return ratio, np.where(ok_ref, cy, 0.0)
 
-    blocks = range(n_lo, n_hi + 1, step)
-    if threads > 1 and len(blocks) > 1:  # blocks in order, as one thread gives them
-        with ThreadPoolExecutor(max_workers=threads) as ex:
-            parts = list(ex.map(demodulate, blocks))
-    else:
-        parts = [demodulate(c) for c in blocks]
-    n = np.concatenate([q[0] for q in parts])
-    ratio = np.concatenate([q[1] for q in parts]) * (-1.0 if inverted else 1.0)
-    score = np.concatenate([q[2] for q in parts])
-    amp = np.abs(ratio)
-    keep = (score >= MIN_SCORE) & (amp > 0)
-    if not np.any(keep):
-        return []
-    keep &= amp >= MIN_AMPLITUDE_SHARE * float(np.median(amp[keep]))
-    n, ratio, score = n[keep], ratio[keep], score[keep]
-    delta = np.unwrap(-np.angle(ratio)) / omega  # L - D, unwrapped along the track
-    # start on the branch nearest the global delay
-    delta -= period_samples * round((delta[0] - (initial_lag - d)) / period_samples)
-    lag = d + delta
-    ref_pos = np.round(n + nwin / 2 - lag).astype(np.int64)
-    # (.tolist(): Python ints and floats in one step, not one conversion call per value)
-    return [LagPoint(p, v, s) for p, v, s in zip(ref_pos.tolist(), lag.tolist(),
-                                                 score.tolist(), strict=True)]
+    def points(self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+               initial_lag: float, inverted: bool) -> list[LagPoint]:
+        """The track's points from the blocks' (starts, ratio, coherence), in order."""
+        n = np.concatenate([q[0] for q in parts])
+        ratio = np.concatenate([q[1] for q in parts]) * (-1.0 if inverted else 1.0)
+        score = np.concatenate([q[2] for q in parts])
+        amp = np.abs(ratio)
+        keep = (score >= MIN_SCORE) & (amp > 0)
+        if not np.any(keep):
+            return []
+        keep &= amp >= MIN_AMPLITUDE_SHARE * float(np.median(amp[keep]))
+        n, ratio, score = n[keep], ratio[keep], score[keep]
+        omega = 2.0 * np.pi / self.period
+        delta = np.unwrap(-np.angle(ratio)) / omega  # L - D, unwrapped along the track
+        # start on the branch nearest the global delay
+        delta -= self.period * round((delta[0] - (initial_lag - self.d)) / self.period)
+        lag = self.d + delta
+        ref_pos = np.round(n + self.nwin / 2 - lag).astype(np.int64)
+        # (.tolist(): Python ints and floats in one step, not one conversion call per value)
+        return [LagPoint(p, v, s) for p, v, s in zip(ref_pos.tolist(), lag.tolist(),
+                                                     score.tolist(), strict=True)]
 
 
 def _windows(source: AudioSource, start: int, span: int, nwin: int, hop: int) -> np.ndarray:
