@@ -34,6 +34,7 @@ from validator.align.phase import (
     PHASE_SIGMA_FLOOR,
     WINDOW_PERIODS,
     min_step_samples,
+    parallel_map,
     phase_track,
     phase_tracks,
 )
@@ -261,8 +262,12 @@ def align_channels(*, reference: AudioSource, received: AudioSource, max_delay_s
     """
     ref, rec = reference, received
     views = [(ChannelView(ref, mapping[ch]), ChannelView(rec, ch)) for ch in range(rec.channels)]
-    estimates = shared_clock_delays([
-        estimate_delay(reference=r, received=y, max_delay_s=max_delay_s) for r, y in views])
+    def delay_of(ch: int) -> DelayEstimate:
+        r, y = views[ch]
+        return estimate_delay(reference=r, received=y, max_delay_s=max_delay_s)
+
+    # (each channel's delay on its own: in threads where there are several)
+    estimates = shared_clock_delays(parallel_map(delay_of, range(rec.channels), threads))
     periods = [est.period_samples if est.method != "xcorr" else None for est in estimates]
     tracks = None
     if rec.channels > 1 and all(periods):  # tones on every channel: one read for all of them

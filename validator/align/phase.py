@@ -119,7 +119,7 @@ def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: f
         r = _windows(ref, c - dm.d, span, dm.nwin, dm.hop)
         return (starts, *dm.demodulate(y, r))
 
-    parts = _map(demodulate, dm.blocks(), threads)
+    parts = parallel_map(demodulate, dm.blocks(), threads)
     return dm.points(parts, initial_lag, inverted)
 
 
@@ -180,13 +180,17 @@ def phase_tracks(*, reference: AudioSource, received: AudioSource, mapping: Sequ
             out.append((starts[:k], *dm.demodulate(y, r)))
         return out
 
-    parts = _map(demodulate, grid.blocks(), threads)
+    parts = parallel_map(demodulate, grid.blocks(), threads)
     return [dm.points([q[ch] for q in parts], initial_lags[ch], inverted[ch])
             for ch, dm in enumerate(dms)]
 
 
-def _map(fn: Callable[[int], T], items: range, threads: int) -> list[T]:
-    """``[fn(i) for i in items]``, ``threads`` at once (in order either way)."""
+def parallel_map(fn: Callable[[int], T], items: range, threads: int) -> list[T]:
+    """``[fn(i) for i in items]``, ``threads`` at once (in order either way).
+
+    For work that releases the GIL (numpy's array passes, file reads); one
+    thread runs it here.
+    """
     if threads > 1 and len(items) > 1:
         with ThreadPoolExecutor(max_workers=threads) as ex:
             return list(ex.map(fn, items))
