@@ -195,6 +195,8 @@ def _open_inputs(stack: ExitStack, received: AudioInput, reference: AudioInput |
         from validator.rtp.link import decode_capture
 
         rec, decoded, capture = decode_capture(received, ssrc, payload_types, port=port)
+        stack.callback(decoded.close)  # deletes the decoded WAV, after the source below
+        stack.enter_context(rec)
     else:
         rec = stack.enter_context(_source(received, sample_rate_hz, "received"))
     tone = parse_tone_spec(reference) if isinstance(reference, str) else None

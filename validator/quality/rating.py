@@ -26,10 +26,11 @@ timestamps) this measures what the E-model needs, and rates the stream with
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from validator.quality.emodel import (
     CodecImpairment,
@@ -38,7 +39,7 @@ from validator.quality.emodel import (
     codec_impairment,
     rate,
 )
-from validator.quality.loss import GilbertFit, JitterBuffer, gilbert_fit, late_packets
+from validator.quality.loss import GilbertFit, JitterBuffer, gilbert_fit, late_mask
 
 if TYPE_CHECKING:  # pragma: no cover
     from validator.rtp.capture import RtpStream
@@ -224,48 +225,47 @@ class StreamRating:
 
 @dataclass(frozen=True)
 class _Pattern:
-    lost: tuple[bool, ...]
+    lost: np.ndarray  # bool per expected packet, in sequence order
     network_lost: int
     late: int | None
     waits: tuple[tuple[float, int], ...]  # (mean wait ms, packets) per segment
-    packet_ms: tuple[float, ...]
+    packet_ms: np.ndarray  # float64, the RTP time step per packet, ms
 
 
 def _segment_pattern(stream: RtpStream, buffer: JitterBuffer) -> _Pattern:
     """Loss pattern of one single-SSRC stream, in sequence order (lost or late = True)."""
-    from validator.rtp.stats import extend_sequence, extend_timestamps
+    from validator.rtp.stats import _first_arrivals, extend_sequence_array, extend_timestamps_array
 
-    pkts = stream.packets
-    ext = extend_sequence([p.sequence for p in pkts])
-    first: dict[int, int] = {}
-    for i, e in enumerate(ext):
-        first.setdefault(e, i)
-    lo, hi = min(first), max(first)
+    t = stream.table
+    ext = extend_sequence_array(t.sequence)
+    firsts = np.flatnonzero(_first_arrivals(ext))
+    lo, hi = int(ext.min()), int(ext.max())
+    received = np.zeros(hi - lo + 1, dtype=bool)
+    received[ext[firsts] - lo] = True
+    late_at = np.zeros(hi - lo + 1, dtype=bool)
     fmt = stream.format
-    late_seq: set[int] = set()
     late: int | None = None
     waits: tuple[tuple[float, int], ...] = ()
-    steps: tuple[float, ...] = ()
+    steps = np.zeros(0)
     if fmt is not None and fmt.clock_rate_hz > 0:
-        pt = stream.payload_type
-        idx = sorted(i for i in first.values() if pkts[i].payload_type == pt)
+        idx = firsts[t.payload_type[firsts] == stream.payload_type]
         clock_ms = fmt.clock_rate_hz / 1000.0
-        ts = extend_timestamps([pkts[i].timestamp for i in idx])
-        by_seq = sorted(zip((ext[i] for i in idx), ts, strict=True))
-        steps = tuple((t2 - t1) / (e2 - e1) / clock_ms
-                      for (e1, t1), (e2, t2) in zip(by_seq, by_seq[1:], strict=False)
-                      if e2 > e1 and t2 > t1)
-        pkt_ms = statistics.median(steps) if steps else 20.0
-        res = late_packets([pkts[i].time_ns / 1e6 for i in idx], [t / clock_ms for t in ts],
-                           buffer=buffer, packet_ms=pkt_ms)
-        late_seq = {ext[i] for i, is_late in zip(idx, res.late, strict=True) if is_late}
-        late = len(late_seq)
-        in_time = len(idx) - late
-        if res.mean_wait_ms is not None:
-            waits = ((res.mean_wait_ms, in_time),)
-    lost = tuple(e not in first or e in late_seq for e in range(lo, hi + 1))
-    network_lost = sum(1 for e in range(lo, hi + 1) if e not in first)
-    return _Pattern(lost, network_lost, late, waits, steps)
+        ts = extend_timestamps_array(t.timestamp[idx])
+        by_seq = np.argsort(ext[idx], kind="stable")
+        e_s, t_s = ext[idx][by_seq], ts[by_seq]
+        de, dt = np.diff(e_s), np.diff(t_s)
+        ok = (de > 0) & (dt > 0)
+        steps = dt[ok] / de[ok] / clock_ms
+        pkt_ms = float(np.median(steps)) if steps.shape[0] else 20.0
+        is_late, mean_wait, _final = late_mask(t.time_ns[idx] / 1e6, ts / clock_ms,
+                                               buffer=buffer, packet_ms=pkt_ms)
+        late_at[ext[idx][is_late] - lo] = True
+        late = int(np.count_nonzero(late_at))
+        in_time = idx.shape[0] - late
+        if mean_wait is not None:
+            waits = ((mean_wait, in_time),)
+    lost = ~received | late_at
+    return _Pattern(lost, int(np.count_nonzero(~received)), late, waits, steps)
 
 
 def rate_stream(stream: RtpStream, settings: EModelSettings | None = None, *,
@@ -292,19 +292,18 @@ def rate_stream(stream: RtpStream, settings: EModelSettings | None = None, *,
     """
     cfg = settings or EModelSettings()
     parts = [_segment_pattern(s, cfg.jitter_buffer) for s in stream.segments()]
-    lost = tuple(x for p in parts for x in p.lost)
-    expected = len(lost)
+    lost = np.concatenate([p.lost for p in parts])
+    expected = int(lost.shape[0])
     network_lost = sum(p.network_lost for p in parts)
     late = None if any(p.late is None for p in parts) else sum(p.late or 0 for p in parts)
     waits = [w for p in parts for w in p.waits]
     in_time = sum(n for _, n in waits)
     wait_ms = sum(w * n for w, n in waits) / in_time if in_time else None
-    steps = [s for p in parts for s in p.packet_ms]
-    packet_ms = statistics.median(steps) if steps else None
+    steps = np.concatenate([p.packet_ms for p in parts])
+    packet_ms = float(np.median(steps)) if steps.shape[0] else None
     net_pct = 100.0 * network_lost / expected if expected else 0.0
     eff_pct = None if late is None else 100.0 * (network_lost + late) / expected
-    fit = gilbert_fit(lost) if late is not None else gilbert_fit(
-        tuple(e for p in parts for e in p.lost))
+    fit = gilbert_fit(lost)
     if cfg.one_way_delay_ms is not None:
         owd, source = cfg.one_way_delay_ms, "given"
     elif rtcp_rtt_ms is not None:

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from validator.io.audio import ArraySource, AudioSource
+import numpy as np
+
+from validator.io.audio import AudioSource
 from validator.result import Event
 from validator.rtp.decoding import DecodedAudio, NetworkEvent
-from validator.rtp.header import ts_delta
+from validator.rtp.header import TS_MODULUS
 from validator.rtp.stats import StreamStats
 
 #: Network events that take audio away.
@@ -97,29 +99,33 @@ def jitter_series(decoded: DecodedAudio, packets: Sequence[Any], *,
     clock = decoded.clock_rate_hz
     if clock <= 0 or len(packets) < 2:
         return (), ()
-    ts0 = decoded.first_timestamp
-    t: list[float] = []
-    jit: list[float] = []
-    j = 0.0
-    prev = None
-    for p in packets:
-        ts = ts_delta(p.timestamp, ts0)  # negative: before the first packet (reordered)
-        arrival = p.time_ns * 1e-9
-        if prev is not None:
-            d = (arrival - prev[0]) - (ts - prev[1]) / clock
-            j += (abs(d) - j) / 16.0
-            t.append(ts / clock)
-            jit.append(j * 1000.0)
-        prev = (arrival, ts)
-    step = max(1, -(-len(t) // max_points))
+    from validator.rtp.table import PacketTable
+
+    table = packets if isinstance(packets, PacketTable) else PacketTable.from_packets(packets)
+    half = TS_MODULUS // 2
+    ts = (table.timestamp.astype(np.int64) - decoded.first_timestamp + half) % TS_MODULUS - half
+    arrival = table.time_ns * 1e-9
+    d = np.abs((arrival[1:] - arrival[:-1]) - (ts[1:] - ts[:-1]) / clock)
+    jit = _jitter_ms(d)
+    t = ts[1:] / clock
+    step = max(1, -(-t.shape[0] // max_points))
     if step > 1:
-        t2, j2 = [], []
-        for i in range(0, len(t), step):
-            k = max(range(i, min(i + step, len(t))), key=jit.__getitem__)
-            t2.append(t[k])
-            j2.append(jit[k])
-        t, jit = t2, j2
-    return tuple(round(v, 5) for v in t), tuple(round(v, 4) for v in jit)
+        pick = [i + int(np.argmax(jit[i:i + step])) for i in range(0, t.shape[0], step)]
+        t, jit = t[pick], jit[pick]
+    return tuple(round(v, 5) for v in t.tolist()), tuple(round(v, 4) for v in jit.tolist())
+
+
+def _jitter_ms(abs_d_s: np.ndarray) -> np.ndarray:
+    """RFC 3550 A.8 ``J += (|D| - J) / 16`` after each packet, in ms (in order, in blocks)."""
+    out = np.empty(abs_d_s.shape[0])
+    j = 0.0
+    for lo in range(0, abs_d_s.shape[0], 1 << 16):
+        vals = []
+        for x in abs_d_s[lo:lo + (1 << 16)].tolist():
+            j += (x - j) / 16.0
+            vals.append(j * 1000.0)
+        out[lo:lo + len(vals)] = vals
+    return out
 
 
 def link_causes(events: Sequence[Event], network_events: Sequence[NetworkEvent]) -> list[Event]:
@@ -187,7 +193,9 @@ def decode_capture(path: str | os.PathLike[str], ssrc: str | int | None,
     Returns
     -------
     source : AudioSource
-        The decoded audio (lost packets zero-filled).
+        The decoded audio (lost packets zero-filled), read in blocks from the
+        decoded stream's temporary WAV; close it, then ``decoded.close()``
+        deletes the WAV.
     decoded : DecodedAudio
     capture : Capture
 
@@ -201,7 +209,7 @@ def decode_capture(path: str | os.PathLike[str], ssrc: str | int | None,
     capture = read_capture(path, port=port, payload_types=payload_types)
     stream = select_stream(capture, ssrc)
     decoded = decode(stream)
-    return ArraySource(decoded.audio, decoded.sample_rate_hz, name=str(path)), decoded, capture
+    return decoded.source(name=str(path)), decoded, capture
 
 
 
