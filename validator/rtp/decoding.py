@@ -60,7 +60,7 @@ MAX_TIMELINE_PER_AUDIO = 1000
 #: Zero-filled timeline always accepted whatever the audio present, s.
 LOSS_ALLOWANCE_S = 600.0
 #: Samples (per channel) decoded and written to the temporary WAV at a time.
-WRITE_BLOCK_SAMPLES = 1 << 20
+WRITE_BLOCK_SAMPLES = 1 << 18
 #: Largest WAV written as RIFF WAV, bytes; longer timelines are written as RF64.
 _RIFF_MAX_BYTES = (1 << 31) - (1 << 20)
 
@@ -726,6 +726,10 @@ def _put(block: np.ndarray, y: np.ndarray, at: np.ndarray, n: np.ndarray) -> Non
             pos += m
         return
     total = int(n.sum())
+    if (at[1:] == ends[:-1]).all():  # one contiguous run (no loss inside the block)
+        lo, hi = max(int(at[0]), 0), min(int(at[0]) + total, block.shape[0])
+        block[lo:hi] = y[lo - int(at[0]):hi - int(at[0])]
+        return
     within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n) - n, n)
     dest = np.repeat(at, n) + within
     ok = (dest >= 0) & (dest < block.shape[0])
