@@ -302,12 +302,12 @@ class GilbertFit:
     burst_ratio: float
 
 
-def gilbert_fit(lost: Sequence[bool]) -> GilbertFit:
+def gilbert_fit(lost: Sequence[bool] | np.ndarray) -> GilbertFit:
     """Fit the 2-state Markov (Gilbert) model to a loss pattern; BurstR = 1 / (p + q).
 
     Parameters
     ----------
-    lost : sequence of bool
+    lost : sequence of bool or np.ndarray, shape=(n_packets,), bool
         One entry per packet in sequence-number order: True where the packet
         was lost (on the network, or late for the jitter buffer).
 

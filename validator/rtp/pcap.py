@@ -419,7 +419,7 @@ def _walk_pcapng(data: bytes, pos: int, eof: bool, w: _Walk, name: str) -> int:
 
 
 def iter_frame_blocks(path: str | os.PathLike[str], notes: list[str], *,
-                      chunk_bytes: int = CHUNK_BYTES) -> Iterator[FrameBlock]:
+                      chunk_bytes: int | None = None) -> Iterator[FrameBlock]:
     """Read a pcap or pcapng file in chunks and yield its frames, block by block.
 
     Memory stays at about two chunks whatever the file's size: nothing but
@@ -433,8 +433,9 @@ def iter_frame_blocks(path: str | os.PathLike[str], notes: list[str], *,
         A classic pcap or pcapng file.
     notes : list of str
         Oddities are appended here (cut-short file, implausible record).
-    chunk_bytes : int
-        Bytes read at a time (a record never spans more than 256 KiB).
+    chunk_bytes : int, optional
+        Bytes read at a time (default :data:`CHUNK_BYTES`; a record may span
+        chunks).
 
     Yields
     ------
@@ -450,6 +451,7 @@ def iter_frame_blocks(path: str | os.PathLike[str], notes: list[str], *,
     """
     import dpkt
 
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
     name = str(path)
     w = _Walk(notes)
     with open(path, "rb") as fh:

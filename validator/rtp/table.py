@@ -126,7 +126,7 @@ def _copy_ranges(out: np.ndarray, out_at: np.ndarray, src: np.ndarray, src_at: n
     One slice copy per payload: index arrays per byte would take 8 times the
     bytes copied.
     """
-    dst_view, src_view = memoryview(out), memoryview(src)
+    dst_view, src_view = memoryview(out.data), memoryview(src.data)
     for a, s_, n in zip(out_at.tolist(), src_at.tolist(), lengths.tolist(), strict=True):
         dst_view[a:a + n] = src_view[s_:s_ + n]
 
@@ -216,7 +216,7 @@ class PacketTable(Sequence["RtpPacket"]):
     def from_packets(cls, packets: Sequence[RtpPacket]) -> PacketTable:
         """A table (payloads in memory) from :class:`RtpPacket` objects."""
         n = len(packets)
-        cols = {k: np.empty(n, dtype=t) for k, t in PACKET_COLUMNS.items()}
+        cols: dict[str, np.ndarray] = {k: np.empty(n, dtype=t) for k, t in PACKET_COLUMNS.items()}
         pos = 0
         for i, p in enumerate(packets):
             cols["frame"][i] = p.frame
