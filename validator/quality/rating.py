@@ -238,34 +238,49 @@ def _segment_pattern(stream: RtpStream, buffer: JitterBuffer) -> _Pattern:
 
     t = stream.table
     ext = extend_sequence_array(t.sequence)
-    firsts = np.flatnonzero(_first_arrivals(ext))
+    is_first = _first_arrivals(ext)
     lo, hi = int(ext.min()), int(ext.max())
     received = np.zeros(hi - lo + 1, dtype=bool)
-    received[ext[firsts] - lo] = True
+    received[(ext if is_first.all() else ext[is_first]) - lo] = True
     late_at = np.zeros(hi - lo + 1, dtype=bool)
     fmt = stream.format
     late: int | None = None
     waits: tuple[tuple[float, int], ...] = ()
     steps = np.zeros(0)
     if fmt is not None and fmt.clock_rate_hz > 0:
-        idx = firsts[t.payload_type[firsts] == stream.payload_type]
+        mine = is_first & (t.payload_type == stream.payload_type)
+        every = bool(mine.all())
+        idx = None if every else np.flatnonzero(mine)
+        e_i = ext if every else ext[idx]
+        del is_first, mine
         clock_ms = fmt.clock_rate_hz / 1000.0
-        ts = extend_timestamps_array(t.timestamp[idx])
-        by_seq = np.argsort(ext[idx], kind="stable")
-        e_s, t_s = ext[idx][by_seq], ts[by_seq]
-        de, dt = np.diff(e_s), np.diff(t_s)
-        ok = (de > 0) & (dt > 0)
-        steps = dt[ok] / de[ok] / clock_ms
+        ts = extend_timestamps_array(t.timestamp if every else t.timestamp[idx])
+        steps = _rtp_steps_ms(e_i, ts, clock_ms)
         pkt_ms = float(np.median(steps)) if steps.shape[0] else 20.0
-        is_late, mean_wait, _final = late_mask(t.time_ns[idx] / 1e6, ts / clock_ms,
-                                               buffer=buffer, packet_ms=pkt_ms)
-        late_at[ext[idx][is_late] - lo] = True
+        arrival_ms = (t.time_ns if every else t.time_ns[idx]) / 1e6
+        rtp_ms = ts / clock_ms
+        del ts
+        is_late, mean_wait, _final = late_mask(arrival_ms, rtp_ms, buffer=buffer, packet_ms=pkt_ms)
+        del arrival_ms, rtp_ms
+        late_at[e_i[is_late] - lo] = True
         late = int(np.count_nonzero(late_at))
-        in_time = idx.shape[0] - late
+        in_time = e_i.shape[0] - late
         if mean_wait is not None:
             waits = ((mean_wait, in_time),)
     lost = ~received | late_at
     return _Pattern(lost, int(np.count_nonzero(~received)), late, waits, steps)
+
+
+def _rtp_steps_ms(ext: np.ndarray, ts: np.ndarray, clock_ms: float) -> np.ndarray:
+    """RTP time per packet between consecutive sequence numbers (forward steps only), ms."""
+    if ext.shape[0] > 1 and not bool((np.diff(ext) > 0).all()):
+        by_seq = np.argsort(ext, kind="stable")
+        ext, ts = ext[by_seq], ts[by_seq]
+    de, dt = np.diff(ext), np.diff(ts)
+    ok = (de > 0) & (dt > 0)
+    if bool(ok.all()):
+        return dt / de / clock_ms
+    return dt[ok] / de[ok] / clock_ms
 
 
 def rate_stream(stream: RtpStream, settings: EModelSettings | None = None, *,
@@ -292,14 +307,14 @@ def rate_stream(stream: RtpStream, settings: EModelSettings | None = None, *,
     """
     cfg = settings or EModelSettings()
     parts = [_segment_pattern(s, cfg.jitter_buffer) for s in stream.segments()]
-    lost = np.concatenate([p.lost for p in parts])
+    lost = parts[0].lost if len(parts) == 1 else np.concatenate([p.lost for p in parts])
     expected = int(lost.shape[0])
     network_lost = sum(p.network_lost for p in parts)
     late = None if any(p.late is None for p in parts) else sum(p.late or 0 for p in parts)
     waits = [w for p in parts for w in p.waits]
     in_time = sum(n for _, n in waits)
     wait_ms = sum(w * n for w, n in waits) / in_time if in_time else None
-    steps = np.concatenate([p.packet_ms for p in parts])
+    steps = parts[0].packet_ms if len(parts) == 1 else np.concatenate([p.packet_ms for p in parts])
     packet_ms = float(np.median(steps)) if steps.shape[0] else None
     net_pct = 100.0 * network_lost / expected if expected else 0.0
     eff_pct = None if late is None else 100.0 * (network_lost + late) / expected

@@ -376,17 +376,30 @@ def decode(stream: RtpStream, *, jitter_buffer_ms: float | None = None,
     placement = _place(packets, order, lengths, tl, max_ts_jump_s)
     notes += placement.notes
     keep = placement.offsets >= 0
-    total = _check_timeline(placement.offsets[keep], lengths[keep], tl.fs, where, len(packets))
+    every = bool(keep.all())
+    identity = _is_identity(order, len(packets))
+    placed = (_pick(tl.ext_seq, order, keep, identity, every),
+              placement.offsets if every else placement.offsets[keep],
+              lengths if every else lengths[keep])
+    total = _check_timeline(placed[1], placed[2], tl.fs, where, len(packets))
     path = _write_wav(fmt, packets, order, lengths, placement.offsets, channels, total, tl.fs)
     late_seqs = set(packets.sequence[arrivals.late].tolist())
     dur_samples = int(round(np.median(lengths))) if lengths.shape[0] else 0
-    placed = (tl.ext_seq[order[keep]], placement.offsets[keep], lengths[keep])
-    events = (placement.events + _loss_events(placed, tl.ext_seq[order], late_seqs, tl.fs)
+    accepted = tl.ext_seq if identity else tl.ext_seq[order]
+    events = (placement.events + _loss_events(placed, accepted, late_seqs, tl.fs)
               + _arrival_events(packets, arrivals, tl, placement.shift, dur_samples,
                                 jitter_buffer_ms))
     events.sort(key=lambda ev: (ev.start_sample, EVENT_TYPES.index(ev.type)))
     return DecodedAudio(path, total, channels, tl.fs, tuple(events), stats, fmt.encoding,
                         stream.ssrc, tl.origin_ts & 0xFFFFFFFF, tl.clock, tuple(notes))
+
+
+def _pick(values: np.ndarray, order: np.ndarray, keep: np.ndarray, identity: bool,
+          every: bool) -> np.ndarray:
+    """``values[order[keep]]``, without copies when nothing is reordered or left out."""
+    if identity and every:
+        return values
+    return values[order[keep]] if not every else values[order]
 
 
 def _other_payload_notes(stream: RtpStream, n_audio: int) -> list[str]:
@@ -470,18 +483,26 @@ def _classify_arrivals(packets: PacketTable, tl: _Timeline,
     due time: the first packet's arrival plus its RTP time offset from it.
     """
     ext = tl.ext_seq
+    in_order = ext.shape[0] < 2 or bool((np.diff(ext) > 0).all())
     first = _first_arrivals(ext)
-    reordered = np.zeros(ext.shape[0], dtype=bool)
-    reordered[1:] = first[1:] & (ext[1:] < np.maximum.accumulate(ext)[:-1])
+    none = np.zeros(0, dtype=np.int64)
+    reordered = none
+    if not in_order:
+        top = np.maximum.accumulate(ext)
+        reordered = np.flatnonzero(first[1:] & (ext[1:] < top[:-1])) + 1
+        del top
     late = np.zeros(ext.shape[0], dtype=bool)
     if jitter_buffer_ms is not None:
         t_first = int(packets.time_ns[0])
         due_ns = t_first + (tl.ext_ts - tl.ext_ts[0]) * 1e9 / tl.clock
         late = first & ((packets.time_ns - due_ns) > jitter_buffer_ms * 1e6)
-    accepted = np.flatnonzero(first & ~late)
-    order = accepted[np.argsort(ext[accepted], kind="stable")]
-    return _Arrivals(order, np.flatnonzero(~first), np.flatnonzero(reordered),
-                     np.flatnonzero(late))
+        del due_ns
+    if in_order and not late.any():
+        order = np.arange(ext.shape[0], dtype=np.int64)
+    else:
+        accepted = np.flatnonzero(first & ~late)
+        order = accepted[np.argsort(ext[accepted], kind="stable")]
+    return _Arrivals(order, np.flatnonzero(~first), reordered, np.flatnonzero(late))
 
 
 def _lengths(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray, channels: int
@@ -550,19 +571,39 @@ def _place(packets: PacketTable, order: np.ndarray, lengths: np.ndarray, tl: _Ti
     only a large jump is rebased (silently: the loss event reports the gap).
     Vectorised when no step needs any of that; else in order, packet by packet.
     """
-    e, ts = tl.ext_seq[order], tl.ext_ts[order]
-    offsets = np.rint((ts - tl.origin_ts) * tl.ratio).astype(np.int64)
+    identity = _is_identity(order, tl.ext_seq.shape[0])
+    ts = tl.ext_ts if identity else tl.ext_ts[order]
+    offsets = ts - tl.origin_ts
+    offsets = np.rint(offsets * tl.ratio).astype(np.int64) if tl.ratio != 1 else offsets
     if order.shape[0] and (offsets >= 0).all():
-        gap = np.diff(e) - 1
-        prev_len = lengths[:-1]
-        expected = prev_len / tl.ratio * (gap + 1)
-        actual = np.diff(ts)
-        jump = actual - expected
-        step = (gap == 0) & (np.abs(jump) >= 1) & (prev_len > 0)
-        rebase = (gap > 0) & ((actual < 0) | ((actual - expected) / tl.clock > max_ts_jump_s))
-        if not (step | rebase).any():
+        e = tl.ext_seq if identity else tl.ext_seq[order]
+        if not _any_jump(e, ts, lengths, tl, max_ts_jump_s):
             return _Placement(offsets)
     return _place_in_order(packets, order, lengths, tl, max_ts_jump_s)
+
+
+def _is_identity(order: np.ndarray, n: int) -> bool:
+    """Whether ``order`` is 0, 1, ..., n-1 (every packet placed, in arrival order)."""
+    return order.shape[0] == n and (n == 0 or (int(order[0]) == 0 and int(order[-1]) == n - 1
+                                              and bool((np.diff(order) == 1).all())))
+
+
+def _any_jump(e: np.ndarray, ts: np.ndarray, lengths: np.ndarray, tl: _Timeline,
+              max_ts_jump_s: float) -> bool:
+    """Whether any step between consecutive placed packets is a timestamp jump (in blocks)."""
+    block = 1 << 18
+    for lo in range(0, max(e.shape[0] - 1, 0), block):
+        hi = min(lo + block, e.shape[0] - 1)
+        gap = e[lo + 1:hi + 1] - e[lo:hi] - 1
+        prev_len = lengths[lo:hi]
+        expected = prev_len / tl.ratio * (gap + 1)
+        actual = ts[lo + 1:hi + 1] - ts[lo:hi]
+        jump = actual - expected
+        if ((gap == 0) & (np.abs(jump) >= 1) & (prev_len > 0)).any():
+            return True
+        if ((gap > 0) & ((actual < 0) | ((actual - expected) / tl.clock > max_ts_jump_s))).any():
+            return True
+    return False
 
 
 def _place_in_order(packets: PacketTable, order: np.ndarray, lengths: np.ndarray,
@@ -639,7 +680,8 @@ def _check_timeline(offsets: np.ndarray, lengths: np.ndarray, fs: int, where: st
     CaptureError
         No samples at all, or an absurd timeline (:func:`decode`).
     """
-    total = int((offsets + lengths).max()) if offsets.shape[0] else 0
+    total = max((int((offsets[lo:lo + (1 << 18)] + lengths[lo:lo + (1 << 18)]).max())
+                 for lo in range(0, offsets.shape[0], 1 << 18)), default=0)
     if total == 0:
         raise CaptureError(f"{where}: no audio samples in {n_packets} packets "
                            "(empty payloads?)")
@@ -689,15 +731,18 @@ def _write_wav(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray, leng
     f, path = _new_wav(total, channels, fs, "FLOAT")
     try:
         with f:
-            kept = np.flatnonzero(offsets >= 0)
-            by_start = kept[np.argsort(offsets[kept], kind="stable")]
-            starts = offsets[by_start]
+            if bool((offsets >= 0).all()) and bool((np.diff(offsets) >= 0).all()):
+                by_start, starts = None, offsets  # the usual case: in order, nothing left out
+            else:
+                kept = np.flatnonzero(offsets >= 0)
+                by_start = kept[np.argsort(offsets[kept], kind="stable")]
+                starts = offsets[by_start]
             longest = int(lengths.max()) if lengths.shape[0] else 0
             frame_bytes = SAMPLE_BYTES[fmt.encoding] * channels
             for a in range(0, total, WRITE_BLOCK_SAMPLES):
                 b = min(a + WRITE_BLOCK_SAMPLES, total)
                 lo, hi = np.searchsorted(starts, [a - longest, b], side="left")
-                ks = np.sort(by_start[lo:hi])
+                ks = np.arange(lo, hi) if by_start is None else np.sort(by_start[lo:hi])
                 ks = ks[(offsets[ks] + lengths[ks] > a) & (offsets[ks] < b)]
                 block = np.zeros((b - a, channels))
                 if ks.shape[0]:

@@ -102,12 +102,17 @@ def jitter_series(decoded: DecodedAudio, packets: Sequence[Any], *,
     from validator.rtp.table import PacketTable
 
     table = packets if isinstance(packets, PacketTable) else PacketTable.from_packets(packets)
-    half = TS_MODULUS // 2
-    ts = (table.timestamp.astype(np.int64) - decoded.first_timestamp + half) % TS_MODULUS - half
-    arrival = table.time_ns * 1e-9
-    d = np.abs((arrival[1:] - arrival[:-1]) - (ts[1:] - ts[:-1]) / clock)
-    jit = _jitter_ms(d)
-    t = ts[1:] / clock
+    n = len(table) - 1
+    t = np.empty(n)
+    jit = np.empty(n)
+    state = [0.0]
+    for lo in range(0, n, 1 << 18):  # packets lo+1 .. hi against their predecessors
+        hi = min(lo + (1 << 18), n)
+        ts = _ts_from(table.timestamp[lo:hi + 1], decoded.first_timestamp)
+        arrival = table.time_ns[lo:hi + 1] * 1e-9
+        d = np.abs((arrival[1:] - arrival[:-1]) - (ts[1:] - ts[:-1]) / clock)
+        jit[lo:hi] = _jitter_ms(d, state)
+        t[lo:hi] = ts[1:] / clock
     step = max(1, -(-t.shape[0] // max_points))
     if step > 1:
         pick = [i + int(np.argmax(jit[i:i + step])) for i in range(0, t.shape[0], step)]
@@ -115,17 +120,21 @@ def jitter_series(decoded: DecodedAudio, packets: Sequence[Any], *,
     return tuple(round(v, 5) for v in t.tolist()), tuple(round(v, 4) for v in jit.tolist())
 
 
-def _jitter_ms(abs_d_s: np.ndarray) -> np.ndarray:
-    """RFC 3550 A.8 ``J += (|D| - J) / 16`` after each packet, in ms (in order, in blocks)."""
-    out = np.empty(abs_d_s.shape[0])
-    j = 0.0
-    for lo in range(0, abs_d_s.shape[0], 1 << 16):
-        vals = []
-        for x in abs_d_s[lo:lo + (1 << 16)].tolist():
-            j += (x - j) / 16.0
-            vals.append(j * 1000.0)
-        out[lo:lo + len(vals)] = vals
-    return out
+def _ts_from(timestamps: np.ndarray, ts0: int) -> np.ndarray:
+    """RTP timestamps relative to ``ts0``, in -2**31..2**31-1 ticks (``ts_delta``), int64."""
+    half = TS_MODULUS // 2
+    return (timestamps.astype(np.int64) - ts0 + half) % TS_MODULUS - half
+
+
+def _jitter_ms(abs_d_s: np.ndarray, state: list[float]) -> np.ndarray:
+    """RFC 3550 A.8 ``J += (|D| - J) / 16`` after each packet, in ms, continuing ``state[0]``."""
+    j = state[0]
+    vals = []
+    for x in abs_d_s.tolist():
+        j += (x - j) / 16.0
+        vals.append(j * 1000.0)
+    state[0] = j
+    return np.asarray(vals, dtype=np.float64)
 
 
 def link_causes(events: Sequence[Event], network_events: Sequence[NetworkEvent]) -> list[Event]:

@@ -297,7 +297,7 @@ def _packet_block(btype: int, block: bytes, endian: str,
 # --------------------------------------------------------------------------- streaming
 
 #: Bytes the streaming reader (:func:`iter_frame_blocks`) reads from a capture at a time.
-CHUNK_BYTES = 16 * 1024 * 1024
+CHUNK_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
