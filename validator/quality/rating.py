@@ -273,7 +273,9 @@ def _segment_pattern(stream: RtpStream, buffer: JitterBuffer) -> _Pattern:
 
 def _rtp_steps_ms(ext: np.ndarray, ts: np.ndarray, clock_ms: float) -> np.ndarray:
     """RTP time per packet between consecutive sequence numbers (forward steps only), ms."""
-    if ext.shape[0] > 1 and not bool((np.diff(ext) > 0).all()):
+    from validator.rtp.stats import _increasing
+
+    if not _increasing(ext):
         by_seq = np.argsort(ext, kind="stable")
         ext, ts = ext[by_seq], ts[by_seq]
     de, dt = np.diff(ext), np.diff(ts)

@@ -41,6 +41,7 @@ from validator.rtp.payload import PayloadFormat
 from validator.rtp.stats import (
     StreamStats,
     _first_arrivals,
+    _increasing,
     analyze,
     extend_sequence_array,
     extend_timestamps_array,
@@ -483,7 +484,7 @@ def _classify_arrivals(packets: PacketTable, tl: _Timeline,
     due time: the first packet's arrival plus its RTP time offset from it.
     """
     ext = tl.ext_seq
-    in_order = ext.shape[0] < 2 or bool((np.diff(ext) > 0).all())
+    in_order = _increasing(ext)
     first = _first_arrivals(ext)
     none = np.zeros(0, dtype=np.int64)
     reordered = none
@@ -507,7 +508,7 @@ def _classify_arrivals(packets: PacketTable, tl: _Timeline,
 
 def _lengths(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray, channels: int
              ) -> tuple[np.ndarray, int]:
-    """Samples each placed packet carries, shape=(len(order),) int64, and how many were cut.
+    """Samples each placed packet carries, shape=(len(order),) int32, and how many were cut.
 
     Sample-based codecs: whole frames of the payload. G.722 and Opus: what
     PyAV decodes from it (a first decoding pass whose audio is dropped).
@@ -515,10 +516,10 @@ def _lengths(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray, channe
     cut = packets.truncated[order]
     if fmt.encoding in SAMPLE_BYTES:
         frame_bytes = SAMPLE_BYTES[fmt.encoding] * channels
-        size = packets.payload_length[order].astype(np.int64)
+        size = packets.payload_length[order].astype(np.int32)
         odd = size % frame_bytes != 0
         return size // frame_bytes, int(np.count_nonzero(odd | cut))
-    out = np.zeros(order.shape[0], dtype=np.int64)
+    out = np.zeros(order.shape[0], dtype=np.int32)
     for k, chunk in _av_chunks(fmt, packets, order, channels):
         out[k] = chunk.shape[0]
     return out, int(np.count_nonzero(cut))
@@ -585,7 +586,7 @@ def _place(packets: PacketTable, order: np.ndarray, lengths: np.ndarray, tl: _Ti
 def _is_identity(order: np.ndarray, n: int) -> bool:
     """Whether ``order`` is 0, 1, ..., n-1 (every packet placed, in arrival order)."""
     return order.shape[0] == n and (n == 0 or (int(order[0]) == 0 and int(order[-1]) == n - 1
-                                              and bool((np.diff(order) == 1).all())))
+                                              and _increasing(order)))
 
 
 def _any_jump(e: np.ndarray, ts: np.ndarray, lengths: np.ndarray, tl: _Timeline,
@@ -731,7 +732,7 @@ def _write_wav(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray, leng
     f, path = _new_wav(total, channels, fs, "FLOAT")
     try:
         with f:
-            if bool((offsets >= 0).all()) and bool((np.diff(offsets) >= 0).all()):
+            if bool((offsets >= 0).all()) and _increasing(offsets):
                 by_start, starts = None, offsets  # the usual case: in order, nothing left out
             else:
                 kept = np.flatnonzero(offsets >= 0)

@@ -283,16 +283,24 @@ def _rfc3550_counts(seqs: np.ndarray) -> tuple[int, int, int]:
     n_first = int(np.count_nonzero(first))
     dups = int(ext.shape[0] - n_first)
     reordered = 0
-    if n_first < ext.shape[0] or not bool((np.diff(ext) > 0).all()):
+    if n_first < ext.shape[0] or not _increasing(ext):
         top_before = np.maximum.accumulate(ext)
         reordered = int(np.count_nonzero(first[1:] & (ext[1:] < top_before[:-1])))
     missing = int(ext.max() - ext.min() + 1 - n_first)
     return dups, reordered, missing
 
 
+def _increasing(a: np.ndarray) -> bool:
+    """Whether ``a`` is strictly increasing (checked in blocks: no full-length temporary)."""
+    block = 1 << 18
+    last = a.shape[0] - 1
+    return all(bool((a[lo + 1:min(lo + block, last) + 1] > a[lo:min(lo + block, last)]).all())
+               for lo in range(0, max(last, 0), block))
+
+
 def _first_arrivals(ext: np.ndarray) -> np.ndarray:
     """Whether each packet is the first arrival of its extended sequence number, bool."""
-    if ext.shape[0] < 2 or bool((np.diff(ext) > 0).all()):  # in order: every one is first
+    if _increasing(ext):  # in order: every one is the first
         return np.ones(ext.shape[0], dtype=bool)
     _, idx = np.unique(ext, return_index=True)
     first = np.zeros(ext.shape[0], dtype=bool)
