@@ -33,11 +33,12 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
-
-import numpy as np
+from typing import TYPE_CHECKING, BinaryIO
 
 from validator.errors import CaptureError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "PCAPNG_MAGIC",
@@ -349,6 +350,8 @@ class _Walk:
             col.append(v)
 
     def block(self, data: bytes, base: int) -> FrameBlock:
+        import numpy as np
+
         n = len(self.cols[0])
         arrays = [np.array(c, dtype=np.int64) for c in self.cols]
         self.cols = ([], [], [], [], [])
@@ -358,27 +361,37 @@ class _Walk:
 def _walk_pcap(data: bytes, pos: int, eof: bool, w: _Walk, head: tuple[str, int, int]) -> int:
     """Add the whole records of a classic pcap chunk from ``pos``; return where it stopped."""
     endian, unit_ns, linktype = head
-    rec = struct.Struct(endian + "IIII")
+    unpack = struct.Struct(endian + "IIII").unpack_from
+    times, starts, incls, origs = (c.append for c in w.cols[:4])
+    before = len(w.cols[0])
     end = len(data)
     while pos < end:
         if pos + 16 > end:
             if eof:
-                w.notes.append(f"file cut short: record header of frame {w.frames + 1} has "
+                w.notes.append(f"file cut short: record header of frame "
+                               f"{w.frames + len(w.cols[0]) - before + 1} has "
                                f"{end - pos} of 16 bytes")
-            return pos
-        sec, frac, incl, orig = rec.unpack_from(data, pos)
+            break
+        sec, frac, incl, orig = unpack(data, pos)
         if incl > _MAX_RECORD:
-            w.notes.append(f"frame {w.frames + 1}: record length {incl} is implausible; "
-                           "the rest of the file is ignored")
+            w.notes.append(f"frame {w.frames + len(w.cols[0]) - before + 1}: record length "
+                           f"{incl} is implausible; the rest of the file is ignored")
             w.stop = True
-            return pos
+            break
         if pos + 16 + incl > end:
             if eof:
-                w.notes.append(f"file cut short in the middle of frame {w.frames + 1} "
+                w.notes.append(f"file cut short in the middle of frame "
+                               f"{w.frames + len(w.cols[0]) - before + 1} "
                                f"({end - pos - 16} of {incl} bytes)")
-            return pos
-        w.add(sec * 1_000_000_000 + frac * unit_ns, pos + 16, incl, orig, linktype)
+            break
+        times(sec * 1_000_000_000 + frac * unit_ns)
+        starts(pos + 16)
+        incls(incl)
+        origs(orig)
         pos += 16 + incl
+    added = len(w.cols[0]) - before
+    w.cols[4].extend([linktype] * added)
+    w.frames += added
     return pos
 
 
