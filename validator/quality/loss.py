@@ -28,6 +28,7 @@ __all__ = [
     "JitterBuffer",
     "PlayoutResult",
     "gilbert_fit",
+    "late_from_transit",
     "late_mask",
     "late_packets",
     "parse_jitter_buffer",
@@ -224,10 +225,28 @@ def late_mask(arrival_ms: np.ndarray, rtp_ms: np.ndarray, *, buffer: JitterBuffe
     ValueError
         The two arrays differ in length.
     """
-    jb = buffer or JitterBuffer()
     if arrival_ms.shape != rtp_ms.shape:
         raise ValueError(f"{arrival_ms.shape[0]} arrival times for {rtp_ms.shape[0]} RTP times")
-    n = arrival_ms - rtp_ms
+    return late_from_transit(arrival_ms - rtp_ms, buffer=buffer, packet_ms=packet_ms)
+
+
+def late_from_transit(n: np.ndarray, *, buffer: JitterBuffer | None = None,
+                      packet_ms: float = 20.0) -> tuple[np.ndarray, float | None, float]:
+    """:func:`late_mask` from the transit delays ``n = arrival_ms - rtp_ms`` (ms, in arrival order).
+
+    Parameters
+    ----------
+    n : np.ndarray, shape=(n_packets,), float64
+    buffer : JitterBuffer, optional
+    packet_ms : float
+
+    Returns
+    -------
+    late : np.ndarray, shape=(n_packets,), bool
+    mean_wait_ms : float or None
+    final_delay_ms : float
+    """
+    jb = buffer or JitterBuffer()
     if not n.shape[0]:
         return np.zeros(0, dtype=bool), None, 0.0
     if jb.type != "fixed":

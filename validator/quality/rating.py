@@ -39,7 +39,7 @@ from validator.quality.emodel import (
     codec_impairment,
     rate,
 )
-from validator.quality.loss import GilbertFit, JitterBuffer, gilbert_fit, late_mask
+from validator.quality.loss import GilbertFit, JitterBuffer, gilbert_fit, late_from_transit
 
 if TYPE_CHECKING:  # pragma: no cover
     from validator.rtp.capture import RtpStream
@@ -256,12 +256,12 @@ def _segment_pattern(stream: RtpStream, buffer: JitterBuffer) -> _Pattern:
         clock_ms = fmt.clock_rate_hz / 1000.0
         ts = extend_timestamps_array(t.timestamp if every else t.timestamp[idx])
         steps = _rtp_steps_ms(e_i, ts, clock_ms)
-        pkt_ms = float(np.median(steps)) if steps.shape[0] else 20.0
-        arrival_ms = (t.time_ns if every else t.time_ns[idx]) / 1e6
-        rtp_ms = ts / clock_ms
+        pkt_ms = float(np.median(steps, overwrite_input=True)) if steps.shape[0] else 20.0
+        transit = _transit_ms(t.time_ns if every else t.time_ns[idx], ts, clock_ms)
         del ts
-        is_late, mean_wait, _final = late_mask(arrival_ms, rtp_ms, buffer=buffer, packet_ms=pkt_ms)
-        del arrival_ms, rtp_ms
+        is_late, mean_wait, _final = late_from_transit(transit, buffer=buffer,
+                                                       packet_ms=pkt_ms)
+        del transit
         late_at[e_i[is_late] - lo] = True
         late = int(np.count_nonzero(late_at))
         in_time = e_i.shape[0] - late
@@ -271,6 +271,15 @@ def _segment_pattern(stream: RtpStream, buffer: JitterBuffer) -> _Pattern:
     return _Pattern(lost, int(np.count_nonzero(~received)), late, waits, steps)
 
 
+def _transit_ms(time_ns: np.ndarray, ts: np.ndarray, clock_ms: float) -> np.ndarray:
+    """``arrival_ms - rtp_ms`` per packet (arrival ns / 1e6, RTP ticks / clock), in blocks."""
+    out = np.empty(ts.shape[0])
+    for lo in range(0, ts.shape[0], 1 << 18):
+        hi = lo + (1 << 18)
+        out[lo:hi] = time_ns[lo:hi] / 1e6 - ts[lo:hi] / clock_ms
+    return out
+
+
 def _rtp_steps_ms(ext: np.ndarray, ts: np.ndarray, clock_ms: float) -> np.ndarray:
     """RTP time per packet between consecutive sequence numbers (forward steps only), ms."""
     from validator.rtp.stats import _increasing
@@ -278,11 +287,17 @@ def _rtp_steps_ms(ext: np.ndarray, ts: np.ndarray, clock_ms: float) -> np.ndarra
     if not _increasing(ext):
         by_seq = np.argsort(ext, kind="stable")
         ext, ts = ext[by_seq], ts[by_seq]
-    de, dt = np.diff(ext), np.diff(ts)
-    ok = (de > 0) & (dt > 0)
-    if bool(ok.all()):
-        return dt / de / clock_ms
-    return dt[ok] / de[ok] / clock_ms
+    out = np.empty(max(ext.shape[0] - 1, 0))
+    n = 0
+    for lo in range(0, out.shape[0], 1 << 18):
+        hi = min(lo + (1 << 18), out.shape[0])
+        de = ext[lo + 1:hi + 1] - ext[lo:hi]
+        dt = ts[lo + 1:hi + 1] - ts[lo:hi]
+        ok = (de > 0) & (dt > 0)
+        k = int(np.count_nonzero(ok))
+        out[n:n + k] = dt[ok] / de[ok] / clock_ms
+        n += k
+    return out[:n]
 
 
 def rate_stream(stream: RtpStream, settings: EModelSettings | None = None, *,

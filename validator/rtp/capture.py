@@ -25,7 +25,7 @@ from functools import cached_property
 import numpy as np
 
 from validator.errors import CaptureError
-from validator.rtp.header import SEQ_MODULUS, TS_MODULUS, format_ssrc
+from validator.rtp.header import format_ssrc
 from validator.rtp.payload import (
     CN_PAYLOAD_TYPES,
     STATIC_PAYLOAD_TYPES,
@@ -292,18 +292,20 @@ def _plausible_pt(pt: int) -> bool:
 
 def _continuity(table: PacketTable) -> float:
     """Share of consecutive packets whose sequence number and timestamp advance in small steps."""
-    seq = table.sequence.astype(np.int64)
-    ts = table.timestamp.astype(np.int64)
-    ds = (seq[1:] - seq[:-1] + SEQ_MODULUS // 2) % SEQ_MODULUS - SEQ_MODULUS // 2
-    dt = (ts[1:] - ts[:-1] + TS_MODULUS // 2) % TS_MODULUS - TS_MODULUS // 2
-    ok = int(np.count_nonzero((ds >= -64) & (ds <= _MAX_SEQ_STEP) & (np.abs(dt) <= _MAX_TS_STEP)))
+    seq, ts = table.sequence, table.timestamp
+    ok, block = 0, 1 << 18
+    for lo in range(0, max(len(table) - 1, 0), block):
+        hi = min(lo + block, len(table) - 1)
+        ds = (seq[lo + 1:hi + 1] - seq[lo:hi]).view(np.int16)  # seq_delta, mod 2**16
+        dt = (ts[lo + 1:hi + 1] - ts[lo:hi]).view(np.int32).astype(np.int64)  # ts_delta
+        ok += int(np.count_nonzero((ds >= -64) & (ds <= _MAX_SEQ_STEP)
+                                   & (np.abs(dt) <= _MAX_TS_STEP)))
     return ok / max(1, len(table) - 1)
 
 
 def _main_pt(table: PacketTable, formats: Mapping[int, PayloadFormat]) -> int:
     """The most frequent payload type that is neither comfort noise nor telephone-event."""
-    pts, first, n = np.unique(table.payload_type, return_index=True, return_counts=True)
-    counts = {int(pts[k]): int(n[k]) for k in np.argsort(first, kind="stable")}
+    counts = table.payload_type_counts()
 
     def rank(pt: int) -> tuple[int, int]:
         f = formats.get(pt)
@@ -378,7 +380,7 @@ def read_capture(path: str | os.PathLike[str], *, port: int | None = None,
         if found_by is None:
             continue
         learnt = sdp.formats_for(src, sport, dst, dport)
-        formats = _formats({int(x) for x in np.unique(table.payload_type)}, overrides, learnt)
+        formats = _formats(set(table.payload_type_counts()), overrides, learnt)
         streams.append(RtpStream(src, sport, dst, dport, ssrc, table,
                                  _main_pt(table, formats), formats, t0, found_by, name))
     return Capture(name, streams, scan.frames, scan.datagrams, scan.rtcp, t0,

@@ -408,7 +408,7 @@ def _other_payload_notes(stream: RtpStream, n_audio: int) -> list[str]:
     skipped = len(stream.table) - n_audio
     if not skipped:
         return []
-    pts = np.unique(stream.table.payload_type).tolist()
+    pts = list(stream.table.payload_type_counts())
     others = sorted(p for p in pts if p != stream.payload_type)
     return [f"{skipped} packets of other payload types {others} carry no audio here "
             "(comfort noise, telephone-event or another codec)"]

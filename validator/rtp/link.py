@@ -102,22 +102,24 @@ def jitter_series(decoded: DecodedAudio, packets: Sequence[Any], *,
     from validator.rtp.table import PacketTable
 
     table = packets if isinstance(packets, PacketTable) else PacketTable.from_packets(packets)
-    n = len(table) - 1
-    t = np.empty(n)
-    jit = np.empty(n)
+    n = len(table) - 1  # points: packets 1.. against their predecessors
+    step = max(1, -(-n // max_points))
+    block = step * max(1, (1 << 18) // step)  # whole decimation groups per block
+    t_out: list[float] = []
+    j_out: list[float] = []
     state = [0.0]
-    for lo in range(0, n, 1 << 18):  # packets lo+1 .. hi against their predecessors
-        hi = min(lo + (1 << 18), n)
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
         ts = _ts_from(table.timestamp[lo:hi + 1], decoded.first_timestamp)
         arrival = table.time_ns[lo:hi + 1] * 1e-9
         d = np.abs((arrival[1:] - arrival[:-1]) - (ts[1:] - ts[:-1]) / clock)
-        jit[lo:hi] = _jitter_ms(d, state)
-        t[lo:hi] = ts[1:] / clock
-    step = max(1, -(-t.shape[0] // max_points))
-    if step > 1:
-        pick = [i + int(np.argmax(jit[i:i + step])) for i in range(0, t.shape[0], step)]
-        t, jit = t[pick], jit[pick]
-    return tuple(round(v, 5) for v in t.tolist()), tuple(round(v, 4) for v in jit.tolist())
+        jit = _jitter_ms(d, state)
+        t = ts[1:] / clock
+        for g in range(0, hi - lo, step):  # the peak of each group of ``step`` points
+            k = g + int(np.argmax(jit[g:g + step]))
+            t_out.append(float(t[k]))
+            j_out.append(float(jit[k]))
+    return tuple(round(v, 5) for v in t_out), tuple(round(v, 4) for v in j_out)
 
 
 def _ts_from(timestamps: np.ndarray, ts0: int) -> np.ndarray:

@@ -198,12 +198,27 @@ def _rtp_header(buf: np.ndarray, start: np.ndarray, length: np.ndarray
     return ok, fields
 
 
+#: The smallest file space a frame carrying RTP can take: a 16-byte pcap record header, then
+#: raw IPv4 (20), UDP (8) and the RTP header (12). It bounds the packet table's size.
+_MIN_RTP_RECORD = 56
+
+
 class _Collector:
-    """Accumulates the RTP rows of every chunk as columns, and the flows they belong to."""
+    """Collects the RTP rows of every chunk into columns, and the flows they belong to.
+
+    The columns are allocated once, for as many rows as the file could hold
+    (:data:`_MIN_RTP_RECORD`); the operating system commits their pages only
+    as rows are written, so memory follows the packets found, and no chunk's
+    pieces are left behind by a final concatenation.
+    """
 
     def __init__(self, path: str, port: int | None) -> None:
         self.port = port
-        self.parts: dict[str, list[np.ndarray]] = {k: [] for k in (*PACKET_COLUMNS, "flow")}
+        self.capacity = os.path.getsize(path) // _MIN_RTP_RECORD + 16
+        self.cols: dict[str, np.ndarray] = {
+            k: np.empty(self.capacity, dtype=PACKET_COLUMNS.get(k, np.uint32))
+                     for k in (*PACKET_COLUMNS, "flow")}
+        self.n = 0
         self.flows: dict[tuple[bool, int, int, int, int, int, int], int] = {}
         self.flow_text: list[Flow] = []
         self.memory = bytearray()
@@ -229,20 +244,26 @@ class _Collector:
         return ids[inverse.ravel()]
 
     def add(self, cols: dict[str, np.ndarray]) -> None:
-        for k, v in cols.items():
-            self.parts[k].append(v.astype(PACKET_COLUMNS.get(k, np.uint32), copy=False))
+        k = cols["frame"].shape[0]
+        if self.n + k > self.capacity:  # cannot happen for a file read as it is; be safe
+            self.capacity = 2 * (self.n + k)
+            self.cols = {name: np.concatenate([v[:self.n], np.empty(self.capacity - self.n,
+                                                                    dtype=v.dtype)])
+                         for name, v in self.cols.items()}
+        for name, v in cols.items():
+            self.cols[name][self.n:self.n + k] = v
+        self.n += k
 
     def groups(self) -> dict[tuple[str, int, str, int, int], PacketTable]:
-        """The tables per (flow, SSRC), in order of first appearance (columns freed as joined)."""
-        cols = {}
-        for k in list(self.parts):
-            parts = self.parts.pop(k)
-            cols[k] = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else \
-                np.zeros(0, dtype=PACKET_COLUMNS.get(k, np.uint32))
-            parts.clear()
+        """The tables per (flow, SSRC), in order of first appearance."""
+        cols = {k: v[:self.n] for k, v in self.cols.items()}
         store = PayloadStore(self.path, bytes(self.memory))
         flow = cols.pop("flow")
-        key = (flow.astype(np.uint64) << np.uint64(32)) | cols["ssrc"].astype(np.uint64)
+        ssrc = cols["ssrc"]
+        if self.n and bool((flow == flow[0]).all()) and bool((ssrc == ssrc[0]).all()):
+            src, sport, dst, dport = self.flow_text[int(flow[0])]
+            return {(src, sport, dst, dport, int(ssrc[0])): PacketTable(cols, store)}
+        key = (flow.astype(np.uint64) << np.uint64(32)) | ssrc.astype(np.uint64)
         uniq, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True,
                                                  return_counts=True)
         out: dict[tuple[str, int, str, int, int], PacketTable] = {}

@@ -393,7 +393,7 @@ def _payload_classes(stream: RtpStream) -> tuple[np.ndarray, np.ndarray]:
     """
     clock_of = np.zeros(128, dtype=np.int64)
     flag_of = np.zeros(128, dtype=np.int64)
-    for pt in np.unique(stream.table.payload_type).tolist():
+    for pt in stream.table.payload_type_counts():
         f = stream.formats.get(pt)
         flags = _CN if pt in CN_PAYLOAD_TYPES else 0
         if f is not None and f.is_event:
@@ -637,8 +637,7 @@ def _stream_stats(stream: RtpStream, sq: _Sequence, tm: _Timing, flag_of: np.nda
     start = tm.t_first / 1000.0
     fig = tm.fig
     has_delta = n > 1 and "min_delta" in fig
-    pts, first = np.unique(t.payload_type, return_index=True)
-    pts_seen = tuple(int(x) for x in pts[np.argsort(first, kind="stable")])
+    pts_seen = tuple(t.payload_type_counts())
     pt = t.payload_type
     return StreamStats(
         ssrc=stream.ssrc, src=stream.src_endpoint, dst=stream.dst_endpoint,

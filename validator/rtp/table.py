@@ -161,6 +161,15 @@ class PacketTable(Sequence["RtpPacket"]):
         """Number of packets."""
         return int(self.columns["sequence"].shape[0])
 
+    def payload_type_counts(self) -> dict[int, int]:
+        """``{payload type: packets}`` in order of first appearance (no sort of the column)."""
+        pt = self.columns["payload_type"]
+        counts = np.bincount(pt, minlength=128)
+        present = np.flatnonzero(counts).tolist()
+        if len(present) > 1:
+            present.sort(key=lambda v: int(np.argmax(pt == v)))
+        return {int(v): int(counts[v]) for v in present}
+
     @property
     def marker(self) -> np.ndarray:
         """Marker bits, shape=(n,), bool."""
