@@ -378,15 +378,14 @@ def decode(stream: RtpStream, *, jitter_buffer_ms: float | None = None,
     notes += placement.notes
     keep = placement.offsets >= 0
     every = bool(keep.all())
-    identity = _is_identity(order, len(packets))
-    placed = (_pick(tl.ext_seq, order, keep, identity, every),
+    placed = (_pick(tl.ext_seq, order, keep, every),
               placement.offsets if every else placement.offsets[keep],
               lengths if every else lengths[keep])
     total = _check_timeline(placed[1], placed[2], tl.fs, where, len(packets))
     path = _write_wav(fmt, packets, order, lengths, placement.offsets, channels, total, tl.fs)
     late_seqs = set(packets.sequence[arrivals.late].tolist())
-    dur_samples = int(round(np.median(lengths))) if lengths.shape[0] else 0
-    accepted = tl.ext_seq if identity else tl.ext_seq[order]
+    dur_samples = int(round(_median_int(lengths))) if lengths.shape[0] else 0
+    accepted = _by(tl.ext_seq, order)
     events = (placement.events + _loss_events(placed, accepted, late_seqs, tl.fs)
               + _arrival_events(packets, arrivals, tl, placement.shift, dur_samples,
                                 jitter_buffer_ms))
@@ -395,12 +394,30 @@ def decode(stream: RtpStream, *, jitter_buffer_ms: float | None = None,
                         stream.ssrc, tl.origin_ts & 0xFFFFFFFF, tl.clock, tuple(notes))
 
 
-def _pick(values: np.ndarray, order: np.ndarray, keep: np.ndarray, identity: bool,
+def _by(values: np.ndarray, order: np.ndarray | None) -> np.ndarray:
+    """``values`` in placing order (``values`` itself when ``order`` is None)."""
+    return values if order is None else values[order]
+
+
+def _span(order: np.ndarray | None, lo: int, hi: int) -> np.ndarray:
+    """The packet indices placed ``lo..hi-1``."""
+    return np.arange(lo, hi) if order is None else order[lo:hi]
+
+
+def _pick(values: np.ndarray, order: np.ndarray | None, keep: np.ndarray,
           every: bool) -> np.ndarray:
     """``values[order[keep]]``, without copies when nothing is reordered or left out."""
-    if identity and every:
-        return values
-    return values[order[keep]] if not every else values[order]
+    picked = _by(values, order)
+    return picked if every else picked[keep]
+
+
+def _median_int(values: np.ndarray) -> float:
+    """``np.median`` of small non-negative integers, from their counts (no sorted copy)."""
+    counts = np.cumsum(np.bincount(values))
+    n = int(counts[-1])
+    lo = int(np.searchsorted(counts, (n - 1) // 2, side="right"))
+    hi = int(np.searchsorted(counts, n // 2, side="right"))
+    return (lo + hi) / 2
 
 
 def _other_payload_notes(stream: RtpStream, n_audio: int) -> list[str]:
@@ -462,15 +479,16 @@ class _Arrivals:
 
     Attributes
     ----------
-    order : np.ndarray, int64
+    order : np.ndarray of int64, or None
         The packets placed on the timeline (first arrivals, not late), in
-        extended sequence order.
+        extended sequence order; None when that is every packet in arrival
+        order (the usual case: no index array is built).
     duplicates, reordered, late : np.ndarray, int64
         Packets that repeat a sequence number, that arrived after a later
         one, and that arrived beyond the jitter buffer (not placed).
     """
 
-    order: np.ndarray
+    order: np.ndarray | None
     duplicates: np.ndarray
     reordered: np.ndarray
     late: np.ndarray
@@ -498,39 +516,39 @@ def _classify_arrivals(packets: PacketTable, tl: _Timeline,
         due_ns = t_first + (tl.ext_ts - tl.ext_ts[0]) * 1e9 / tl.clock
         late = first & ((packets.time_ns - due_ns) > jitter_buffer_ms * 1e6)
         del due_ns
-    if in_order and not late.any():
-        order = np.arange(ext.shape[0], dtype=np.int64)
-    else:
+    order: np.ndarray | None = None  # every packet placed, in arrival order
+    if not (in_order and not late.any()):
         accepted = np.flatnonzero(first & ~late)
         order = accepted[np.argsort(ext[accepted], kind="stable")]
     return _Arrivals(order, np.flatnonzero(~first), reordered, np.flatnonzero(late))
 
 
-def _lengths(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray, channels: int
-             ) -> tuple[np.ndarray, int]:
+def _lengths(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray | None,
+             channels: int) -> tuple[np.ndarray, int]:
     """Samples each placed packet carries, shape=(len(order),) int32, and how many were cut.
 
     Sample-based codecs: whole frames of the payload. G.722 and Opus: what
     PyAV decodes from it (a first decoding pass whose audio is dropped).
     """
-    cut = packets.truncated[order]
+    cut = _by(packets.truncated, order)
     if fmt.encoding in SAMPLE_BYTES:
         frame_bytes = SAMPLE_BYTES[fmt.encoding] * channels
-        size = packets.payload_length[order].astype(np.int32)
+        size = _by(packets.payload_length, order).astype(np.int32)
         odd = size % frame_bytes != 0
         return size // frame_bytes, int(np.count_nonzero(odd | cut))
-    out = np.zeros(order.shape[0], dtype=np.int32)
+    out = np.zeros(cut.shape[0], dtype=np.int32)
     for k, chunk in _av_chunks(fmt, packets, order, channels):
         out[k] = chunk.shape[0]
     return out, int(np.count_nonzero(cut))
 
 
-def _av_chunks(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray, channels: int
-               ) -> Any:
+def _av_chunks(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray | None,
+               channels: int) -> Any:
     """``(k, audio)`` for each placed packet in order, decoded by a fresh PyAV decoder."""
     run = _av_decoder(fmt, channels)
-    for lo in range(0, order.shape[0], 4096):
-        idx = order[lo:lo + 4096]
+    count = len(packets) if order is None else order.shape[0]
+    for lo in range(0, count, 4096):
+        idx = _span(order, lo, min(lo + 4096, count))
         raw = packets.payloads(idx).tobytes()
         bounds = [0, *np.cumsum(packets.payload_length[idx].astype(np.int64)).tolist()]
         for j in range(idx.shape[0]):
@@ -561,8 +579,8 @@ class _Placement:
     notes: list[str] = field(default_factory=list)
 
 
-def _place(packets: PacketTable, order: np.ndarray, lengths: np.ndarray, tl: _Timeline,
-           max_ts_jump_s: float) -> _Placement:
+def _place(packets: PacketTable, order: np.ndarray | None, lengths: np.ndarray,
+           tl: _Timeline, max_ts_jump_s: float) -> _Placement:
     """Place each packet by its timestamp; report and absorb timestamp jumps.
 
     Between consecutive sequence numbers a jump of at least one clock tick is
@@ -572,21 +590,14 @@ def _place(packets: PacketTable, order: np.ndarray, lengths: np.ndarray, tl: _Ti
     only a large jump is rebased (silently: the loss event reports the gap).
     Vectorised when no step needs any of that; else in order, packet by packet.
     """
-    identity = _is_identity(order, tl.ext_seq.shape[0])
-    ts = tl.ext_ts if identity else tl.ext_ts[order]
+    ts = _by(tl.ext_ts, order)
     offsets = ts - tl.origin_ts
     offsets = np.rint(offsets * tl.ratio).astype(np.int64) if tl.ratio != 1 else offsets
-    if order.shape[0] and (offsets >= 0).all():
-        e = tl.ext_seq if identity else tl.ext_seq[order]
+    if offsets.shape[0] and (offsets >= 0).all():
+        e = _by(tl.ext_seq, order)
         if not _any_jump(e, ts, lengths, tl, max_ts_jump_s):
             return _Placement(offsets)
     return _place_in_order(packets, order, lengths, tl, max_ts_jump_s)
-
-
-def _is_identity(order: np.ndarray, n: int) -> bool:
-    """Whether ``order`` is 0, 1, ..., n-1 (every packet placed, in arrival order)."""
-    return order.shape[0] == n and (n == 0 or (int(order[0]) == 0 and int(order[-1]) == n - 1
-                                              and _increasing(order)))
 
 
 def _any_jump(e: np.ndarray, ts: np.ndarray, lengths: np.ndarray, tl: _Timeline,
@@ -607,16 +618,17 @@ def _any_jump(e: np.ndarray, ts: np.ndarray, lengths: np.ndarray, tl: _Timeline,
     return False
 
 
-def _place_in_order(packets: PacketTable, order: np.ndarray, lengths: np.ndarray,
+def _place_in_order(packets: PacketTable, order: np.ndarray | None, lengths: np.ndarray,
                     tl: _Timeline, max_ts_jump_s: float) -> _Placement:
     """:func:`_place` packet by packet (timestamp jumps, packets before the origin)."""
-    out = _Placement(np.full(order.shape[0], -1, dtype=np.int64))
-    seq16 = packets.sequence[order]
-    marker = packets.marker[order]
+    out = _Placement(np.full(lengths.shape[0], -1, dtype=np.int64))
+    seq16 = _by(packets.sequence, order)
+    marker = _by(packets.marker, order)
     prev: tuple[int, int, int, int] | None = None  # k, extended seq, extended ts, samples
-    for lo in range(0, order.shape[0], 1 << 16):
-        es = tl.ext_seq[order[lo:lo + (1 << 16)]].tolist()
-        tss = tl.ext_ts[order[lo:lo + (1 << 16)]].tolist()
+    for lo in range(0, lengths.shape[0], 1 << 16):
+        idx = _span(order, lo, min(lo + (1 << 16), lengths.shape[0]))
+        es = tl.ext_seq[idx].tolist()
+        tss = tl.ext_ts[idx].tolist()
         ns = lengths[lo:lo + (1 << 16)].tolist()
         for j, (e, ts, n) in enumerate(zip(es, tss, ns, strict=True)):
             k = lo + j
@@ -717,8 +729,9 @@ def _new_wav(total: int, channels: int, fs: int, subtype: str) -> tuple[Any, str
 _TOP = np.nextafter(1.0, 0.0)
 
 
-def _write_wav(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray, lengths: np.ndarray,
-               offsets: np.ndarray, channels: int, total: int, fs: int) -> str:
+def _write_wav(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray | None,
+               lengths: np.ndarray, offsets: np.ndarray, channels: int, total: int,
+               fs: int) -> str:
     """Decode the placed packets into a temporary WAV, block by block; return its path.
 
     Every placed packet's samples go to its offset, the later one (in
@@ -747,7 +760,7 @@ def _write_wav(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray, leng
                 ks = ks[(offsets[ks] + lengths[ks] > a) & (offsets[ks] < b)]
                 block = np.zeros((b - a, channels))
                 if ks.shape[0]:
-                    idx = order[ks]
+                    idx = ks if order is None else order[ks]
                     raw = packets.store.gather(packets.payload_offset[idx],
                                                lengths[ks] * frame_bytes)
                     y = decode_samples(fmt.encoding, raw.tobytes(), channels)
@@ -782,7 +795,7 @@ def _put(block: np.ndarray, y: np.ndarray, at: np.ndarray, n: np.ndarray) -> Non
     block[dest[ok]] = y[ok]
 
 
-def _write_wav_av(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray,
+def _write_wav_av(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray | None,
                   offsets: np.ndarray, channels: int, total: int, fs: int) -> str:
     """G.722 / Opus: zero the WAV, then write each packet's audio at its offset, in order."""
     f, path = _new_wav(total, channels, fs, "DOUBLE")
