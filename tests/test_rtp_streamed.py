@@ -183,3 +183,24 @@ def test_a_capture_changed_after_reading_is_refused(tmp_path, rng):
     os.utime(path, ns=(1, 1))
     with pytest.raises(CaptureError, match="changed since it was read"):
         decode(stream)
+
+
+def test_no_room_for_the_decoded_wav_is_one_line_exit_2(tmp_path, rng, monkeypatch, capsys):
+    import tempfile
+
+    import soundfile as sf
+
+    from validator.cli import main
+    from validator.errors import OutputError
+
+    path, truth, _events = _lossy_aes67(tmp_path, rng)
+    ref = tmp_path / "ref.wav"
+    sf.write(ref, truth, 48000, subtype="PCM_24")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no such folder"))
+    with pytest.raises(OutputError, match="TMPDIR"):
+        decode(select_stream(read_capture(path, payload_types={97: "L24/48000/2"})))
+    code = main(["validate", str(path), "--reference", str(ref), "--payload-type",
+                 "97=L24/48000/2", "--output-dir", str(tmp_path / "out"), "--no-html",
+                 "--no-junit"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "TMPDIR" in err[0] and "Traceback" not in err[0]

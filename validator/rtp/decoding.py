@@ -34,7 +34,7 @@ import numpy as np
 
 from validator.codecs.pcm import decode_samples
 from validator.codecs.sizes import SAMPLE_BYTES, full_scale
-from validator.errors import CaptureError, MissingDependencyError
+from validator.errors import CaptureError, MissingDependencyError, OutputError
 from validator.rtp.capture import RtpStream
 from validator.rtp.header import format_ssrc
 from validator.rtp.payload import PayloadFormat
@@ -710,20 +710,36 @@ def _check_timeline(offsets: np.ndarray, lengths: np.ndarray, fs: int, where: st
 
 
 def _new_wav(total: int, channels: int, fs: int, subtype: str) -> tuple[Any, str]:
-    """A temporary WAV open for writing (RF64 beyond 2 GB), and its path."""
+    """A temporary WAV open for writing (RF64 beyond 2 GB), and its path.
+
+    Raises
+    ------
+    OutputError
+        The temporary folder (``TMPDIR``) cannot take the file.
+    """
     import soundfile as sf
 
-    fd, path = tempfile.mkstemp(prefix="validator-rtp-", suffix=".wav")
+    try:
+        fd, path = tempfile.mkstemp(prefix="validator-rtp-", suffix=".wav")
+    except OSError as exc:
+        raise _temp_error("", exc) from exc
     os.close(fd)
     width = 4 if subtype == "FLOAT" else 8
     container = "WAV" if total * channels * width < _RIFF_MAX_BYTES else "RF64"
     try:
         f = sf.SoundFile(path, "w", samplerate=fs, channels=channels, subtype=subtype,
                          format=container)
-    except BaseException:
+    except (OSError, RuntimeError) as exc:
         _unlink(path)
-        raise
+        raise _temp_error(path, exc) from exc
     return f, path
+
+
+def _temp_error(path: str, exc: BaseException) -> OutputError:
+    """The one-line error for a decoded WAV that cannot be written (disk full, no TMPDIR)."""
+    return OutputError(f"cannot write the decoded audio to a temporary WAV "
+                       f"{path or 'in ' + tempfile.gettempdir()} ({exc}); it needs about "
+                       "4 bytes per sample and channel: free space there or set TMPDIR")
 
 
 _TOP = np.nextafter(1.0, 0.0)
@@ -767,6 +783,9 @@ def _write_wav(fmt: PayloadFormat, packets: PacketTable, order: np.ndarray | Non
                     _put(block, y, offsets[ks] - a, lengths[ks])
                 np.clip(block, -1.0, _TOP, out=block)
                 f.write(block)
+    except (OSError, RuntimeError) as exc:
+        _unlink(path)
+        raise _temp_error(path, exc) from exc
     except BaseException:
         _unlink(path)
         raise
