@@ -158,7 +158,8 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
     quality_specs = requested_metrics(quality, profile.quality)
     with ExitStack() as stack:
         inputs = _open_inputs(stack, received, reference, sample_rate_hz=sample_rate_hz,
-                              ssrc=ssrc, payload_types=payload_types, port=port)
+                              ssrc=ssrc, payload_types=payload_types, port=port,
+                              emodel=emodel)
         threads = default_threads() if threads is None else threads
         aligns, notes = _align(inputs, max_delay_s=max_delay_s, threads=threads)
         tonal = _tonal_frequencies(inputs.ref, inputs.tone, inputs.rec.channels)
@@ -166,11 +167,11 @@ def validate(received: AudioInput, reference: AudioInput | str, *, profile: Prof
                                   progress=progress, threads=threads)
         rtp = None
         if inputs.decoded is not None:
-            from validator.rtp.link import link_causes, network_notes, rtp_section
+            from validator.rtp.link import link_causes, network_notes
 
             events = link_causes(events, inputs.decoded.network_events)
             notes.extend(network_notes(inputs.decoded.network_events, events))
-            rtp = rtp_section(inputs.decoded, inputs.capture, emodel=emodel)
+            rtp = inputs.rtp
         result = _measure_and_assemble(inputs, aligns, summary, tonal, events, notes,
                                        settings=profile.detectors, dtw=dtw,
                                        zoom_events=zoom_events, rtp=rtp,
@@ -190,18 +191,28 @@ class _Inputs:
     ref: AudioSource
     tone: tuple[float, ...] | None
     decoded: Any = None
-    capture: Any = None
+    rtp: Any = None
 
 
 def _open_inputs(stack: ExitStack, received: AudioInput, reference: AudioInput | str, *,
                  sample_rate_hz: int | None, ssrc: str | int | None,
-                 payload_types: dict[int, str] | None, port: int | None) -> _Inputs:
-    """Stage 1: open the received audio (or decode its capture) and the reference."""
-    decoded = capture = None
+                 payload_types: dict[int, str] | None, port: int | None,
+                 emodel: Any = None) -> _Inputs:
+    """Stage 1: open the received audio (or decode its capture) and the reference.
+
+    A capture is decoded to a temporary WAV (deleted at the end of the
+    validation) and its RTP section is computed here, so that the packet
+    tables are released before the audio is analysed.
+    """
+    decoded = rtp = None
     if not isinstance(received, np.ndarray) and _is_capture(received):
-        from validator.rtp.link import decode_capture
+        from validator.rtp.link import decode_capture, rtp_section
 
         rec, decoded, capture = decode_capture(received, ssrc, payload_types, port=port)
+        stack.callback(decoded.close)  # deletes the decoded WAV, after the source below
+        stack.enter_context(rec)
+        rtp = rtp_section(decoded, capture, emodel=emodel)
+        del capture
     else:
         rec = stack.enter_context(_source(received, sample_rate_hz, "received"))
     tone = parse_tone_spec(reference) if isinstance(reference, str) else None
@@ -212,7 +223,7 @@ def _open_inputs(stack: ExitStack, received: AudioInput, reference: AudioInput |
                                           if decoded is not None else sample_rate_hz,
                                           "reference"))
     _check_compatible(rec, ref)
-    return _Inputs(received, reference, rec, ref, tone, decoded, capture)
+    return _Inputs(received, reference, rec, ref, tone, decoded, rtp)
 
 
 def _align(inputs: _Inputs, *, max_delay_s: float,

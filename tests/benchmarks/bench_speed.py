@@ -578,24 +578,26 @@ def write_aes67_pcap(folder: Path, minutes: float) -> tuple[Path, Path, Path,
     received file's zero-fills travel inside the packets (no network loss).
     Returns (pcap, reference WAV, received WAV, zero-filled spans).
     """
-    from validator.rtp.synth import encode_packets, rtp_datagrams, write_capture
+    from validator.rtp.pcap import PcapWriter
+    from validator.rtp.synth import encode_packets, rtp_datagrams
 
     ref, rec, drops = write_pair(folder, 60 * minutes, 2, 24)
-    datagrams = []
     spp = 48
-    with sf.SoundFile(rec) as f:
+    pcap = folder / "aes67.pcap"
+    with sf.SoundFile(rec) as f, open(pcap, "wb") as out:  # streamed: 10 s at a time
+        writer = PcapWriter(out)
         k = 0
         while True:
             y = f.read(spp * 10_000, dtype="float64", always_2d=True)
             if not len(y):
                 break
             payloads = encode_packets(y, "L24/48000/2", samples_per_packet=spp)
-            datagrams += rtp_datagrams(payloads, payload_type=96, first_seq=(1000 + k) % 65536,
-                                       first_ts=(160000 + k * spp) % 2 ** 32, ts_step=spp,
-                                       ptime_ns=1_000_000, t0_ns=10 ** 12 + k * 1_000_000,
-                                       marker_first=k == 0)
+            for d in rtp_datagrams(payloads, payload_type=96, first_seq=(1000 + k) % 65536,
+                                   first_ts=(160000 + k * spp) % 2 ** 32, ts_step=spp,
+                                   ptime_ns=1_000_000, t0_ns=10 ** 12 + k * 1_000_000,
+                                   marker_first=k == 0):
+                writer.write_udp(d.time_ns, d.src, d.sport, d.dst, d.dport, d.payload)
             k += len(payloads)
-    pcap = write_capture(folder / "aes67.pcap", datagrams)
     return pcap, ref, rec, drops
 
 

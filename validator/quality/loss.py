@@ -16,6 +16,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from validator.errors import ValidatorError
 
 __all__ = [
@@ -26,6 +28,8 @@ __all__ = [
     "JitterBuffer",
     "PlayoutResult",
     "gilbert_fit",
+    "late_from_transit",
+    "late_mask",
     "late_packets",
     "parse_jitter_buffer",
 ]
@@ -191,27 +195,92 @@ def late_packets(arrival_ms: Sequence[float], rtp_ms: Sequence[float], *,
     A packet is late when ``n_i`` exceeds the play-out delay in force when
     it arrives; the estimates then learn from it.
     """
+    late, mean_wait, final = late_mask(np.asarray(arrival_ms, dtype=np.float64),
+                                       np.asarray(rtp_ms, dtype=np.float64), buffer=buffer,
+                                       packet_ms=packet_ms)
+    return PlayoutResult(tuple(late.tolist()), mean_wait, final)
+
+
+def late_mask(arrival_ms: np.ndarray, rtp_ms: np.ndarray, *, buffer: JitterBuffer | None = None,
+              packet_ms: float = 20.0) -> tuple[np.ndarray, float | None, float]:
+    """:func:`late_packets` on arrays: the late mask (bool), the mean wait and the final delay.
+
+    Parameters
+    ----------
+    arrival_ms, rtp_ms : np.ndarray, shape=(n_packets,), float64
+        As in :func:`late_packets`, ms.
+    buffer : JitterBuffer, optional
+    packet_ms : float
+
+    Returns
+    -------
+    late : np.ndarray, shape=(n_packets,), bool
+    mean_wait_ms : float or None
+        Mean wait of the packets in time (None when every packet is late).
+    final_delay_ms : float
+        The play-out delay in force at the end, over the smallest transit.
+
+    Raises
+    ------
+    ValueError
+        The two arrays differ in length.
+    """
+    if arrival_ms.shape != rtp_ms.shape:
+        raise ValueError(f"{arrival_ms.shape[0]} arrival times for {rtp_ms.shape[0]} RTP times")
+    return late_from_transit(arrival_ms - rtp_ms, buffer=buffer, packet_ms=packet_ms)
+
+
+def late_from_transit(n: np.ndarray, *, buffer: JitterBuffer | None = None,
+                      packet_ms: float = 20.0) -> tuple[np.ndarray, float | None, float]:
+    """:func:`late_mask` from the transit delays ``n = arrival_ms - rtp_ms`` (ms, in arrival order).
+
+    Parameters
+    ----------
+    n : np.ndarray, shape=(n_packets,), float64
+    buffer : JitterBuffer, optional
+    packet_ms : float
+
+    Returns
+    -------
+    late : np.ndarray, shape=(n_packets,), bool
+    mean_wait_ms : float or None
+    final_delay_ms : float
+    """
     jb = buffer or JitterBuffer()
-    n = [a - r for a, r in zip(arrival_ms, rtp_ms, strict=True)]
-    if not n:
-        return PlayoutResult((), None, 0.0)
-    late: list[bool] = []
-    waits: list[float] = []
-    adaptive = jb.type != "fixed"
-    d, v = n[0], jb.size_ms / ADAPTIVE_BETA
+    if not n.shape[0]:
+        return np.zeros(0, dtype=bool), None, 0.0
+    if jb.type != "fixed":
+        late, waits, playout = _adaptive_playout(n, jb, packet_ms)
+        final = playout - float(n.min())
+        mean_wait = float(np.cumsum(waits)[-1]) / waits.shape[0] if waits.shape[0] else None
+        return late, mean_wait, final
     playout = n[0] + jb.size_ms
-    for x in n:
+    late = n > playout
+    total, count = 0.0, 0
+    for lo in range(0, n.shape[0], 1 << 18):  # sum(waits) in order, as Python sums them
+        w = playout - n[lo:lo + (1 << 18)][~late[lo:lo + (1 << 18)]]
+        if w.shape[0]:
+            total = float(np.cumsum(np.concatenate([[total], w]))[-1])
+            count += w.shape[0]
+    return late, (total / count if count else None), playout - float(n.min())
+
+
+def _adaptive_playout(n: np.ndarray, jb: JitterBuffer, packet_ms: float
+                      ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Ramjee et al. algorithm 1 (:func:`late_packets`) in order: late mask, waits, last delay."""
+    late = np.zeros(n.shape[0], dtype=bool)
+    waits: list[float] = []
+    d, v = float(n[0]), jb.size_ms / ADAPTIVE_BETA
+    playout = float(n[0]) + jb.size_ms
+    for k, x in enumerate(n.tolist()):
         is_late = x > playout
-        late.append(is_late)
+        late[k] = is_late
         if not is_late:
             waits.append(playout - x)
-        if adaptive:  # the estimates learn from every packet, late or not
-            d = ADAPTIVE_ALPHA * d + (1 - ADAPTIVE_ALPHA) * x
-            v = ADAPTIVE_ALPHA * v + (1 - ADAPTIVE_ALPHA) * abs(d - x)
-            playout = d + max(ADAPTIVE_BETA * v, packet_ms)
-    final = playout - min(n)
-    mean_wait = sum(waits) / len(waits) if waits else None
-    return PlayoutResult(tuple(late), mean_wait, final)
+        d = ADAPTIVE_ALPHA * d + (1 - ADAPTIVE_ALPHA) * x
+        v = ADAPTIVE_ALPHA * v + (1 - ADAPTIVE_ALPHA) * abs(d - x)
+        playout = d + max(ADAPTIVE_BETA * v, packet_ms)
+    return late, np.asarray(waits, dtype=np.float64), playout
 
 
 @dataclass(frozen=True)
@@ -257,12 +326,12 @@ class GilbertFit:
     burst_ratio: float
 
 
-def gilbert_fit(lost: Sequence[bool]) -> GilbertFit:
+def gilbert_fit(lost: Sequence[bool] | np.ndarray) -> GilbertFit:
     """Fit the 2-state Markov (Gilbert) model to a loss pattern; BurstR = 1 / (p + q).
 
     Parameters
     ----------
-    lost : sequence of bool
+    lost : sequence of bool or np.ndarray, shape=(n_packets,), bool
         One entry per packet in sequence-number order: True where the packet
         was lost (on the network, or late for the jitter buffer).
 
@@ -278,18 +347,15 @@ def gilbert_fit(lost: Sequence[bool]) -> GilbertFit:
     >>> round(gilbert_fit([False] * 50 + [True] * 4 + [False] * 46).burst_ratio, 2)
     3.84
     """
-    x = [bool(v) for v in lost]
-    n = len(x)
-    k = sum(x)
-    n00 = n01 = n10 = n11 = 0
-    for a, b in zip(x, x[1:], strict=False):
-        if a:
-            n11 += b
-            n10 += not b
-        else:
-            n01 += b
-            n00 += not b
-    bursts = sum(1 for i, v in enumerate(x) if v and (i == 0 or not x[i - 1]))
+    x = np.asarray(lost, dtype=bool).ravel()
+    n = int(x.shape[0])
+    k = int(np.count_nonzero(x))
+    a, b = x[:-1], x[1:]
+    n11 = int(np.count_nonzero(a & b))
+    n10 = int(np.count_nonzero(a & ~b))
+    n01 = int(np.count_nonzero(~a & b))
+    n00 = int(np.count_nonzero(~a & ~b))
+    bursts = int(x[0]) + int(np.count_nonzero(b & ~a)) if n else 0
     mean_burst = k / bursts if bursts else 0.0
     if k == 0:
         return GilbertFit(n, 0, 0.0, 0, 0.0, 0.0 if n > 1 else None, None, 1.0)

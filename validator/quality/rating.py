@@ -26,10 +26,11 @@ timestamps) this measures what the E-model needs, and rates the stream with
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from validator.quality.emodel import (
     CodecImpairment,
@@ -38,7 +39,7 @@ from validator.quality.emodel import (
     codec_impairment,
     rate,
 )
-from validator.quality.loss import GilbertFit, JitterBuffer, gilbert_fit, late_packets
+from validator.quality.loss import GilbertFit, JitterBuffer, gilbert_fit, late_from_transit
 
 if TYPE_CHECKING:  # pragma: no cover
     from validator.rtp.capture import RtpStream
@@ -224,48 +225,79 @@ class StreamRating:
 
 @dataclass(frozen=True)
 class _Pattern:
-    lost: tuple[bool, ...]
+    lost: np.ndarray  # bool per expected packet, in sequence order
     network_lost: int
     late: int | None
     waits: tuple[tuple[float, int], ...]  # (mean wait ms, packets) per segment
-    packet_ms: tuple[float, ...]
+    packet_ms: np.ndarray  # float64, the RTP time step per packet, ms
 
 
 def _segment_pattern(stream: RtpStream, buffer: JitterBuffer) -> _Pattern:
     """Loss pattern of one single-SSRC stream, in sequence order (lost or late = True)."""
-    from validator.rtp.stats import extend_sequence, extend_timestamps
+    from validator.rtp.stats import _first_arrivals, extend_sequence_array, extend_timestamps_array
 
-    pkts = stream.packets
-    ext = extend_sequence([p.sequence for p in pkts])
-    first: dict[int, int] = {}
-    for i, e in enumerate(ext):
-        first.setdefault(e, i)
-    lo, hi = min(first), max(first)
+    t = stream.table
+    ext = extend_sequence_array(t.sequence)
+    is_first = _first_arrivals(ext)
+    lo, hi = int(ext.min()), int(ext.max())
+    received = np.zeros(hi - lo + 1, dtype=bool)
+    received[(ext if is_first.all() else ext[is_first]) - lo] = True
+    late_at = np.zeros(hi - lo + 1, dtype=bool)
     fmt = stream.format
-    late_seq: set[int] = set()
     late: int | None = None
     waits: tuple[tuple[float, int], ...] = ()
-    steps: tuple[float, ...] = ()
+    steps = np.zeros(0)
     if fmt is not None and fmt.clock_rate_hz > 0:
-        pt = stream.payload_type
-        idx = sorted(i for i in first.values() if pkts[i].payload_type == pt)
+        mine = is_first & (t.payload_type == stream.payload_type)
+        every = bool(mine.all())
+        idx = None if every else np.flatnonzero(mine)
+        e_i = ext if every else ext[idx]
+        del is_first, mine
         clock_ms = fmt.clock_rate_hz / 1000.0
-        ts = extend_timestamps([pkts[i].timestamp for i in idx])
-        by_seq = sorted(zip((ext[i] for i in idx), ts, strict=True))
-        steps = tuple((t2 - t1) / (e2 - e1) / clock_ms
-                      for (e1, t1), (e2, t2) in zip(by_seq, by_seq[1:], strict=False)
-                      if e2 > e1 and t2 > t1)
-        pkt_ms = statistics.median(steps) if steps else 20.0
-        res = late_packets([pkts[i].time_ns / 1e6 for i in idx], [t / clock_ms for t in ts],
-                           buffer=buffer, packet_ms=pkt_ms)
-        late_seq = {ext[i] for i, is_late in zip(idx, res.late, strict=True) if is_late}
-        late = len(late_seq)
-        in_time = len(idx) - late
-        if res.mean_wait_ms is not None:
-            waits = ((res.mean_wait_ms, in_time),)
-    lost = tuple(e not in first or e in late_seq for e in range(lo, hi + 1))
-    network_lost = sum(1 for e in range(lo, hi + 1) if e not in first)
-    return _Pattern(lost, network_lost, late, waits, steps)
+        ts = extend_timestamps_array(t.timestamp if every else t.timestamp[idx])
+        steps = _rtp_steps_ms(e_i, ts, clock_ms)
+        pkt_ms = float(np.median(steps, overwrite_input=True)) if steps.shape[0] else 20.0
+        transit = _transit_ms(t.time_ns if every else t.time_ns[idx], ts, clock_ms)
+        del ts
+        is_late, mean_wait, _final = late_from_transit(transit, buffer=buffer,
+                                                       packet_ms=pkt_ms)
+        del transit
+        late_at[e_i[is_late] - lo] = True
+        late = int(np.count_nonzero(late_at))
+        in_time = e_i.shape[0] - late
+        if mean_wait is not None:
+            waits = ((mean_wait, in_time),)
+    lost = ~received | late_at
+    return _Pattern(lost, int(np.count_nonzero(~received)), late, waits, steps)
+
+
+def _transit_ms(time_ns: np.ndarray, ts: np.ndarray, clock_ms: float) -> np.ndarray:
+    """``arrival_ms - rtp_ms`` per packet (arrival ns / 1e6, RTP ticks / clock), in blocks."""
+    out = np.empty(ts.shape[0])
+    for lo in range(0, ts.shape[0], 1 << 18):
+        hi = lo + (1 << 18)
+        out[lo:hi] = time_ns[lo:hi] / 1e6 - ts[lo:hi] / clock_ms
+    return out
+
+
+def _rtp_steps_ms(ext: np.ndarray, ts: np.ndarray, clock_ms: float) -> np.ndarray:
+    """RTP time per packet between consecutive sequence numbers (forward steps only), ms."""
+    from validator.rtp.stats import _increasing
+
+    if not _increasing(ext):
+        by_seq = np.argsort(ext, kind="stable")
+        ext, ts = ext[by_seq], ts[by_seq]
+    out = np.empty(max(ext.shape[0] - 1, 0))
+    n = 0
+    for lo in range(0, out.shape[0], 1 << 18):
+        hi = min(lo + (1 << 18), out.shape[0])
+        de = ext[lo + 1:hi + 1] - ext[lo:hi]
+        dt = ts[lo + 1:hi + 1] - ts[lo:hi]
+        ok = (de > 0) & (dt > 0)
+        k = int(np.count_nonzero(ok))
+        out[n:n + k] = dt[ok] / de[ok] / clock_ms
+        n += k
+    return out[:n]
 
 
 def rate_stream(stream: RtpStream, settings: EModelSettings | None = None, *,
@@ -292,19 +324,18 @@ def rate_stream(stream: RtpStream, settings: EModelSettings | None = None, *,
     """
     cfg = settings or EModelSettings()
     parts = [_segment_pattern(s, cfg.jitter_buffer) for s in stream.segments()]
-    lost = tuple(x for p in parts for x in p.lost)
-    expected = len(lost)
+    lost = parts[0].lost if len(parts) == 1 else np.concatenate([p.lost for p in parts])
+    expected = int(lost.shape[0])
     network_lost = sum(p.network_lost for p in parts)
     late = None if any(p.late is None for p in parts) else sum(p.late or 0 for p in parts)
     waits = [w for p in parts for w in p.waits]
     in_time = sum(n for _, n in waits)
     wait_ms = sum(w * n for w, n in waits) / in_time if in_time else None
-    steps = [s for p in parts for s in p.packet_ms]
-    packet_ms = statistics.median(steps) if steps else None
+    steps = parts[0].packet_ms if len(parts) == 1 else np.concatenate([p.packet_ms for p in parts])
+    packet_ms = float(np.median(steps)) if steps.shape[0] else None
     net_pct = 100.0 * network_lost / expected if expected else 0.0
     eff_pct = None if late is None else 100.0 * (network_lost + late) / expected
-    fit = gilbert_fit(lost) if late is not None else gilbert_fit(
-        tuple(e for p in parts for e in p.lost))
+    fit = gilbert_fit(lost)
     if cfg.one_way_delay_ms is not None:
         owd, source = cfg.one_way_delay_ms, "given"
     elif rtcp_rtt_ms is not None:

@@ -7,12 +7,16 @@ Python API::
     stream = select_stream(capture)              # the only audio stream
     stats = analyze(stream)                      # packets, lost, jitter... (tshark-equal)
     decoded = decode(stream)                     # audio on the RTP-timestamp timeline
-    decoded.audio, decoded.sample_rate_hz, decoded.network_events
+    decoded.path, decoded.sample_rate_hz, decoded.network_events  # a temporary WAV
+    decoded.audio                                # the whole array, read from it on demand
+    decoded.close()                              # deletes the WAV (also when collected)
 
-Modules: ``pcap`` (pcap/pcapng down to UDP, and a pcap writer), ``header``
-(RFC 3550 header), ``payload`` (formats), ``sdp`` (SIP/SAP), ``capture``
-(streams), ``stats`` (analysis), ``decoding`` (audio: :func:`decode`), ``report`` (table and
-JSON), ``listen`` (live receiver), ``cli`` (the ``rtp`` and ``listen``
+Modules: ``pcap`` (pcap/pcapng down to UDP, chunked frame reading, and a pcap
+writer), ``scan`` (a capture streamed into packet tables), ``table`` (the
+packet table: numpy columns, payloads left in the file), ``header`` (RFC 3550
+header), ``payload`` (formats), ``sdp`` (SIP/SAP), ``capture`` (streams),
+``stats`` (analysis), ``decoding`` (audio: :func:`decode`), ``report`` (table
+and JSON), ``listen`` (live receiver), ``cli`` (the ``rtp`` and ``listen``
 subcommands).
 """
 

@@ -18,27 +18,23 @@ RTCP (packet types 200..204 in byte 1) is counted and left out.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import pairwise
+from functools import cached_property
+
+import numpy as np
 
 from validator.errors import CaptureError
-from validator.rtp.header import (
-    RtpHeaderError,
-    format_ssrc,
-    is_rtcp,
-    parse_rtp_header,
-    seq_delta,
-    ts_delta,
-)
+from validator.rtp.header import format_ssrc
 from validator.rtp.payload import (
     CN_PAYLOAD_TYPES,
     STATIC_PAYLOAD_TYPES,
     PayloadFormat,
     parse_rtpmap,
 )
-from validator.rtp.pcap import UdpDatagram, read_udp
+from validator.rtp.pcap import UdpDatagram
 from validator.rtp.sdp import SAP_PORT, SdpTable, parse_sap, sip_body
+from validator.rtp.table import PacketTable
 
 __all__ = [
     "MIN_HEURISTIC_PACKETS",
@@ -134,8 +130,10 @@ class RtpStream:
         UDP ports.
     ssrc : int
         Synchronisation source.
-    packets : tuple of RtpPacket
-        In capture order.
+    packets : sequence of RtpPacket
+        In capture order: a :class:`~validator.rtp.table.PacketTable` (as
+        :func:`read_capture` gives it: numpy columns, payloads left in the
+        file, each :class:`RtpPacket` built on demand) or a tuple of packets.
     payload_type : int
         The stream's main payload type: the most frequent one that is neither
         comfort noise nor telephone-event.
@@ -155,7 +153,7 @@ class RtpStream:
     dst: str
     dport: int
     ssrc: int
-    packets: tuple[RtpPacket, ...]
+    packets: Sequence[RtpPacket]
     payload_type: int
     formats: Mapping[int, PayloadFormat]
     capture_start_ns: int
@@ -216,27 +214,37 @@ class RtpStream:
         f = self.format
         return bool(f and f.decodable)
 
+    @cached_property
+    def table(self) -> PacketTable:
+        """The packets as a :class:`~validator.rtp.table.PacketTable` (columns)."""
+        if isinstance(self.packets, PacketTable):
+            return self.packets
+        return PacketTable.from_packets(self.packets)
+
+    def _runs(self) -> np.ndarray:
+        """Start index of each run of one SSRC, and the end, shape=(n_runs + 1,)."""
+        ssrc = self.table.ssrc
+        change = np.flatnonzero(ssrc[1:] != ssrc[:-1]) + 1
+        return np.concatenate([[0], change, [ssrc.shape[0]]]).astype(np.int64)
+
     @property
     def ssrcs(self) -> tuple[int, ...]:
         """Every SSRC in the packets, in order (more than one after an SSRC change)."""
-        out: list[int] = []
-        for p in self.packets:
-            if not out or out[-1] != p.ssrc:
-                if p.ssrc not in out:
-                    out.append(p.ssrc)
-        return tuple(out)
+        runs = self._runs()
+        return tuple(dict.fromkeys(int(self.table.ssrc[i]) for i in runs[:-1]))
 
     def segments(self) -> list[RtpStream]:
         """The stream split at SSRC changes: one single-SSRC stream per run of packets."""
-        runs: list[list[RtpPacket]] = []
-        for p in self.packets:
-            if not runs or runs[-1][-1].ssrc != p.ssrc:
-                runs.append([])
-            runs[-1].append(p)
-        if len(runs) == 1:
+        runs = self._runs()
+        if len(runs) <= 2:
             return [self]
-        return [replace(self, ssrc=r[0].ssrc, packets=tuple(r),
-                        payload_type=_main_pt(r, self.formats)) for r in runs]
+        table = self.table
+        out = []
+        for a, b in zip(runs[:-1], runs[1:], strict=True):
+            part = table.take(np.arange(a, b))
+            out.append(replace(self, ssrc=int(table.ssrc[a]), packets=part,
+                               payload_type=_main_pt(part, self.formats)))
+        return out
 
     def __repr__(self) -> str:
         """Endpoints, SSRC, payload and packet count (not the packets)."""
@@ -282,20 +290,22 @@ def _plausible_pt(pt: int) -> bool:
     return pt <= 34 or pt >= 96
 
 
-def _continuity(pkts: list[RtpPacket]) -> float:
-    ok = 0
-    for a, b in pairwise(pkts):
-        ds = seq_delta(b.sequence, a.sequence)
-        dt = ts_delta(b.timestamp, a.timestamp)
-        if -64 <= ds <= _MAX_SEQ_STEP and abs(dt) <= _MAX_TS_STEP:
-            ok += 1
-    return ok / max(1, len(pkts) - 1)
+def _continuity(table: PacketTable) -> float:
+    """Share of consecutive packets whose sequence number and timestamp advance in small steps."""
+    seq, ts = table.sequence, table.timestamp
+    ok, block = 0, 1 << 18
+    for lo in range(0, max(len(table) - 1, 0), block):
+        hi = min(lo + block, len(table) - 1)
+        ds = (seq[lo + 1:hi + 1] - seq[lo:hi]).view(np.int16)  # seq_delta, mod 2**16
+        dt = (ts[lo + 1:hi + 1] - ts[lo:hi]).view(np.int32).astype(np.int64)  # ts_delta
+        ok += int(np.count_nonzero((ds >= -64) & (ds <= _MAX_SEQ_STEP)
+                                   & (np.abs(dt) <= _MAX_TS_STEP)))
+    return ok / max(1, len(table) - 1)
 
 
-def _main_pt(pkts: list[RtpPacket], formats: Mapping[int, PayloadFormat]) -> int:
-    counts: dict[int, int] = {}
-    for p in pkts:
-        counts[p.payload_type] = counts.get(p.payload_type, 0) + 1
+def _main_pt(table: PacketTable, formats: Mapping[int, PayloadFormat]) -> int:
+    """The most frequent payload type that is neither comfort noise nor telephone-event."""
+    counts = table.payload_type_counts()
 
     def rank(pt: int) -> tuple[int, int]:
         f = formats.get(pt)
@@ -346,56 +356,35 @@ def read_capture(path: str | os.PathLike[str], *, port: int | None = None,
     OSError
         The file cannot be read.
     """
+    from validator.rtp.scan import scan_rtp
+
     name = str(path)
     if port is not None and not 0 < int(port) < 65536:
         raise CaptureError(f"{name}: bad port {port!r}: expected 1..65535")
     overrides = _overrides(payload_types)
     try:
-        scan = read_udp(path)
+        scan = scan_rtp(path, port=port)
     except CaptureError:
         raise
     except (ValueError, IndexError) as exc:  # pragma: no cover - defensive
         raise CaptureError(f"{name}: unreadable capture: {exc}") from exc
     if scan.frames == 0 and scan.notes:
         raise CaptureError(f"{name}: no complete packet in the capture ({scan.notes[0]})")
-    sdp, candidates, rtcp = _sort_datagrams(scan.datagrams, port)
+    sdp = SdpTable()
+    for text in scan.sdp_texts:
+        sdp.add(text)
     streams: list[RtpStream] = []
     t0 = scan.first_time_ns or 0
-    for (src, sport, dst, dport, ssrc), pkts in _by_flow_and_ssrc(candidates).items():
-        found_by = _found_by(pkts, port, sdp, (src, sport, dst, dport))
+    for (src, sport, dst, dport, ssrc), table in scan.groups.items():
+        found_by = _found_by(table, port, sdp, (src, sport, dst, dport))
         if found_by is None:
             continue
         learnt = sdp.formats_for(src, sport, dst, dport)
-        formats = _formats({p.payload_type for p in pkts}, overrides, learnt)
-        streams.append(RtpStream(src, sport, dst, dport, ssrc, tuple(pkts),
-                                 _main_pt(pkts, formats), formats, t0, found_by, name))
-    return Capture(name, streams, scan.frames, len(scan.datagrams), rtcp, t0,
+        formats = _formats(set(table.payload_type_counts()), overrides, learnt)
+        streams.append(RtpStream(src, sport, dst, dport, ssrc, table,
+                                 _main_pt(table, formats), formats, t0, found_by, name))
+    return Capture(name, streams, scan.frames, scan.datagrams, scan.rtcp, t0,
                    len(sdp.media), tuple(scan.notes))
-
-
-def _sort_datagrams(datagrams: list[UdpDatagram], port: int | None
-                    ) -> tuple[SdpTable, list[UdpDatagram], int]:
-    """SDP found in SIP and SAP, the RTP candidates (on ``port`` if given), the RTCP count."""
-    sdp = SdpTable()
-    candidates: list[UdpDatagram] = []
-    rtcp = 0
-    for d in datagrams:
-        pl = d.payload
-        if not pl:
-            continue
-        b0 = pl[0]
-        if b0 >> 6 != 2:  # not RTP/RTCP: maybe SIP or SAP carrying SDP
-            text = _sdp_text(d)
-            if text:
-                sdp.add(text)
-            continue
-        if port is not None and d.dport != port and d.sport != port:
-            continue
-        if is_rtcp(pl):
-            rtcp += 1
-            continue
-        candidates.append(d)
-    return sdp, candidates, rtcp
 
 
 def _sdp_text(d: UdpDatagram) -> str | None:
@@ -407,22 +396,7 @@ def _sdp_text(d: UdpDatagram) -> str | None:
     return None
 
 
-def _by_flow_and_ssrc(candidates: list[UdpDatagram]
-                      ) -> dict[tuple[str, int, str, int, int], list[RtpPacket]]:
-    """Well-formed RTP packets grouped by (src, sport, dst, dport, SSRC), in arrival order."""
-    groups: dict[tuple[str, int, str, int, int], list[RtpPacket]] = {}
-    for d in candidates:
-        try:
-            h = parse_rtp_header(d.payload)
-        except RtpHeaderError:
-            continue
-        pkt = RtpPacket(d.frame, d.time_ns, h.sequence, h.timestamp, h.ssrc, h.payload_type,
-                        h.marker, h.payload(d.payload), d.truncated)
-        groups.setdefault((d.src, d.sport, d.dst, d.dport, h.ssrc), []).append(pkt)
-    return groups
-
-
-def _found_by(pkts: list[RtpPacket], port: int | None, sdp: SdpTable,
+def _found_by(table: PacketTable, port: int | None, sdp: SdpTable,
               flow: tuple[str, int, str, int]) -> str | None:
     """How a flow+SSRC counts as RTP (``port``, ``sdp``, ``heuristic``); None if it does not."""
     src, sport, dst, dport = flow
@@ -430,9 +404,9 @@ def _found_by(pkts: list[RtpPacket], port: int | None, sdp: SdpTable,
         return "port"
     if sdp.announced(dst, dport) or sdp.announced(src, sport):
         return "sdp"
-    if len(pkts) < MIN_HEURISTIC_PACKETS or _continuity(pkts) < MIN_CONTINUITY:
+    if len(table) < MIN_HEURISTIC_PACKETS or _continuity(table) < MIN_CONTINUITY:
         return None
-    if not _plausible_pt(pkts[0].payload_type):
+    if not _plausible_pt(int(table.payload_type[0])):
         return None
     return "heuristic"
 
@@ -512,12 +486,12 @@ def _successive(streams: list[RtpStream]) -> RtpStream | None:
     flows = {(s.src, s.sport, s.dst, s.dport) for s in streams}
     if len(flows) != 1:
         return None
-    ordered = sorted(streams, key=lambda s: s.packets[0].time_ns)
-    for a, b in pairwise(ordered):
-        if b.packets[0].time_ns <= a.packets[-1].time_ns or a.format != b.format:
+    ordered = sorted(streams, key=lambda s: int(s.table.time_ns[0]))
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if int(b.table.time_ns[0]) <= int(a.table.time_ns[-1]) or a.format != b.format:
             return None
     formats: dict[int, PayloadFormat] = {}
     for s in ordered:
         formats.update(s.formats)
-    packets = tuple(p for s in ordered for p in s.packets)
+    packets = PacketTable.concat([s.table for s in ordered])
     return replace(ordered[0], packets=packets, formats=formats)

@@ -167,6 +167,36 @@ def write_wav_atomic(path: str | os.PathLike[str], audio: np.ndarray, sample_rat
     return dest
 
 
+def copy_wav_atomic(path: str | os.PathLike[str], source: str | os.PathLike[str], *,
+                    subtype: str = "PCM_16") -> Path:
+    """Copy a WAV block by block to ``path`` in another subtype, through a temporary file.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination (its folder is created).
+    source : str or Path
+        A WAV (e.g. :attr:`validator.rtp.DecodedAudio.path`), read in blocks.
+    subtype : str
+        soundfile subtype of the copy (``PCM_16``, ``PCM_24``, ``FLOAT``).
+
+    Returns
+    -------
+    Path
+    """
+    import soundfile as sf
+
+    from validator.io.atomic import atomic_path
+
+    dest = Path(path)
+    with sf.SoundFile(str(source)) as src, atomic_path(dest) as tmp:
+        with sf.SoundFile(tmp, "w", samplerate=src.samplerate, channels=src.channels,
+                          subtype=subtype, format="WAV") as out:
+            for block in src.blocks(1 << 18, dtype="float64", always_2d=True):
+                out.write(block)
+    return dest
+
+
 def _wav_subtype(codec: str) -> str:
     return {"L24": "PCM_24", "opus": "FLOAT"}.get(codec, "PCM_16")
 
@@ -193,8 +223,7 @@ def _run_rtp(args: argparse.Namespace) -> int:
         decoded = decode(stream, jitter_buffer_ms=jb.size_ms if jb and jb.type == "fixed"
                          else None)
         if args.wav:
-            write_wav_atomic(args.wav, decoded.audio, decoded.sample_rate_hz,
-                             subtype=_wav_subtype(decoded.codec))
+            copy_wav_atomic(args.wav, decoded.path, subtype=_wav_subtype(decoded.codec))
     if args.json:
         sys.stdout.write(json.dumps(streams_document(capture, stats, decoded=decoded,
                                                      ratings=ratings), indent=1) + "\n")

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from validator.io.audio import ArraySource, AudioSource
+import numpy as np
+
+from validator.io.audio import AudioSource
 from validator.result import Event
 from validator.rtp.decoding import DecodedAudio, NetworkEvent
-from validator.rtp.header import ts_delta
+from validator.rtp.header import TS_MODULUS
 from validator.rtp.stats import StreamStats
 
 #: Network events that take audio away.
@@ -97,29 +99,44 @@ def jitter_series(decoded: DecodedAudio, packets: Sequence[Any], *,
     clock = decoded.clock_rate_hz
     if clock <= 0 or len(packets) < 2:
         return (), ()
-    ts0 = decoded.first_timestamp
-    t: list[float] = []
-    jit: list[float] = []
-    j = 0.0
-    prev = None
-    for p in packets:
-        ts = ts_delta(p.timestamp, ts0)  # negative: before the first packet (reordered)
-        arrival = p.time_ns * 1e-9
-        if prev is not None:
-            d = (arrival - prev[0]) - (ts - prev[1]) / clock
-            j += (abs(d) - j) / 16.0
-            t.append(ts / clock)
-            jit.append(j * 1000.0)
-        prev = (arrival, ts)
-    step = max(1, -(-len(t) // max_points))
-    if step > 1:
-        t2, j2 = [], []
-        for i in range(0, len(t), step):
-            k = max(range(i, min(i + step, len(t))), key=jit.__getitem__)
-            t2.append(t[k])
-            j2.append(jit[k])
-        t, jit = t2, j2
-    return tuple(round(v, 5) for v in t), tuple(round(v, 4) for v in jit)
+    from validator.rtp.table import PacketTable
+
+    table = packets if isinstance(packets, PacketTable) else PacketTable.from_packets(packets)
+    n = len(table) - 1  # points: packets 1.. against their predecessors
+    step = max(1, -(-n // max_points))
+    block = step * max(1, (1 << 18) // step)  # whole decimation groups per block
+    t_out: list[float] = []
+    j_out: list[float] = []
+    state = [0.0]
+    for lo in range(0, n, block):
+        hi = min(lo + block, n)
+        ts = _ts_from(table.timestamp[lo:hi + 1], decoded.first_timestamp)
+        arrival = table.time_ns[lo:hi + 1] * 1e-9
+        d = np.abs((arrival[1:] - arrival[:-1]) - (ts[1:] - ts[:-1]) / clock)
+        jit = _jitter_ms(d, state)
+        t = ts[1:] / clock
+        for g in range(0, hi - lo, step):  # the peak of each group of ``step`` points
+            k = g + int(np.argmax(jit[g:g + step]))
+            t_out.append(float(t[k]))
+            j_out.append(float(jit[k]))
+    return tuple(round(v, 5) for v in t_out), tuple(round(v, 4) for v in j_out)
+
+
+def _ts_from(timestamps: np.ndarray, ts0: int) -> np.ndarray:
+    """RTP timestamps relative to ``ts0``, in -2**31..2**31-1 ticks (``ts_delta``), int64."""
+    half = TS_MODULUS // 2
+    return (timestamps.astype(np.int64) - ts0 + half) % TS_MODULUS - half
+
+
+def _jitter_ms(abs_d_s: np.ndarray, state: list[float]) -> np.ndarray:
+    """RFC 3550 A.8 ``J += (|D| - J) / 16`` after each packet, in ms, continuing ``state[0]``."""
+    j = state[0]
+    vals = []
+    for x in abs_d_s.tolist():
+        j += (x - j) / 16.0
+        vals.append(j * 1000.0)
+    state[0] = j
+    return np.asarray(vals, dtype=np.float64)
 
 
 def link_causes(events: Sequence[Event], network_events: Sequence[NetworkEvent]) -> list[Event]:
@@ -187,7 +204,9 @@ def decode_capture(path: str | os.PathLike[str], ssrc: str | int | None,
     Returns
     -------
     source : AudioSource
-        The decoded audio (lost packets zero-filled).
+        The decoded audio (lost packets zero-filled), read in blocks from the
+        decoded stream's temporary WAV; close it, then ``decoded.close()``
+        deletes the WAV.
     decoded : DecodedAudio
     capture : Capture
 
@@ -201,7 +220,7 @@ def decode_capture(path: str | os.PathLike[str], ssrc: str | int | None,
     capture = read_capture(path, port=port, payload_types=payload_types)
     stream = select_stream(capture, ssrc)
     decoded = decode(stream)
-    return ArraySource(decoded.audio, decoded.sample_rate_hz, name=str(path)), decoded, capture
+    return decoded.source(name=str(path)), decoded, capture
 
 
 

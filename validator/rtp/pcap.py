@@ -33,9 +33,12 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from validator.errors import CaptureError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "PCAPNG_MAGIC",
@@ -44,6 +47,8 @@ __all__ = [
     "PcapWriter",
     "UdpDatagram",
     "UdpScan",
+    "FrameBlock",
+    "iter_frame_blocks",
     "is_capture_file",
     "read_udp",
     "udp_frame",
@@ -288,6 +293,213 @@ def _packet_block(btype: int, block: bytes, endian: str,
         incl = min(orig, blen - 16, snap or orig)
         return last_ns, linktype, block[12:12 + incl], orig
     return None
+
+
+# --------------------------------------------------------------------------- streaming
+
+#: Bytes the streaming reader (:func:`iter_frame_blocks`) reads from a capture at a time.
+CHUNK_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class FrameBlock:
+    """The whole frames (records) of one chunk of a capture file, as columns.
+
+    Attributes
+    ----------
+    data : bytes
+        The chunk; frame ``k`` is ``data[start[k]:start[k] + incl[k]]``.
+    base : int
+        File offset of ``data[0]``, bytes (so frame bytes sit at ``base + start``).
+    first_frame : int
+        1-based frame number of the block's first frame.
+    time_ns : np.ndarray, shape=(n,), int64
+        Capture time of each frame, ns since the Unix epoch.
+    start, incl, orig : np.ndarray, shape=(n,), int64
+        Offset of each frame in ``data``, its captured length and its length on
+        the wire (``orig > incl``: cut by the snap length), bytes.
+    linktype : np.ndarray, shape=(n,), int64
+        pcap link type (LINKTYPE_*) of each frame.
+    """
+
+    data: bytes
+    base: int
+    first_frame: int
+    time_ns: np.ndarray
+    start: np.ndarray
+    incl: np.ndarray
+    orig: np.ndarray
+    linktype: np.ndarray
+
+
+class _Walk:
+    """Where a container walk stands: frames so far, pcapng section state, notes."""
+
+    def __init__(self, notes: list[str]) -> None:
+        self.notes = notes
+        self.frames = 0
+        self.stop = False
+        self.endian = "<"
+        self.ifaces: list[tuple[int, int, int, int, int]] = []
+        self.last_ns = 0
+        self.cols: tuple[list[int], ...] = ([], [], [], [], [])
+
+    def add(self, time_ns: int, start: int, incl: int, orig: int, linktype: int) -> None:
+        self.frames += 1
+        for col, v in zip(self.cols, (time_ns, start, incl, orig, linktype), strict=True):
+            col.append(v)
+
+    def block(self, data: bytes, base: int) -> FrameBlock:
+        import numpy as np
+
+        n = len(self.cols[0])
+        arrays = [np.array(c, dtype=np.int64) for c in self.cols]
+        self.cols = ([], [], [], [], [])
+        return FrameBlock(data, base, self.frames - n + 1, *arrays)
+
+
+def _walk_pcap(data: bytes, pos: int, eof: bool, w: _Walk, head: tuple[str, int, int]) -> int:
+    """Add the whole records of a classic pcap chunk from ``pos``; return where it stopped."""
+    endian, unit_ns, linktype = head
+    unpack = struct.Struct(endian + "IIII").unpack_from
+    times, starts, incls, origs = (c.append for c in w.cols[:4])
+    before = len(w.cols[0])
+    end = len(data)
+    while pos < end:
+        if pos + 16 > end:
+            if eof:
+                w.notes.append(f"file cut short: record header of frame "
+                               f"{w.frames + len(w.cols[0]) - before + 1} has "
+                               f"{end - pos} of 16 bytes")
+            break
+        sec, frac, incl, orig = unpack(data, pos)
+        if incl > _MAX_RECORD:
+            w.notes.append(f"frame {w.frames + len(w.cols[0]) - before + 1}: record length "
+                           f"{incl} is implausible; the rest of the file is ignored")
+            w.stop = True
+            break
+        if pos + 16 + incl > end:
+            if eof:
+                w.notes.append(f"file cut short in the middle of frame "
+                               f"{w.frames + len(w.cols[0]) - before + 1} "
+                               f"({end - pos - 16} of {incl} bytes)")
+            break
+        times(sec * 1_000_000_000 + frac * unit_ns)
+        starts(pos + 16)
+        incls(incl)
+        origs(orig)
+        pos += 16 + incl
+    added = len(w.cols[0]) - before
+    w.cols[4].extend([linktype] * added)
+    w.frames += added
+    return pos
+
+
+def _walk_pcapng(data: bytes, pos: int, eof: bool, w: _Walk, name: str) -> int:
+    """Add the packet blocks of a pcapng chunk from ``pos``; return where it stopped."""
+    end = len(data)
+    while pos < end:
+        if pos + 12 > end:
+            if eof:
+                w.notes.append(f"file cut short: block header at byte {pos} has "
+                               f"{end - pos} bytes")
+            return pos
+        if data[pos:pos + 4] == PCAPNG_MAGIC:
+            w.endian = _section_byte_order(data[pos + 8:pos + 12], name)
+            w.ifaces = []
+        btype, blen = struct.unpack_from(w.endian + "II", data, pos)
+        if blen < 12 or blen % 4 or blen > _MAX_RECORD + 64:
+            w.notes.append(f"pcapng block at byte {pos} has an implausible length {blen}; "
+                           "the rest of the file is ignored")
+            w.stop = True
+            return pos
+        if pos + blen > end:
+            if eof:
+                w.notes.append(f"file cut short in the middle of a pcapng block at byte {pos} "
+                               f"({end - pos} of {blen} bytes)")
+            return pos
+        block = data[pos:pos + blen]
+        if btype == 1:
+            w.ifaces.append(_interface(block, w.endian, name))
+        elif btype in (2, 3, 6):
+            record = _packet_block(btype, block, w.endian, w.ifaces, w.last_ns, pos, w.notes)
+            if record is not None:
+                w.last_ns = record[0]
+                w.add(record[0], pos + (12 if btype == 3 else 28), len(record[2]), record[3],
+                      record[1])
+        pos += blen
+    return pos
+
+
+def iter_frame_blocks(path: str | os.PathLike[str], notes: list[str], *,
+                      chunk_bytes: int | None = None) -> Iterator[FrameBlock]:
+    """Read a pcap or pcapng file in chunks and yield its frames, block by block.
+
+    Memory stays at about two chunks whatever the file's size: nothing but
+    the current chunk and its frame columns is held. Records are walked as
+    :func:`read_udp` walks them (same notes for a file cut short or an
+    implausible record), the headers decoded with dpkt.
+
+    Parameters
+    ----------
+    path : str or Path
+        A classic pcap or pcapng file.
+    notes : list of str
+        Oddities are appended here (cut-short file, implausible record).
+    chunk_bytes : int, optional
+        Bytes read at a time (default :data:`CHUNK_BYTES`; a record may span
+        chunks).
+
+    Yields
+    ------
+    FrameBlock
+        In file order; frame numbers continue from block to block.
+
+    Raises
+    ------
+    CaptureError
+        Not a pcap/pcapng file, or an unreadable file or section header.
+    OSError
+        The file cannot be read.
+    """
+    import dpkt
+
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    name = str(path)
+    w = _Walk(notes)
+    with open(path, "rb") as fh:
+        data = fh.read(chunk_bytes)
+        eof = len(data) < chunk_bytes
+        head = data[:4]
+        if head in PCAP_MAGICS:
+            if len(data) < 24:
+                raise CaptureError(f"{name}: pcap file header cut short ({len(data)} of 24 "
+                                   "bytes)")
+            endian, unit_ns = PCAP_MAGICS[head]
+            hdr_cls = dpkt.pcap.LEFileHdr if endian == "<" else dpkt.pcap.FileHdr
+            info = (endian, unit_ns, hdr_cls(data[:24]).linktype & 0x0FFFFFFF)
+
+            def walk(buf: bytes, at: int, last: bool) -> int:
+                return _walk_pcap(buf, at, last, w, info)
+            pos = 24
+        elif head == PCAPNG_MAGIC:
+            def walk(buf: bytes, at: int, last: bool) -> int:
+                return _walk_pcapng(buf, at, last, w, name)
+            pos = 0
+        else:
+            raise CaptureError(f"{name}: not a pcap or pcapng capture (first bytes "
+                               f"{head.hex()!r}; expected a pcap magic such as 'd4c3b2a1' or "
+                               "pcapng '0a0d0d0a')")
+        base = 0
+        while True:
+            pos = walk(data, pos, eof)
+            yield w.block(data, base)
+            if w.stop or eof:
+                return
+            more = fh.read(chunk_bytes)
+            eof = len(more) < chunk_bytes
+            base += pos
+            data, pos = data[pos:] + more, 0
 
 
 # --------------------------------------------------------------------------- layers

@@ -118,7 +118,7 @@ def events_text(decoded: DecodedAudio, *, max_events: int = 50) -> str:
             counts.get(e.type, 0) + 1
     summary = ", ".join(f"{k} {v}" for k, v in counts.items()) or "none"
     lines = [f"decoded {format_ssrc(decoded.ssrc)}: {decoded.codec}, "
-             f"{decoded.audio.shape[0]} samples x {decoded.audio.shape[1]} ch at "
+             f"{decoded.frames} samples x {decoded.channels} ch at "
              f"{decoded.sample_rate_hz} Hz "
              f"({decoded.duration_s:.3f} s); network events: {summary}"]
     for e in decoded.network_events[:max_events]:
@@ -169,8 +169,8 @@ def streams_document(capture: Capture, stats: Sequence[StreamStats], *,
     if decoded is not None:
         doc["decoded"] = {
             "ssrc": format_ssrc(decoded.ssrc), "codec": decoded.codec,
-            "sample_rate_hz": decoded.sample_rate_hz, "channels": int(decoded.audio.shape[1]),
-            "samples": int(decoded.audio.shape[0]), "first_timestamp": decoded.first_timestamp,
+            "sample_rate_hz": decoded.sample_rate_hz, "channels": int(decoded.channels),
+            "samples": int(decoded.frames), "first_timestamp": decoded.first_timestamp,
             "notes": list(decoded.notes),
             "network_events": [e.to_dict() for e in decoded.network_events],
         }

@@ -39,10 +39,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from validator.rtp.capture import RtpStream
-from validator.rtp.header import SEQ_MODULUS, TS_MODULUS, format_ssrc, seq_delta, ts_delta
+from validator.rtp.header import SEQ_MODULUS, TS_MODULUS, format_ssrc
 from validator.rtp.payload import CN_PAYLOAD_TYPES
 
-__all__ = ["StreamStats", "analyze", "extend_sequence", "extend_timestamps", "ssrc_collisions"]
+__all__ = ["StreamStats", "analyze", "extend_sequence", "extend_sequence_array",
+           "extend_timestamps", "extend_timestamps_array", "ssrc_collisions"]
 
 #: RFC 3550 6.4.1: the interarrival jitter moves 1/16 of the way to each new |D|.
 JITTER_DIVISOR = 16
@@ -190,36 +191,67 @@ class StreamStats:
         return {k: d[k] for k in order} | {k: v for k, v in d.items() if k not in order}
 
 
-def extend_timestamps(timestamps: list[int]) -> list[int]:
+def extend_timestamps(timestamps: Sequence[int] | np.ndarray) -> list[int]:
     """Unwrap 32-bit RTP timestamps in arrival order (each within 2**31 of the previous)."""
-    out: list[int] = []
-    prev = None
-    for ts in timestamps:
-        if prev is None:
-            ext = ts
-        else:
-            ext = prev + ts_delta(ts, prev)
-        out.append(ext)
-        prev = ext
+    return extend_timestamps_array(np.asarray(timestamps, dtype=np.int64)).tolist()
+
+
+def extend_timestamps_array(timestamps: np.ndarray) -> np.ndarray:
+    """:func:`extend_timestamps` on an array: shape=(n,) in, shape=(n,) int64 out."""
+    ts = np.asarray(timestamps)
+    out = np.empty(ts.shape[0], dtype=np.int64)
+    if ts.shape[0] == 0:
+        return out
+    step = np.diff(ts.astype(np.uint32, copy=False)).view(np.int32)  # ts_delta, mod 2**32
+    out[0] = int(ts[0])
+    np.cumsum(step, out=out[1:])
+    out[1:] += int(ts[0])
     return out
 
 
-def extend_sequence(sequences: list[int]) -> list[int]:
+def extend_sequence(sequences: Sequence[int] | np.ndarray) -> list[int]:
     """Extended sequence numbers (RFC 3550 A.1): unwrap relative to the highest so far.
 
     Each 16-bit number is mapped to the value with the same low 16 bits
     nearest the highest extended number seen so far, so wraps 65535 -> 0
     count cycles and late packets from before a wrap stay before it.
     """
-    out: list[int] = []
-    top = None
-    for s in sequences:
-        if top is None:
-            ext = s
-        else:
-            ext = top + seq_delta(s, top)
-        out.append(ext)
-        top = ext if top is None or ext > top else top
+    return extend_sequence_array(np.asarray(sequences, dtype=np.int64)).tolist()
+
+
+def extend_sequence_array(sequences: np.ndarray) -> np.ndarray:
+    """:func:`extend_sequence` on an array: shape=(n,) in, shape=(n,) int64 out.
+
+    Vectorised when every packet is at or after the highest before it (then
+    "relative to the highest" is "relative to the previous"); otherwise the
+    running-maximum rule is applied packet by packet, in blocks.
+    """
+    seq = np.asarray(sequences)
+    if seq.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64)
+    half = SEQ_MODULUS // 2
+    step = np.diff(seq.astype(np.uint16, copy=False)).view(np.int16)  # seq_delta, mod 2**16
+    if not (step < 0).any():
+        out = np.empty(seq.shape[0], dtype=np.int64)
+        out[0] = int(seq[0])
+        np.cumsum(step, out=out[1:])
+        out[1:] += int(seq[0])
+        return out
+    del step
+    seq = seq.astype(np.int64)
+    out = np.empty_like(seq)
+    top = int(seq[0])
+    out[0] = top
+    block = 1 << 16
+    for lo in range(1, seq.shape[0], block):
+        chunk = seq[lo:lo + block].tolist()
+        ext = []
+        for s_ in chunk:
+            e = top + (s_ - top + half) % SEQ_MODULUS - half
+            ext.append(e)
+            if e > top:
+                top = e
+        out[lo:lo + len(chunk)] = ext
     return out
 
 
@@ -242,21 +274,38 @@ def ssrc_collisions(stats: Sequence[StreamStats]) -> dict[int, int]:
     return {x: ssrcs.count(x) for x in sorted({x for x in ssrcs if ssrcs.count(x) > 1})}
 
 
-def _rfc3550_counts(seqs: list[int]) -> tuple[int, int, int, list[int]]:
-    ext = extend_sequence(seqs)
-    seen: set[int] = set()
-    dups = reordered = 0
-    top = None
-    for e in ext:
-        if e in seen:
-            dups += 1
-        else:
-            if top is not None and e < top:
-                reordered += 1
-            seen.add(e)
-        top = e if top is None or e > top else top
-    missing = (max(ext) - min(ext) + 1 - len(seen)) if ext else 0
-    return dups, reordered, missing, ext
+def _rfc3550_counts(seqs: np.ndarray) -> tuple[int, int, int]:
+    """Duplicates, reordered and missing sequence numbers (RFC 3550 A.1)."""
+    ext = extend_sequence_array(seqs)
+    if ext.shape[0] == 0:
+        return 0, 0, 0
+    first = _first_arrivals(ext)
+    n_first = int(np.count_nonzero(first))
+    dups = int(ext.shape[0] - n_first)
+    reordered = 0
+    if n_first < ext.shape[0] or not _increasing(ext):
+        top_before = np.maximum.accumulate(ext)
+        reordered = int(np.count_nonzero(first[1:] & (ext[1:] < top_before[:-1])))
+    missing = int(ext.max() - ext.min() + 1 - n_first)
+    return dups, reordered, missing
+
+
+def _increasing(a: np.ndarray) -> bool:
+    """Whether ``a`` is strictly increasing (checked in blocks: no full-length temporary)."""
+    block = 1 << 18
+    last = a.shape[0] - 1
+    return all(bool((a[lo + 1:min(lo + block, last) + 1] > a[lo:min(lo + block, last)]).all())
+               for lo in range(0, max(last, 0), block))
+
+
+def _first_arrivals(ext: np.ndarray) -> np.ndarray:
+    """Whether each packet is the first arrival of its extended sequence number, bool."""
+    if _increasing(ext):  # in order: every one is the first
+        return np.ones(ext.shape[0], dtype=bool)
+    _, idx = np.unique(ext, return_index=True)
+    first = np.zeros(ext.shape[0], dtype=bool)
+    first[idx] = True
+    return first
 
 
 def analyze(stream: RtpStream) -> StreamStats:
@@ -320,46 +369,31 @@ def _combine(stream: RtpStream, parts: list[StreamStats]) -> StreamStats:
         ssrc_changes=len(parts) - 1)
 
 
+#: Packets handled per step by the loops that must run in order (recurrences), so
+#: that no Python list ever holds a whole hour of packets.
+_LOOP_BLOCK = 1 << 16
+
+
 @dataclass
-class _WiresharkState:
-    """The running state of Wireshark 4.0's ``rtppacket_analyse`` over one stream.
+class _Sequence:
+    """Wireshark's sequence bookkeeping (``rtppacket_analyse``), carried from block to block."""
 
-    Times are ms from the capture's first frame; ``-1.0`` is Wireshark's
-    "not yet" for the minima.
-    """
-
-    start_seq: int
-    stop_seq: int
+    start: int
+    stop: int
     seq_num: int
-    start_time: float
-    time_ms: float
-    last_pt: int
-    delta: float = 0.0
-    max_delta: float = 0.0
-    mean_delta: float = 0.0
-    min_delta: float = -1.0
-    jitter: float = 0.0
-    max_jitter: float = 0.0
-    mean_jitter: float = 0.0
-    min_jitter: float = -1.0
-    max_skew: float = 0.0
-    lastnominal: float = 0.0
-    cycles: int = 0
     under: bool = False
-    sequence_errors: int = 0
-    problems: bool = False
-    total: int = 1
-    any_clock: bool = False
-    regular_jitter: bool = False
-    fit_arrival: list[float] = field(default_factory=list)
-    fit_nominal: list[float] = field(default_factory=list)
+    cycles: int = 0
+    errors: int = 0
 
 
-def _payload_classes(stream: RtpStream) -> tuple[dict[int, int], dict[int, int]]:
-    """Clock rate (0: unknown or telephone-event) and flags (CN, event) per payload type."""
-    clock_of: dict[int, int] = {}
-    flag_of: dict[int, int] = {}
-    for pt in {p.payload_type for p in stream.packets}:
+def _payload_classes(stream: RtpStream) -> tuple[np.ndarray, np.ndarray]:
+    """Clock rate (0: unknown or telephone-event) and flags (CN, event) per payload type.
+
+    Returns two arrays of shape (128,), indexed by payload type.
+    """
+    clock_of = np.zeros(128, dtype=np.int64)
+    flag_of = np.zeros(128, dtype=np.int64)
+    for pt in stream.table.payload_type_counts():
         f = stream.formats.get(pt)
         flags = _CN if pt in CN_PAYLOAD_TYPES else 0
         if f is not None and f.is_event:
@@ -370,75 +404,163 @@ def _payload_classes(stream: RtpStream) -> tuple[dict[int, int], dict[int, int]]
     return clock_of, flag_of
 
 
-def _sequence_step(st: _WiresharkState, seq: int, in_seq: bool) -> int:
-    """Count wraps and sequence errors for one packet; its ``_WRONG_SEQ`` flag."""
-    if seq < st.start_seq and in_seq and not st.under:
-        st.cycles += 1
-        st.under = True
-    elif seq == 0 and st.stop_seq == SEQ_MODULUS - 1 and in_seq and not st.under:
-        st.cycles += 1
-        st.under = True
-    elif seq > st.start_seq and in_seq and st.under:
-        st.under = False
-    if in_seq and st.seq_num + 1 == seq:
-        st.seq_num = seq
-    elif in_seq and st.seq_num == SEQ_MODULUS - 1 and seq == 0:
-        st.seq_num = seq
-    elif in_seq and (st.seq_num + 1 < seq or st.seq_num - seq > SEQ_WRAP_MARGIN):
-        st.seq_num = seq
-        st.sequence_errors += 1
-        return _WRONG_SEQ
-    elif st.seq_num + 1 > seq:
-        st.sequence_errors += 1
-        return _WRONG_SEQ
-    return 0
+def _sequence_steps(sq: _Sequence, seq: np.ndarray, in_seq: np.ndarray) -> np.ndarray:
+    """Wraps and sequence errors of a block of packets, as Wireshark counts them, in order.
+
+    The state machine of ``rtppacket_analyse`` (a late or duplicated packet
+    leaves the expected number where it was); returns each packet's
+    ``_WRONG_SEQ`` as a bool array.
+    """
+    wrong = np.zeros(seq.shape[0], dtype=bool)
+    start, stop, seq_num, under = sq.start, sq.stop, sq.seq_num, sq.under
+    top = SEQ_MODULUS - 1
+    for k, (s_, ok) in enumerate(zip(seq.tolist(), in_seq.tolist(), strict=True)):
+        if ok and not under and (s_ < start or (s_ == 0 and stop == top)):
+            sq.cycles += 1
+            under = True
+        elif s_ > start and ok and under:
+            under = False
+        if ok and (seq_num + 1 == s_ or (seq_num == top and s_ == 0)):
+            seq_num = s_
+        elif ok and (seq_num + 1 < s_ or seq_num - s_ > SEQ_WRAP_MARGIN):
+            seq_num = s_
+            sq.errors += 1
+            wrong[k] = True
+        elif seq_num + 1 > s_:
+            sq.errors += 1
+            wrong[k] = True
+        stop = s_
+    sq.stop, sq.seq_num, sq.under = stop, seq_num, under
+    return wrong
 
 
-def _timing_step(st: _WiresharkState, cur: float, ts_off: int, clock: int) -> None:
-    """Delta, RFC 3550 jitter and skew of an in-sequence packet arriving at ``cur`` ms."""
-    if not clock:
-        st.delta = cur - st.time_ms
-        return
-    st.any_clock = True
-    arrival = cur - st.start_time
-    nominal = ts_off / (clock / 1000)
-    expected_time = st.time_ms + (nominal - st.lastnominal)
-    current_diff = abs(cur - expected_time)
-    st.jitter = ((JITTER_DIVISOR - 1) * st.jitter + current_diff) / JITTER_DIVISOR
-    st.delta = cur - st.time_ms
-    st.lastnominal = nominal
+@dataclass
+class _Timing:
+    """Delta, jitter, skew and figures of one stream (ms), carried from block to block.
+
+    ``t_prev``: arrival of the last in-sequence packet; ``nom_prev``: RTP time
+    of the last in-sequence packet with a clock; ``j``: the jitter so far.
+    ``fit``: n, sums of x, y, x*x, x*y of the drift fit (x: RTP time, y:
+    arrival, both from the first fitted point), and its first and last x.
+    """
+
+    t_prev: float
+    t_first: float
+    nom_prev: float = 0.0
+    j: float = 0.0
+    any_clock: bool = False
+    max_skew: float = 0.0
+    fit: list[float] = field(default_factory=lambda: [0, 0.0, 0.0, 0.0, 0.0])
+    fit_span: list[float] = field(default_factory=list)
+    fig: dict[str, float] = field(default_factory=dict)
+    mean_delta: float = 0.0
+    mean_jitter: float = 0.0
+    last_jitter: float = 0.0
+    regular_jitter: bool = False
+
+    def add_fit(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Add points to the least-squares sums of arrival against RTP time."""
+        if not x.shape[0]:
+            return
+        if not self.fit_span:
+            self.fit_span = [float(x[0]), float(y[0])]
+        x0, y0 = self.fit_span[0], self.fit_span[1]
+        dx, dy = x - x0, y - y0
+        f = self.fit
+        f[0] += x.shape[0]
+        f[1] += float(dx.sum())
+        f[2] += float(dy.sum())
+        f[3] += float((dx * dx).sum())
+        f[4] += float((dx * dy).sum())
+        self.fit_span[2:] = [float(x[-1])]
+
+
+def _jitter_recursion(tm: _Timing, diff_ms: np.ndarray) -> np.ndarray:
+    """RFC 3550 A.8 ``J = ((16 - 1) J + |D|) / 16`` after each packet, in order, from tm.j."""
+    j = tm.j
+    d = JITTER_DIVISOR
+    out = []
+    for x in diff_ms.tolist():
+        j = ((d - 1) * j + x) / d
+        out.append(j)
+    tm.j = j
+    return np.asarray(out, dtype=np.float64)
+
+
+def _running_mean(m: float, values: np.ndarray, totals: np.ndarray) -> float:
+    """Wireshark's running mean ``m = (m (total - 1) + x) / total``, continued over the values."""
+    for x, t in zip(values.tolist(), totals.tolist(), strict=True):
+        m = (m * (t - 1) + x) / t
+    return m
+
+
+def _timing_block(tm: _Timing, cur: np.ndarray, ts_off: np.ndarray, in_seq: np.ndarray,
+                  clock: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Delta and jitter of a block's packets (valid where in sequence / with a clock).
+
+    ``D = |cur - (time_prev + nominal - nominal_prev)|`` where ``time_prev``
+    is the arrival of the previous in-sequence packet and ``nominal_prev``
+    the RTP time (ms) of the previous in-sequence packet with a clock.
+    """
+    seq_idx = np.flatnonzero(in_seq)
+    before = np.concatenate([[tm.t_prev], cur[seq_idx[:-1]]])[:seq_idx.shape[0]]
+    delta = np.zeros(cur.shape[0])
+    delta[seq_idx] = cur[seq_idx] - before
+    if seq_idx.shape[0]:
+        tm.t_prev = float(cur[seq_idx[-1]])
+    has_clock = clock[seq_idx] != 0
+    timed = seq_idx[has_clock]
+    jit = np.zeros(cur.shape[0])
+    if not timed.shape[0]:
+        return delta, jit
+    tm.any_clock = True
+    nominal = ts_off[timed] / (clock[timed] / 1000)
+    last_nominal = np.concatenate([[tm.nom_prev], nominal[:-1]])
+    tm.nom_prev = float(nominal[-1])
+    expected = before[has_clock] + (nominal - last_nominal)
+    jit[timed] = _jitter_recursion(tm, np.abs(cur[timed] - expected))
+    arrival = cur[timed] - tm.t_first
     skew = nominal - arrival
-    if abs(skew) > abs(st.max_skew):
-        st.max_skew = skew
-    st.fit_arrival.append(arrival)
-    st.fit_nominal.append(nominal)
+    k = int(np.argmax(np.abs(skew)))
+    if abs(skew[k]) > abs(tm.max_skew):
+        tm.max_skew = float(skew[k])
+    tm.add_fit(nominal, arrival)
+    return delta, jit
 
 
-def _running_figures(st: _WiresharkState, clock: int) -> None:
-    """Min, running mean and max of delta (and jitter with a clock) after a regular packet."""
-    if st.delta > st.max_delta:
-        st.max_delta = st.delta
-    if st.min_delta == -1 or st.delta < st.min_delta:
-        st.min_delta = st.delta
-    st.mean_delta = (st.mean_delta * (st.total - 1) + st.delta) / st.total
-    if clock:
-        st.regular_jitter = True
-        if st.jitter > st.max_jitter:
-            st.max_jitter = st.jitter
-        st.mean_jitter = (st.mean_jitter * (st.total - 1) + st.jitter) / st.total
-        if st.min_jitter == -1 or st.jitter < st.min_jitter:
-            st.min_jitter = st.jitter
+def _figures_block(tm: _Timing, lo: int, delta: np.ndarray, jit: np.ndarray,
+                   regular: np.ndarray, clock: np.ndarray) -> None:
+    """Min, running mean and max of delta (and jitter with a clock) over a block's regular packets.
+
+    ``regular`` indexes the block; ``lo + regular`` is Wireshark's packet count.
+    """
+    if regular.shape[0]:
+        d = delta[regular]
+        fig = tm.fig
+        fig["min_delta"] = min(fig.get("min_delta", np.inf), float(d.min()))
+        fig["max_delta"] = max(fig.get("max_delta", 0.0), float(d.max()))
+        tm.mean_delta = _running_mean(tm.mean_delta, d, lo + regular)
+    reg_clock = regular[clock[regular] != 0]
+    if reg_clock.shape[0]:
+        j = jit[reg_clock]
+        tm.regular_jitter = True
+        tm.fig["min_jitter"] = min(tm.fig.get("min_jitter", np.inf), float(j.min()))
+        tm.fig["max_jitter"] = max(tm.fig.get("max_jitter", 0.0), float(j.max()))
+        tm.mean_jitter = _running_mean(tm.mean_jitter, j, lo + reg_clock)
 
 
 def _analyze_one(stream: RtpStream) -> StreamStats:
     """Statistics of one SSRC's packets, as Wireshark's RTP stream analysis computes them.
 
-    A port of Wireshark 4.0's ``rtppacket_analyse`` (``ui/tap-rtp-analysis.c``),
-    packet by packet in arrival order: sequence wraps and errors, the arrival
-    delta, and the interarrival jitter of RFC 3550 section 6.4.1 as its
-    appendix A.8 computes it (``J += (|D| - J) / 16``, with D the difference
-    between the arrival spacing and the RTP timestamp spacing, in ms at the
-    payload's clock rate). The module docstring lists which packets Wireshark
+    A port of Wireshark 4.0's ``rtppacket_analyse`` (``ui/tap-rtp-analysis.c``)
+    on the packet table, in blocks of :data:`_LOOP_BLOCK` packets with the
+    state carried over: sequence wraps and errors, the arrival delta, and the
+    interarrival jitter of RFC 3550 section 6.4.1 as its appendix A.8
+    computes it (``J += (|D| - J) / 16``, with D the difference between the
+    arrival spacing and the RTP timestamp spacing, in ms at the payload's
+    clock rate). Element-wise steps are vectorised with the same floating
+    point operations; the recurrences (sequence state, jitter, running
+    means) run in order. The module docstring lists which packets Wireshark
     leaves out of the minima, means and maxima. Duplicates, reordering and
     missing sequence numbers are counted separately (RFC 3550 A.1), and the
     clock drift is a least-squares fit of arrival against RTP time.
@@ -452,93 +574,95 @@ def _analyze_one(stream: RtpStream) -> StreamStats:
     -------
     StreamStats
     """
-    pkts = stream.packets
+    t = stream.table
     clock_of, flag_of = _payload_classes(stream)
     t0 = stream.capture_start_ns
-    first = pkts[0]
-    cur0 = (first.time_ns - t0) / 1e6
-    st = _WiresharkState(start_seq=first.sequence, stop_seq=first.sequence,
-                         seq_num=first.sequence, start_time=cur0, time_ms=cur0,
-                         last_pt=first.payload_type,
-                         any_clock=bool(clock_of.get(first.payload_type)))
-    if st.any_clock:
-        st.fit_arrival.append(0.0)
-        st.fit_nominal.append(0.0)
-    for p in pkts[1:]:
-        cur = (p.time_ns - t0) / 1e6
-        ts_off = (p.timestamp - first.timestamp) % TS_MODULUS
+    ts0 = int(t.timestamp[0])
+    cur0 = (int(t.time_ns[0]) - t0) / 1e6
+    first_seq = int(t.sequence[0])
+    sq = _Sequence(first_seq, first_seq, first_seq)
+    tm = _Timing(cur0, cur0)
+    if clock_of[int(t.payload_type[0])]:
+        tm.any_clock = True
+        tm.add_fit(np.zeros(1), np.zeros(1))
+    problems = False
+    prev_pt = int(t.payload_type[0])
+    cn = tuple(CN_PAYLOAD_TYPES)
+    for lo in range(1, len(t), _LOOP_BLOCK):
+        hi = min(lo + _LOOP_BLOCK, len(t))
+        pt = t.payload_type[lo:hi].astype(np.int64)
+        cur = (t.time_ns[lo:hi] - t0) / 1e6
+        ts_off = (t.timestamp[lo:hi].astype(np.int64) - ts0) % TS_MODULUS
         in_seq = ts_off < TS_HALF_RANGE
-        flags = 0 if in_seq else _WRONG_TS
-        flags |= _sequence_step(st, p.sequence, in_seq)
-        flags |= flag_of[p.payload_type]
-        if st.last_pt in CN_PAYLOAD_TYPES:
-            flags |= _FOLLOW_CN
-        st.last_pt = p.payload_type
-        clock = clock_of[p.payload_type]
-        if in_seq:
-            _timing_step(st, cur, ts_off, clock)
-        if p.marker:
-            flags |= _MARKER
-        if not flags & _NOT_REGULAR:
-            _running_figures(st, clock)
-        if flags & (_WRONG_SEQ | _WRONG_TS):
-            st.problems = True
-        if in_seq:
-            st.time_ms = cur
-        st.stop_seq = p.sequence
-        st.total += 1
-    return _stream_stats(stream, st, flag_of)
+        clock = clock_of[pt]
+        wrong = _sequence_steps(sq, t.sequence[lo:hi], in_seq)
+        delta, jit = _timing_block(tm, cur, ts_off, in_seq, clock)
+        flags = np.where(in_seq, 0, _WRONG_TS) | np.where(wrong, _WRONG_SEQ, 0) | flag_of[pt]
+        follow = np.isin(np.concatenate([[prev_pt], pt[:-1]]), cn)
+        flags |= np.where(follow, _FOLLOW_CN, 0) | np.where(t.marker[lo:hi], _MARKER, 0)
+        prev_pt = int(pt[-1])
+        _figures_block(tm, lo, delta, jit, np.flatnonzero((flags & _NOT_REGULAR) == 0), clock)
+        problems |= bool((flags & (_WRONG_SEQ | _WRONG_TS)).any())
+    tm.last_jitter = tm.j
+    return _stream_stats(stream, sq, tm, flag_of, problems)
 
 
-def _clock_drift_ppm(st: _WiresharkState) -> float | None:
-    """Slope of arrival against RTP time, minus 1, ppm (None when too short to tell)."""
-    if len(st.fit_nominal) < MIN_DRIFT_PACKETS or \
-            st.fit_nominal[-1] - st.fit_nominal[0] < MIN_DRIFT_SPAN_MS:
+def _clock_drift_ppm(tm: _Timing) -> float | None:
+    """Slope of arrival against RTP time, minus 1, ppm (None when too short to tell).
+
+    The least-squares slope from the sums gathered block by block (the same
+    line ``np.polyfit(x, y, 1)`` fits; they agree to about 1e-9 ppm).
+    """
+    n, sx, sy, sxx, sxy = tm.fit
+    if n < MIN_DRIFT_PACKETS or tm.fit_span[2] - tm.fit_span[0] < MIN_DRIFT_SPAN_MS:
         return None
-    slope = np.polyfit(np.asarray(st.fit_nominal), np.asarray(st.fit_arrival), 1)[0]
+    den = n * sxx - sx * sx
+    if den <= 0:
+        return None
+    slope = (n * sxy - sx * sy) / den
     return float((slope - 1.0) * 1e6) if math.isfinite(slope) else None
 
 
-def _stream_stats(stream: RtpStream, st: _WiresharkState, flag_of: dict[int, int]
-                  ) -> StreamStats:
+def _stream_stats(stream: RtpStream, sq: _Sequence, tm: _Timing, flag_of: np.ndarray,
+                  problems: bool) -> StreamStats:
     """The :class:`StreamStats` of one analysed SSRC."""
-    pkts = stream.packets
-    n = len(pkts)
-    expected = st.stop_seq + st.cycles * SEQ_MODULUS - st.start_seq + 1
-    dups, reordered, missing, _ext = _rfc3550_counts([p.sequence for p in pkts])
-    have_jitter = st.any_clock
+    t = stream.table
+    n = len(t)
+    seq = t.sequence
+    expected = int(seq[-1]) + sq.cycles * SEQ_MODULUS - int(seq[0]) + 1
+    dups, reordered, missing = _rfc3550_counts(seq)
+    have_jitter = tm.any_clock
     fmt = stream.format
-    end = (pkts[-1].time_ns - stream.capture_start_ns) / 1e9
-    start = st.start_time / 1000.0
-    has_delta = n > 1 and st.min_delta != -1
-    pts_seen: list[int] = []
-    for p in pkts:
-        if p.payload_type not in pts_seen:
-            pts_seen.append(p.payload_type)
+    end = (int(t.time_ns[-1]) - stream.capture_start_ns) / 1e9
+    start = tm.t_first / 1000.0
+    fig = tm.fig
+    has_delta = n > 1 and "min_delta" in fig
+    pts_seen = tuple(t.payload_type_counts())
+    pt = t.payload_type
     return StreamStats(
         ssrc=stream.ssrc, src=stream.src_endpoint, dst=stream.dst_endpoint,
-        payload_type=stream.payload_type, payload_types=tuple(pts_seen),
+        payload_type=stream.payload_type, payload_types=pts_seen,
         codec=fmt.encoding if fmt else None,
         clock_rate_hz=fmt.clock_rate_hz if fmt else None,
         channels=fmt.channels if fmt else 1,
-        packets=n, expected=expected, lost=expected - n, seq_wraps=st.cycles,
+        packets=n, expected=expected, lost=expected - n, seq_wraps=sq.cycles,
         duplicates=dups, reordered=reordered, missing=missing,
-        sequence_errors=st.sequence_errors,
-        min_delta_ms=st.min_delta if has_delta else None,
-        mean_delta_ms=st.mean_delta if has_delta else None,
-        max_delta_ms=st.max_delta if has_delta else None,
-        min_jitter_ms=(st.min_jitter if st.regular_jitter else 0.0) if have_jitter else None,
-        mean_jitter_ms=st.mean_jitter if have_jitter else None,
-        max_jitter_ms=st.max_jitter if have_jitter else None,
-        last_jitter_ms=st.jitter if have_jitter else None,
-        max_skew_ms=st.max_skew if have_jitter else None,
-        clock_drift_ppm=_clock_drift_ppm(st),
+        sequence_errors=sq.errors,
+        min_delta_ms=fig.get("min_delta") if has_delta else None,
+        mean_delta_ms=tm.mean_delta if has_delta else None,
+        max_delta_ms=fig.get("max_delta") if has_delta else None,
+        min_jitter_ms=fig.get("min_jitter", 0.0) if have_jitter else None,
+        mean_jitter_ms=tm.mean_jitter if have_jitter else None,
+        max_jitter_ms=fig.get("max_jitter", 0.0) if have_jitter else None,
+        last_jitter_ms=tm.last_jitter if have_jitter else None,
+        max_skew_ms=tm.max_skew if have_jitter else None,
+        clock_drift_ppm=_clock_drift_ppm(tm),
         start_s=start, end_s=end, duration_s=end - start,
-        first_seq=pkts[0].sequence, last_seq=pkts[-1].sequence,
-        marker_packets=sum(1 for p in pkts if p.marker),
-        comfort_noise_packets=sum(1 for p in pkts if p.payload_type in CN_PAYLOAD_TYPES),
-        event_packets=sum(1 for p in pkts if flag_of[p.payload_type] & _EVENT),
-        empty_payloads=sum(1 for p in pkts if not p.payload),
-        truncated_packets=sum(1 for p in pkts if p.truncated),
-        problems=st.problems,
+        first_seq=int(seq[0]), last_seq=int(seq[-1]),
+        marker_packets=int(np.count_nonzero(t.marker)),
+        comfort_noise_packets=int(np.count_nonzero(np.isin(pt, tuple(CN_PAYLOAD_TYPES)))),
+        event_packets=int(np.count_nonzero(flag_of[pt] & _EVENT)),
+        empty_payloads=int(np.count_nonzero(t.payload_length == 0)),
+        truncated_packets=int(np.count_nonzero(t.truncated)),
+        problems=problems,
     )
