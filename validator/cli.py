@@ -153,8 +153,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                         "needs pip install 'audio-stream-validator[quality]'")
     v.add_argument("--threads", type=positive, metavar="N",
                    help="blocks of a long capture (over 90 s) analysed at once; the result is "
-                        "the same (default: the CPUs available, at most 2, or "
-                        f"${THREADS_ENV})")
+                        "the same, each block in flight takes its own memory (default: the "
+                        f"CPUs available, at most 2, or ${THREADS_ENV}, divided by the "
+                        "channels)")
     v.add_argument("--max-events", type=count, default=20,
                    help="events listed in the terminal summary (default 20)")
     v.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
