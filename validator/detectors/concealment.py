@@ -73,9 +73,10 @@ RISE_FRAMES = 3
 RISE_MIN_DB = 10.0
 #: A strongly departing packet right after a concealed one is a further lost packet (the
 #: extrapolation goes on) when it correlates at most this much with the reference; above,
-#: it is the decoder's recovery, which decodes the right audio too quietly (measured on Opus:
-#: 0.7 to 0.98).
-CONTINUE_NCC = 0.6
+#: it is the decoder's recovery, which decodes the right audio, wrongly shaped or too
+#: quietly (measured on Opus: second lost packets 0.49-0.50, recovery 0.53-0.98, most
+#: above 0.7).
+CONTINUE_NCC = 0.55
 #: A concealment's residual rises on its grid line by no less than this under its sharpest
 #: rise nearby, dB.
 GRID_RISE_SLACK_DB = 15.0
