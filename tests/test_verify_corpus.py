@@ -308,7 +308,6 @@ needs_loopback = pytest.mark.skipif(
 
 @needs_loopback
 @pytest.mark.slow
-@xfail("6 codec speech: Opus PLC losses missed, codec smear reported as glitches")
 def test_speech_opus_loss(tmp_path):
     (tmp_path / "clean").mkdir()
     (tmp_path / "lossy").mkdir()

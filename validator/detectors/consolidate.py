@@ -71,7 +71,7 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010,
         Sorted by start time; absorbed events are gone, the main event spans
         them all and its description says how many it absorbed.
     """
-    events, concealed = _fold_into_concealed(list(events), concealed, tol_s=0.005)
+    events, concealed = _fold_into_concealed(list(events), concealed, tol_s=gap_s)
     edit_ids = {id(e) for e in edits} | {id(e) for e in concealed}
     out = _join_close(events, "dropout", merge_s, edit_ids)
     for main_type, weaker in ABSORBS.items():
@@ -168,11 +168,14 @@ def _fold_into_concealed(events: list[Event], concealed: Sequence[Event], *,
     """Fold each concealed packet's side effects into it; drop those the receiver zeroed.
 
     Digital zeros (a dropout at -120 dB) or a silence over half a
-    concealment or more remove the concealment. Otherwise a dropout (not of digital zeros: those
-    stand as the receiver's record), level or glitch event of the
-    same channel that starts no earlier than ``tol_s`` before it and ends
-    within :data:`RECOVERY_S` after it is absorbed; the concealment keeps its
-    span and its description counts what it absorbed.
+    concealment or more remove the concealment. Otherwise a dropout (not of
+    digital zeros: those stand as the receiver's record), level or glitch
+    event of the same channel is absorbed when it ends no earlier than
+    ``tol_s`` before the concealment and no later than :data:`RECOVERY_S`
+    after it, and starts no earlier than ``tol_s`` or the concealment's own
+    length before it (the 16 ms frames of the glitch test spread a span by
+    up to that much). The concealment keeps its span and its description
+    counts what it absorbed.
 
     Returns the events (the concealments kept among them) and those concealments.
     """
@@ -191,7 +194,8 @@ def _fold_into_concealed(events: list[Event], concealed: Sequence[Event], *,
         side = [e for e in others if e.channel == c.channel and e.type in CONCEALMENT_ABSORBS
                 and e.end_sample > e.start_sample and id(e) not in gone
                 and not (e.type == "dropout" and e.level_db <= -120.0)
-                and e.start_s >= c.start_s - tol_s and e.end_s <= c.end_s + RECOVERY_S]
+                and e.start_s >= c.start_s - max(tol_s, c.end_s - c.start_s)
+                and e.end_s >= c.start_s - tol_s and e.end_s <= c.end_s + RECOVERY_S]
         gone.update(id(e) for e in side)
         if side:
             k = len(side)
