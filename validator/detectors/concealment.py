@@ -19,7 +19,9 @@ concealment begins. A packet is concealed when, over its active frames:
 
 - something was received (received over expected power at least
   :data:`MIN_LEVEL_RATIO_DB`: the concealment may fade, a deeper fall is a
-  dropout) and its waveform departs from the reference (normalised
+  dropout; and above the background noise by :data:`MIN_OVER_NOISE_DB`: a
+  gap that noise fills is a dropout; frames of digital zeros are not judged)
+  and its waveform departs from the reference (normalised
   correlation at most :data:`MAX_NCC`, so that a level step, which keeps the
   waveform, is left to its own detector);
 - and either the residual is within :data:`STRONG_RATIO_DB` of the signal
@@ -42,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from validator.detectors.activity import Activity
-from validator.detectors.common import Frames, packet_note, ratio_db
+from validator.detectors.common import Frames, dbfs_power, packet_note, ratio_db
 from validator.detectors.features import ChannelFeatures
 from validator.detectors.settings import DetectorSettings
 from validator.result import Event
@@ -64,6 +66,9 @@ RECOVERY_PACKETS = 3
 #: Something was received: received over expected power at least this, dB. A deeper fall
 #: is a dropout, judged by its own detector; Opus's concealment fades to -5 to -25 dB.
 MIN_LEVEL_RATIO_DB = -30.0
+#: ... and at least this far above the background noise (where the reference is silent), and
+#: above the silence threshold, dB: a gap that the noise fills is a dropout, not a concealment.
+MIN_OVER_NOISE_DB = 10.0
 #: The waveform departs: received and expected correlate at most this much over the packet (a
 #: level step keeps the waveform, 1.0; concealed Opus speech measured -0.3 to 0.85).
 MAX_NCC = 0.95
@@ -102,6 +107,8 @@ class PacketScores:
         Residual over the coding-error floor on those frames, dB.
     level_ratio_db : np.ndarray, shape=(n_packets,), float64
         Received over expected power on those frames, dB.
+    received_power : np.ndarray, shape=(n_packets,), float64
+        Mean received power on those frames (full-scale units squared).
     ncc : np.ndarray, shape=(n_packets,), float64
         Normalised correlation of received and expected on those frames.
     judged : np.ndarray, shape=(n_packets,), bool
@@ -114,6 +121,7 @@ class PacketScores:
     ratio_db: np.ndarray
     excess_db: np.ndarray
     level_ratio_db: np.ndarray
+    received_power: np.ndarray
     ncc: np.ndarray
     judged: np.ndarray
 
@@ -167,8 +175,9 @@ def packet_scores(cf: ChannelFeatures, act: Activity, floor: np.ndarray, frame_l
     bad = ~judged
     for arr in (ratio, excess, level, ncc):
         arr[bad | ~np.isfinite(arr)] = 0.0
+    power = np.where(judged, sy / np.maximum(cnt, 1), 0.0)
     return PacketScores(starts, (b - a).astype(np.int64), cnt.astype(np.int64), ratio, excess,
-                        level, ncc, judged)
+                        level, power, ncc, judged)
 
 
 def packet_samples(settings: DetectorSettings, sample_rate_hz: int) -> int:
@@ -176,13 +185,25 @@ def packet_samples(settings: DetectorSettings, sample_rate_hz: int) -> int:
     return max(int(round(settings.packet_ms * sample_rate_hz / 1000)), 4)
 
 
-def _departs(s: PacketScores) -> np.ndarray:
+def received_floor(act: Activity, settings: DetectorSettings) -> float:
+    """Least mean received power of a packet that counts as received, full-scale units squared.
+
+    :data:`MIN_OVER_NOISE_DB` above the background noise, and no less than
+    the silence threshold (``settings.silence_threshold_dbfs``, AES17).
+    """
+    return max(act.noise_power * 10 ** (MIN_OVER_NOISE_DB / 10),
+               dbfs_power(settings.silence_threshold_dbfs))
+
+
+def _departs(s: PacketScores, min_power: float) -> np.ndarray:
     """Packets where something was received and its waveform departs from the reference."""
-    return s.judged & (s.level_ratio_db >= MIN_LEVEL_RATIO_DB) & (s.ncc <= MAX_NCC)
+    return (s.received_power >= min_power) & s.judged \
+        & (s.level_ratio_db >= MIN_LEVEL_RATIO_DB) & (s.ncc <= MAX_NCC)
 
 
-def _strong(s: PacketScores) -> np.ndarray:
-    return _departs(s) & (s.ratio_db >= STRONG_RATIO_DB) & (s.excess_db >= STRONG_EXCESS_DB)
+def _strong(s: PacketScores, min_power: float) -> np.ndarray:
+    return _departs(s, min_power) & (s.ratio_db >= STRONG_RATIO_DB) \
+        & (s.excess_db >= STRONG_EXCESS_DB)
 
 
 def learn_phase(cf: ChannelFeatures, act: Activity, floor: np.ndarray, frame_len: int,
@@ -226,20 +247,31 @@ def learn_phase(cf: ChannelFeatures, act: Activity, floor: np.ndarray, frame_len
     return int(np.argmax(votes)) * frame_len
 
 
-def concealed_packets(s: PacketScores) -> np.ndarray:
+def concealed_packets(s: PacketScores, min_power: float) -> np.ndarray:
     """Which packets of a grid are concealed (see module docstring).
 
     A run of concealed packets begins at a strong or weak packet and goes on
     through strong packets that correlate at most :data:`CONTINUE_NCC` with
     the reference; the recovery after it is not concealed.
 
+    Parameters
+    ----------
+    s : PacketScores
+    min_power : float
+        Least mean received power over a packet's active frames for it to
+        count as received (see :func:`received_floor`).
+
+    Returns
+    -------
+    np.ndarray, shape=(n_packets,), bool
+
     Returns
     -------
     np.ndarray, shape=(n_packets,), bool
     """
-    strong = _strong(s)
+    strong = _strong(s, min_power)
     whole = s.active_frames >= WEAK_ACTIVE_SHARE * s.frames
-    weak = _departs(s) & whole & (s.ratio_db >= WEAK_RATIO_DB) \
+    weak = _departs(s, min_power) & whole & (s.ratio_db >= WEAK_RATIO_DB) \
         & (s.excess_db >= WEAK_EXCESS_DB)
     recovering = np.zeros(len(strong), dtype=bool)
     for k in range(1, RECOVERY_PACKETS + 1):
@@ -291,7 +323,7 @@ def detect_concealment(cf: ChannelFeatures, act: Activity, fr: Frames,
     if phase is None:
         return []
     s = packet_scores(cf, act, floor, flen, packet, phase)
-    hit = concealed_packets(s)
+    hit = concealed_packets(s, received_floor(act, settings))
     events = []
     d = np.diff(np.concatenate(([0], hit.astype(np.int8), [0])))
     for i, j in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):

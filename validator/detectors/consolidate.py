@@ -18,7 +18,8 @@ dropouts into the concealment's fade, the glitches and the level dips that lie
 within it and the decoder's recovery after it (:data:`RECOVERY_S`) are its
 side effects and are folded into it, which keeps its span on the packet grid.
 Where the receiver wrote digital zeros, or near-silence, over half a concealed
-packet or more, that record of the loss stands and the concealment is dropped.
+packet or more, or where a dropout spans it, that record of the loss stands and
+the concealment is dropped.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from validator.result import Event
 #: A decoder's recovery after a concealed packet: up to this long after it, s (Opus stays
 #: 12-18 dB low for up to 45 ms after a concealed loss on a speech onset).
 RECOVERY_S = 0.045
+#: A dropout that spans a concealed packet to within this, s, stands for it.
+EDGE_S = 0.002
 #: Which event types a concealed packet absorbs.
 CONCEALMENT_ABSORBS = ("dropout", "level", "glitch")
 
@@ -168,7 +171,10 @@ def _fold_into_concealed(events: list[Event], concealed: Sequence[Event], *,
     """Fold each concealed packet's side effects into it; drop those the receiver zeroed.
 
     Digital zeros (a dropout at -120 dB) or a silence over half a
-    concealment or more remove the concealment. Otherwise a dropout (not of
+    concealment or more, or a dropout that spans it (to within
+    :data:`EDGE_S`; the received audio is absent there, and the dropout's
+    edges are the samples where it went), remove the concealment. Otherwise
+    a dropout (not of
     digital zeros: those stand as the receiver's record), level or glitch
     event of the same channel is absorbed when it ends no earlier than
     ``tol_s`` before the concealment and no later than :data:`RECOVERY_S`
@@ -191,6 +197,10 @@ def _fold_into_concealed(events: list[Event], concealed: Sequence[Event], *,
                          e.type == "silence" or (e.type == "dropout" and e.level_db <= -120.0)))
         if 2 * zeroed >= c.end_sample - c.start_sample:
             continue  # the receiver's own record of the loss
+        if any(e.channel == c.channel and e.type == "dropout"
+               and e.start_s <= c.start_s + EDGE_S and e.end_s >= c.end_s - EDGE_S
+               for e in others):
+            continue  # a dropout spans it: the packet's audio is absent, to the sample
         side = [e for e in others if e.channel == c.channel and e.type in CONCEALMENT_ABSORBS
                 and e.end_sample > e.start_sample and id(e) not in gone
                 and not (e.type == "dropout" and e.level_db <= -120.0)

@@ -116,7 +116,10 @@ def _detect_channel(cf: ChannelFeatures, act: Activity, feats: Features, ch: int
     excl = span_mask(spans, n_frames, flen, pad_frames=2)
     glitches = detect_glitches(cf, act, fr, settings, excl | ~covered)
     clipping = detect_clipping(cf, fr, settings)
-    act_c = replace(act, active=act.active & covered)
+    # frames that hold digital zeros are the receiver's own record of a loss (a dropout):
+    # a concealment is judged on the rest
+    zeros = span_mask(list(cf.zero_runs), n_frames, flen)
+    act_c = replace(act, active=act.active & covered & ~zeros & ~sil_mask)
     concealed = detect_concealment(cf, act_c, fr, settings,
                                    residual_floor(cf, act_c, sil_mask))
     return silence + dropouts + level + glitches + clipping, concealed
