@@ -26,7 +26,8 @@ concealment begins. A packet is concealed when, over its active frames:
   waveform, is left to its own detector);
 - and either the residual is within :data:`STRONG_RATIO_DB` of the signal
   and :data:`STRONG_EXCESS_DB` above the codec's own coding-error floor at
-  that level (the floor this capture shows, :func:`residual_floor`), or it is
+  that level (the floor this capture shows,
+  :func:`validator.detectors.glitch.residual_floor`), or it is
   :data:`WEAK_EXCESS_DB` above that floor and within :data:`WEAK_RATIO_DB` of
   the signal, outside the recovery of an earlier concealment (after a loss
   the decoder itself needs 20-60 ms to converge again, and those packets are
@@ -202,6 +203,7 @@ def _departs(s: PacketScores, min_power: float) -> np.ndarray:
 
 
 def _strong(s: PacketScores, min_power: float) -> np.ndarray:
+    """Departing packets within :data:`STRONG_RATIO_DB` of the signal, well above the floor."""
     return _departs(s, min_power) & (s.ratio_db >= STRONG_RATIO_DB) \
         & (s.excess_db >= STRONG_EXCESS_DB)
 
@@ -264,10 +266,6 @@ def concealed_packets(s: PacketScores, min_power: float) -> np.ndarray:
     Returns
     -------
     np.ndarray, shape=(n_packets,), bool
-
-    Returns
-    -------
-    np.ndarray, shape=(n_packets,), bool
     """
     strong = _strong(s, min_power)
     whole = s.active_frames >= WEAK_ACTIVE_SHARE * s.frames
@@ -298,7 +296,8 @@ def detect_concealment(cf: ChannelFeatures, act: Activity, fr: Frames,
     fr : Frames
         Sample rate (Hz), frame length (samples) and channel of the events.
     settings : DetectorSettings
-        Uses ``packet_ms`` (the packet time, ms).
+        Uses ``packet_ms`` (the packet time, ms) and
+        ``silence_threshold_dbfs`` (:func:`received_floor`).
     floor : np.ndarray, shape=(n_frames,), float32
         Coding-error floor per frame
         (:func:`validator.detectors.glitch.residual_floor`).
