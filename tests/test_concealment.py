@@ -136,7 +136,8 @@ def test_opus_plc_speech_losses_are_found_as_concealed_packets(shared_real):
     # late, at the decoder's recovery (the loss falls before a speech onset: 3 ms of it is
     # active); 267840, 40 ms after another loss, keeps the waveform (residual -9.4 dB re
     # signal, correlation 0.95) and is missed
-    assert sum(on_time) >= 20, [s for (s, _), ok in zip(lost, on_time, strict=True) if not ok]
+    late = [s for (s, _), ok in zip(lost, on_time, strict=True) if not ok]
+    assert sum(on_time) >= 20, late
     found = [any(e.end_sample > s - 96 and e.start_sample < t + 42 * 48 for e in result.events)
              for s, t in lost]
     assert sum(found) >= 21

@@ -34,7 +34,7 @@ from validator.result import Event
 #: 12-18 dB low for up to 45 ms after a concealed loss on a speech onset).
 RECOVERY_S = 0.045
 #: A dropout that spans a concealed packet to within this, s, stands for it.
-EDGE_S = 0.002
+EDGE_S = 0.001
 #: Which event types a concealed packet absorbs.
 CONCEALMENT_ABSORBS = ("dropout", "level", "glitch")
 
