@@ -86,6 +86,12 @@ CONTINUE_NCC = 0.55
 #: A concealment's residual rises on its grid line by no less than this under its sharpest
 #: rise nearby, dB.
 GRID_RISE_SLACK_DB = 15.0
+#: The grid's rises must be this unlikely under rises at random positions (a permutation
+#: test, :func:`grid_p_value`; measured: lossy Opus captures 0.0005, the least p-value 2000
+#: draws give; clean speech through G.722 0.0025 and AAC 0.0055, other codecs >= 0.06).
+GRID_ALPHA = 0.002
+#: Random placements of the rises in that test.
+GRID_DRAWS = 2000
 #: A packet is judged when at least this share of its frames is active.
 MIN_ACTIVE_SHARE = 0.25
 
@@ -210,7 +216,7 @@ def _strong(s: PacketScores, min_power: float) -> np.ndarray:
 
 def learn_phase(cf: ChannelFeatures, act: Activity, floor: np.ndarray, frame_len: int,
                 packet_samples: int) -> int | None:
-    """The packet grid's phase on the received timeline, to the frame.
+    """The packet grid's phase on the received timeline, to the frame; None without a grid.
 
     A concealment begins with a sharp rise of the residual over the coding
     floor (on Opus speech from about 0 to 15-25 dB within a millisecond) at
@@ -222,11 +228,17 @@ def learn_phase(cf: ChannelFeatures, act: Activity, floor: np.ndarray, frame_len
     summed per position on the packet grid (the boundary's sample modulo the
     packet), and the position with the largest sum is the phase.
 
+    A clean capture has rises too (a codec's error on unvoiced frames or at
+    word edges), but at any position: the grid is kept only when its rises
+    are significantly concentrated (:func:`grid_p_value` at most
+    :data:`GRID_ALPHA`). Without that, no packet is judged concealed.
+
     Returns
     -------
     int or None
         A packet boundary, received sample (a multiple of ``frame_len``);
-        None when no boundary rises by more than :data:`RISE_MIN_DB`.
+        None when no boundary rises by more than :data:`RISE_MIN_DB`, or when
+        the rises show no significant grid.
     """
     k = RISE_FRAMES
     n = len(cf.p_e)
@@ -244,9 +256,73 @@ def learn_phase(cf: ChannelFeatures, act: Activity, floor: np.ndarray, frame_len
     use = full & (rise > 0)
     if not use.any():
         return None
+    n_pos = -(-packet_samples // frame_len)
     pos = (i[use] * frame_len) % packet_samples // frame_len
-    votes = np.bincount(pos, weights=rise[use], minlength=-(-packet_samples // frame_len))
+    votes = np.bincount(pos, weights=rise[use], minlength=n_pos)
+    if grid_p_value(pos, rise[use], n_pos) > GRID_ALPHA:
+        return None
     return int(np.argmax(votes)) * frame_len
+
+
+def grid_p_value(positions: np.ndarray, weights: np.ndarray, n_positions: int, *,
+                 n_draws: int = GRID_DRAWS, seed: int = 0) -> float:
+    """How likely rises at random grid positions gather on one as much as these do.
+
+    The statistic is the largest summed rise (dB over :data:`RISE_MIN_DB`)
+    on a pair of adjacent grid positions (a packet boundary seldom falls on
+    a frame boundary, so its rises split between two). Under the null
+    hypothesis (no packet grid: every rise at any position alike) the
+    positions are exchangeable, so its distribution is drawn by placing the
+    same rises at uniform random positions ``n_draws`` times (a Monte Carlo
+    permutation test, seeded: the result is reproducible). The maximum over
+    pairs is taken in each draw, so no correction for the choice is needed.
+
+    Measured (20 ms grid, 1 ms frames): Opus speech with 5 % and 10 % loss
+    through a real loopback link and the real GStreamer ``opus_plc_speech``
+    capture 0.0005 (no draw reached them); clean speech through G.722 0.0025,
+    AAC at 24 kbit/s 0.0055, Opus (8-32 kbit/s), Speex, GSM, G.726 and MP3
+    0.06-0.8 (a codec's own errors rise at any position of the grid); six
+    repeated packets in 10 s of speech with white "coding" noise 20 dB under
+    it 0.0005-0.003 with the grid on frame boundaries, 0.007-0.01 with it
+    mid-frame (such a capture needs more concealments before its grid counts).
+
+    Parameters
+    ----------
+    positions : np.ndarray, shape=(n_rises,), int64
+        Grid position of each rising boundary, in ``[0, n_positions)``.
+    weights : np.ndarray, shape=(n_rises,), float64
+        Its rise above :data:`RISE_MIN_DB`, dB (positive).
+    n_positions : int
+        Positions on the grid (frames per packet).
+    n_draws : int
+        Random placements.
+    seed : int
+        Seed of the placements.
+
+    Returns
+    -------
+    float
+        ``(1 + draws at least as concentrated) / (1 + n_draws)``.
+
+    References
+    ----------
+    .. [1] P. Good, *Permutation, Parametric and Bootstrap Tests of
+       Hypotheses*, 3rd ed., Springer, 2005, ch. 3 (Monte Carlo p-values).
+    """
+    if n_positions < 3 or len(positions) == 0:
+        return 1.0
+
+    def stat(pos: np.ndarray) -> np.ndarray:
+        """Largest adjacent-pair sum per row of ``pos`` (shape (draws, n_rises))."""
+        rows = np.arange(pos.shape[0])[:, None] * n_positions
+        v = np.bincount((rows + pos).ravel(), weights=np.broadcast_to(weights, pos.shape).ravel(),
+                        minlength=pos.shape[0] * n_positions).reshape(-1, n_positions)
+        return (v + np.roll(v, -1, axis=1)).max(axis=1)
+
+    observed = float(stat(positions[None, :])[0])
+    rng = np.random.default_rng(seed)
+    null = stat(rng.integers(0, n_positions, size=(n_draws, len(positions))))
+    return float((1 + np.count_nonzero(null >= observed - 1e-9)) / (1 + n_draws))
 
 
 def concealed_packets(s: PacketScores, min_power: float) -> np.ndarray:
