@@ -82,9 +82,11 @@ def detect_events(received: AudioSource, aligns: ChannelAlignments, feats: Featu
     events: list[Event] = []
     concealed: list[Event] = []
     for ch, cf in enumerate(feats.channels):
-        found, conc = _detect_channel(cf, acts[ch], feats, ch, settings, covered)
+        steady = tonal is not None and tonal[ch] is not None
+        found, conc = _detect_channel(cf, acts[ch], feats, ch, settings, covered,
+                                      by_sound=not steady)
         events.extend(found)
-        if tonal is not None and tonal[ch] is not None:
+        if steady:
             continue
         concealed.extend(_on_sample_grid(conc, received, aligns, feats,
                                          packet_samples(settings, feats.sample_rate_hz)))
@@ -96,25 +98,30 @@ def detect_events(received: AudioSource, aligns: ChannelAlignments, feats: Featu
 
 
 def _detect_channel(cf: ChannelFeatures, act: Activity, feats: Features, ch: int,
-                    settings: DetectorSettings, covered: np.ndarray
+                    settings: DetectorSettings, covered: np.ndarray, *, by_sound: bool = False
                     ) -> tuple[list[Event], list[Event]]:
     """Silence, dropouts, level changes, glitches and clipping of one channel; concealments.
 
     Returns the events of the first five detectors, and the concealed packets
-    (on the grid to the frame) apart.
+    (on the grid to the frame) apart. ``by_sound`` (not for a steady tone):
+    the glitch floor also follows the codec's error on the sound around
+    each frame (:func:`~validator.detectors.glitch.local_floor`),
+    spans that keep the waveform are the codec's, and a frame-level dropout
+    must have the waveform matched beside it
+    (:func:`~validator.detectors.dropout.matched_beside`).
     """
     fr = Frames(feats.sample_rate_hz, feats.frame_len, ch)
     n_frames, flen = feats.n_frames, feats.frame_len
     silence = detect_silence(cf, act, fr, settings)
     sil_mask = span_mask([(e.start_sample, e.end_sample) for e in silence], n_frames, flen)
-    dropouts = [e for e in detect_dropouts(cf, act, fr, settings)
+    dropouts = [e for e in detect_dropouts(cf, act, fr, settings, by_sound=by_sound)
                 if not sil_mask[e.start_sample // flen:-(-e.end_sample // flen)].any()]
     spans = [(e.start_sample, e.end_sample) for e in silence + dropouts]
     excl = span_mask(spans, n_frames, flen, pad_frames=2)
     level = detect_level_changes(cf, act, fr, settings, excl)
     spans += [(e.start_sample, e.end_sample) for e in level]
     excl = span_mask(spans, n_frames, flen, pad_frames=2)
-    glitches = detect_glitches(cf, act, fr, settings, excl | ~covered)
+    glitches = detect_glitches(cf, act, fr, settings, excl | ~covered, by_sound=by_sound)
     clipping = detect_clipping(cf, fr, settings)
     # frames that hold digital zeros are the receiver's own record of a loss (a dropout):
     # a concealment is judged on the rest
