@@ -140,7 +140,11 @@ def test_opus_plc_speech_losses_are_found_as_concealed_packets(shared_real):
     assert sum(on_time) >= 20, late
     found = [any(e.end_sample > s - 96 and e.start_sample < t + 42 * 48 for e in result.events)
              for s, t in lost]
-    assert sum(found) >= 21
+    # 20 of 22: 167040 was found by a 1.7 ms frame-level dropout in the decoder's recovery at
+    # the speech onset, 20 ms late; the waveform is not matched on either side of it (the
+    # reference is silent before, the decoder recovering after), which is what a codec's own
+    # onset lag on clean speech looks like too, so a dropout is no longer judged there
+    assert sum(found) >= 20
     # every event lies in a lost packet or the decoder's recovery after it (40 ms)
     for e in result.events:
         assert any(e.end_sample > s - 96 and e.start_sample < t + 40 * 48 for s, t in lost), e
