@@ -29,7 +29,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
 
-from verify import loopback, real, score, synth  # noqa: E402
+from verify import codecs, loopback, real, score, synth  # noqa: E402
 from verify.common import Case, Fault, Truth  # noqa: E402
 
 from validator import validate  # noqa: E402
@@ -308,7 +308,6 @@ needs_loopback = pytest.mark.skipif(
 
 @needs_loopback
 @pytest.mark.slow
-@xfail("6 codec speech: Opus PLC losses missed, codec smear reported as glitches")
 def test_speech_opus_loss(tmp_path):
     (tmp_path / "clean").mkdir()
     (tmp_path / "lossy").mkdir()
@@ -364,4 +363,26 @@ def test_shared_real_capture_bit_exact_fills():
     case = next(
         c for c in real.cases() if c.truth.name == "E_real_l24_48k_stereo_1ms_loss1pct_mode_none"
     )
+    check(case)
+
+
+# ------------------------------------------------ class F: clean speech through codecs, no fault
+@pytest.fixture(scope="module")
+def codec_cache(tmp_path_factory):
+    """A cache for the class-F speech reference and cases (espeak-ng, sox, ffmpeg)."""
+    missing = [t for t in ("espeak-ng", "sox", "ffmpeg") if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed")
+    return tmp_path_factory.mktemp("verify_f")
+
+
+@pytest.mark.parametrize("name", codecs.FAST)
+def test_clean_codec_speech_passes_without_events(codec_cache, name):
+    """Clean speech through a real codec (ffmpeg) with no loss: no event, verdict pass."""
+    built = codecs.build_f(codec_cache, only=(name,))
+    if not built:
+        pytest.skip(f"this ffmpeg cannot make {name}")
+    case = built[0]
+    result = validate(str(case.received), str(case.reference))
+    assert [(e.type, round(e.start_s, 3), e.description) for e in result.events] == []
     check(case)

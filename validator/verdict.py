@@ -195,6 +195,7 @@ DETECTOR_RANGES: dict[str, tuple[float, float, bool]] = {
     "silence_threshold_dbfs": (-200.0, 0.0, False),
     "silence_min_ms": (0.0, 3_600_000.0, True),
     "active_margin_db": (0.0, 200.0, False),
+    "packet_ms": (0.125, 1000.0, False),
 }
 
 

@@ -5,7 +5,7 @@ The corpus (``tests/benchmarks/verify``) is built by sox, ffmpeg, espeak-ng,
 GStreamer and numpy, with truth from how each case was made, never from the
 validator. It is cached under ``--cache`` (default ``/tmp/verify_corpus``).
 
-    PYTHONPATH=. python tests/benchmarks/bench_verify.py [--jobs 2] [--classes ABCDE] \
+    PYTHONPATH=. python tests/benchmarks/bench_verify.py [--jobs 2] [--classes ABCDEF] \
         [--json out.json]
 
 Prints one row per case, then per class: verdicts right, recall, false
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--cache", type=Path, default=DEFAULT_CACHE, help="corpus folder (default %(default)s)"
     )
-    p.add_argument("--classes", default=corpus.CLASSES, help="subset of ABCDE (default all)")
+    p.add_argument("--classes", default=corpus.CLASSES, help="subset of ABCDEF (default all)")
     p.add_argument("--only", help="comma-separated case names (substring match)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the cached corpus")

@@ -312,7 +312,7 @@ def _analyse_block(rec: AudioSource, aligns: ChannelAlignments, settings: Detect
         acts = [replace(measure_activity(cf, settings, covered, noise_power=st.noise_power),
                         floor_curve=st.floor_curve)
                 for cf, st in zip(feats.channels, stats, strict=True)]
-    found = detect_events(src, al, feats, acts, settings, covered=covered)
+    found = detect_events(src, al, feats, acts, settings, covered=covered, tonal=tonal)
     core = ((blk.core_start - blk.start) // flen, -(-(blk.core_stop - blk.start) // flen))
     res = _BlockResult([], [], [], np.stack([
         traces.block_sums(feats, ch, frame0=blk.start // flen, core_frames=core)

@@ -12,6 +12,14 @@ A glitch or level event within ``gap_s`` of a dropout or
 silence is folded into it, and a glitch within ``gap_s`` of a level event is
 folded into that. A splice (the receiver cut or inserted audio there) is an
 edit of its own and is never folded into another.
+
+A concealed packet (:mod:`validator.detectors.concealment`) comes first: the
+dropouts into the concealment's fade, the glitches and the level dips that lie
+within it and the decoder's recovery after it (:data:`RECOVERY_S`) are its
+side effects and are folded into it, which keeps its span on the packet grid.
+Where the receiver wrote digital zeros, or near-silence, over half a concealed
+packet or more, or where a dropout spans it, that record of the loss stands and
+the concealment is dropped.
 """
 
 from __future__ import annotations
@@ -22,6 +30,14 @@ from dataclasses import replace
 from validator.detectors.common import packet_note
 from validator.result import Event
 
+#: A decoder's recovery after a concealed packet: up to this long after it, s (Opus stays
+#: 12-18 dB low for up to 45 ms after a concealed loss on a speech onset).
+RECOVERY_S = 0.045
+#: A dropout that spans a concealed packet to within this, s, stands for it.
+EDGE_S = 0.001
+#: Which event types a concealed packet absorbs.
+CONCEALMENT_ABSORBS = ("dropout", "level", "glitch")
+
 #: Which event types absorb which, strongest first.
 ABSORBS = {
     "silence": ("dropout", "level", "glitch"),
@@ -31,7 +47,8 @@ ABSORBS = {
 
 
 def consolidate(events: list[Event], *, gap_s: float = 0.010,
-                merge_s: float = 0.005, edits: Sequence[Event] = ()) -> list[Event]:
+                merge_s: float = 0.005, edits: Sequence[Event] = (),
+                concealed: Sequence[Event] = ()) -> list[Event]:
     """Fold secondary events into the main event of the same fault.
 
     Parameters
@@ -46,6 +63,10 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010,
         The receiver's splices among ``events``: edits of their own, never
         folded into another event (an insert spans the inserted samples, so
         its length does not tell; a receiver may cut every 1.5 ms).
+    concealed : sequence of Event
+        The concealed packets among ``events``: they absorb the side effects
+        within them and their recovery, keep their span, and are never folded
+        into another event.
 
     Returns
     -------
@@ -53,8 +74,9 @@ def consolidate(events: list[Event], *, gap_s: float = 0.010,
         Sorted by start time; absorbed events are gone, the main event spans
         them all and its description says how many it absorbed.
     """
-    edit_ids = {id(e) for e in edits}
-    out = _join_close(list(events), "dropout", merge_s, edit_ids)
+    events, concealed = _fold_into_concealed(list(events), concealed, tol_s=gap_s)
+    edit_ids = {id(e) for e in edits} | {id(e) for e in concealed}
+    out = _join_close(events, "dropout", merge_s, edit_ids)
     for main_type, weaker in ABSORBS.items():
         mains = [e for e in out if e.type == main_type]
         if not mains:
@@ -142,3 +164,53 @@ def _longest_spanning(group: list[Event]) -> Event:
             f"fault, {d * 1000:.1f} ms in all{packet_note(d)}")
     return replace(m, start_sample=start, end_sample=end, start_s=start / fs, end_s=end / fs,
                    description=text)
+
+
+def _fold_into_concealed(events: list[Event], concealed: Sequence[Event], *,
+                         tol_s: float) -> tuple[list[Event], list[Event]]:
+    """Fold each concealed packet's side effects into it; drop those the receiver zeroed.
+
+    Digital zeros (a dropout at -120 dB) or a silence over half a
+    concealment or more, or a dropout that spans it (to within
+    :data:`EDGE_S`; the received audio is absent there, and the dropout's
+    edges are the samples where it went), remove the concealment. Otherwise
+    a dropout (not of
+    digital zeros: those stand as the receiver's record), level or glitch
+    event of the same channel is absorbed when it ends no earlier than
+    ``tol_s`` before the concealment and no later than :data:`RECOVERY_S`
+    after it, and starts no earlier than ``tol_s`` or the concealment's own
+    length before it (the 16 ms frames of the glitch test spread a span by
+    up to that much). The concealment keeps its span and its description
+    counts what it absorbed.
+
+    Returns the events (the concealments kept among them) and those concealments.
+    """
+    if not concealed:
+        return events, []
+    conc_ids = {id(c) for c in concealed}
+    others = [e for e in events if id(e) not in conc_ids]
+    gone: set[int] = set()
+    out_conc: list[Event] = []
+    for c in concealed:
+        zeroed = sum(max(0, min(e.end_sample, c.end_sample) - max(e.start_sample, c.start_sample))
+                     for e in others if e.channel == c.channel and (
+                         e.type == "silence" or (e.type == "dropout" and e.level_db <= -120.0)))
+        if 2 * zeroed >= c.end_sample - c.start_sample:
+            continue  # the receiver's own record of the loss
+        if any(e.channel == c.channel and e.type == "dropout"
+               and e.start_s <= c.start_s + EDGE_S and e.end_s >= c.end_s - EDGE_S
+               for e in others):
+            continue  # a dropout spans it: the packet's audio is absent, to the sample
+        side = [e for e in others if e.channel == c.channel and e.type in CONCEALMENT_ABSORBS
+                and e.end_sample > e.start_sample and id(e) not in gone
+                and not (e.type == "dropout" and e.level_db <= -120.0)
+                and e.start_s >= c.start_s - max(tol_s, c.end_s - c.start_s)
+                and e.end_s >= c.start_s - tol_s and e.end_s <= c.end_s + RECOVERY_S]
+        gone.update(id(e) for e in side)
+        if side:
+            k = len(side)
+            c = replace(c, description=f"{c.description}; with {k} side effect"
+                                       f"{'s' if k > 1 else ''} of the same fault (the "
+                                       "concealment and the decoder's recovery) folded in")
+        out_conc.append(c)
+    return [e for e in others if id(e) not in gone] + out_conc, out_conc

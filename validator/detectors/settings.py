@@ -35,6 +35,9 @@ class DetectorSettings:
     active_margin_db : float
         The expected signal counts as active where it is at least this far above
         both the silence threshold and the measured noise floor, dB.
+    packet_ms : float
+        Packet time of the stream, ms: concealed packets are sought on a grid
+        of this period (its phase is learnt from the capture).
     """
 
     min_dropout_ms: float = 1.0
@@ -47,6 +50,7 @@ class DetectorSettings:
     silence_threshold_dbfs: float = -60.0
     silence_min_ms: float = 200.0
     active_margin_db: float = 10.0
+    packet_ms: float = 20.0
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from . import loopback, real, synth
+from . import codecs, loopback, real, synth
 from .common import Case, fresh_folder, have, load_case
 
-CLASSES = "ABCDE"
+CLASSES = "ABCDEF"
 
 
 def build(
@@ -57,4 +57,11 @@ def build(
             out += real.cases()
         else:
             print(f"verify: {real.SHARED_REAL} absent, class E skipped", file=log)
+    if "F" in classes:
+        missing = [t for t in ("espeak-ng", "sox", "ffmpeg") if not have(t)]
+        if missing:
+            print(f"verify: {', '.join(missing)} missing, class F skipped", file=log)
+        else:
+            print("verify: class F (clean speech through codecs)", file=log)
+            out += codecs.build_f(cache, rebuild, log=log)
     return out
