@@ -49,7 +49,6 @@ from typing import TypeVar
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from validator.align.delay import mono
 from validator.align.track import MIN_SCORE, LagPoint
 from validator.io.audio import AudioSource
 
@@ -85,7 +84,8 @@ def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: f
     Parameters
     ----------
     reference, received : AudioSource
-        Mono reference and received sources at the same sample rate.
+        Mono reference and received sources at the same sample rate (of wider
+        ones, channel 0 is tracked).
     initial_lag : float
         Global delay, samples (received minus reference position); the track
         starts on the branch nearest it.
@@ -108,19 +108,11 @@ def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: f
     ValueError
         If ``period_samples`` is not positive.
     """
-    ref, rec = reference, received
-    dm = _Demodulator.of(period_samples, initial_lag, ref.frames, rec.frames)
-    if dm.n_hi < dm.n_lo:
-        return []
-
-    def demodulate(c: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        starts, span = dm.block(c)
-        y = _windows(rec, c, span, dm.nwin, dm.hop)
-        r = _windows(ref, c - dm.d, span, dm.nwin, dm.hop)
-        return (starts, *dm.demodulate(y, r))
-
-    parts = parallel_map(demodulate, dm.blocks(), threads)
-    return dm.points(parts, initial_lag, inverted)
+    tracks = phase_tracks(reference=reference, received=received, mapping=[0],
+                          initial_lags=[initial_lag], periods_samples=[period_samples],
+                          inverted=[inverted], threads=threads)
+    assert tracks is not None  # one channel always shares its own reads
+    return tracks[0]
 
 
 def phase_tracks(*, reference: AudioSource, received: AudioSource, mapping: Sequence[int],
@@ -156,10 +148,12 @@ def phase_tracks(*, reference: AudioSource, received: AudioSource, mapping: Sequ
     dms = [_Demodulator.of(p, lag, ref.frames, rec.frames)
            for p, lag in zip(periods_samples, initial_lags, strict=True)]
     nwin = max(dm.nwin for dm in dms)
-    if len({(dm.d, dm.hop, dm.n_lo) for dm in dms}) > 1 or any(dm.n_hi < dm.n_lo for dm in dms):
+    if len({(dm.d, dm.hop, dm.n_lo) for dm in dms}) > 1:
         return None
     # every channel's window starts: the shortest window's grid
     grid = replace(dms[0], nwin=min(dm.nwin for dm in dms), n_hi=max(dm.n_hi for dm in dms))
+    if grid.n_hi < grid.n_lo:  # no window fits: the files do not overlap at this delay
+        return [[] for _ in dms]
     sparse = grid.hop >= 2 * nwin
 
     def demodulate(c: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -185,7 +179,7 @@ def phase_tracks(*, reference: AudioSource, received: AudioSource, mapping: Sequ
             for ch, dm in enumerate(dms)]
 
 
-def parallel_map(fn: Callable[[int], T], items: range, threads: int) -> list[T]:
+def parallel_map(fn: Callable[[int], T], items: Sequence[int], threads: int) -> list[T]:
     """``[fn(i) for i in items]``, ``threads`` at once (in order either way).
 
     For work that releases the GIL (numpy's array passes, file reads); one
@@ -255,6 +249,8 @@ class _Demodulator:
     def points(self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
                initial_lag: float, inverted: bool) -> list[LagPoint]:
         """The track's points from the blocks' (starts, ratio, coherence), in order."""
+        if not parts:
+            return []
         n = np.concatenate([q[0] for q in parts])
         ratio = np.concatenate([q[1] for q in parts]) * (-1.0 if inverted else 1.0)
         score = np.concatenate([q[2] for q in parts])
@@ -273,17 +269,3 @@ class _Demodulator:
         # (.tolist(): Python ints and floats in one step, not one conversion call per value)
         return [LagPoint(p, v, s) for p, v, s in zip(ref_pos.tolist(), lag.tolist(),
                                                      score.tolist(), strict=True)]
-
-
-def _windows(source: AudioSource, start: int, span: int, nwin: int, hop: int) -> np.ndarray:
-    """The mono windows ``start + k hop .. + nwin`` within ``span`` samples, shape (k, nwin).
-
-    Overlapping windows are views of one read; windows a hop apart that leave
-    most samples out are read as windows (:meth:`AudioSource.read_windows`),
-    which converts only their samples.
-    """
-    if hop < 2 * nwin:
-        return sliding_window_view(mono(source.read(start, span)), nwin)[::hop]
-    starts = start + hop * np.arange((span - nwin) // hop + 1)
-    w = source.read_windows(starts, nwin)
-    return w[:, :, 0] if w.shape[2] == 1 else w.mean(axis=2)

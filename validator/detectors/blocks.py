@@ -39,6 +39,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from validator.align.channels import ChannelAlignments
+from validator.align.phase import parallel_map
 from validator.detectors.activity import measure_activity
 from validator.detectors.common import packet_note, span_mask
 from validator.detectors.coverage import CoverageSums, coverage_sums
@@ -399,11 +400,7 @@ def capture_statistics(rec: AudioSource, aligns: ChannelAlignments,
         return extract_features(SpanSource(rec, s0, m), aligns.shifted(s0),
                                 min_zero_run=m + 1, span=FeatureSpan(s0, n, (0, m), ()))
 
-    if threads > 1:
-        with ThreadPoolExecutor(max_workers=threads) as ex:
-            parts = list(ex.map(features_at, starts))
-    else:
-        parts = [features_at(s0) for s0 in starts]
+    parts = parallel_map(features_at, starts, threads)
     covers = [_judged(f.covered, judge_span, s0 // flen, flen)
               for f, s0 in zip(parts, starts, strict=True)]
     covered = np.concatenate(covers)
