@@ -179,7 +179,9 @@ class ChannelMetrics:
     reference_rms_dbfs : float or None
         Level of the reference channel over the same span.
     gain_error_db : float or None
-        Received minus reference level, from a least-squares gain fit.
+        Received minus reference level, dB: the least-squares gain of a tone,
+        the RMS level difference of other audio
+        (:mod:`validator.detectors.metrics`).
     frequency_hz : float or None
         Frequency of the dominant tone (sine fit), None for non-tonal audio.
     frequency_error_hz : float or None

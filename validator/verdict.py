@@ -68,7 +68,11 @@ class Limits:
     max_match_db : float or None
         Largest residual after alignment relative to the received level, per
         channel, dB: above it received and reference do not match (the wrong
-        file, a misalignment, noise far above the signal).
+        file or another channel's signal read 0 to -1 dB, a misalignment of
+        speech by a few samples -1 to -4 dB). The default, -4 dB, passes clean
+        low-rate speech codecs, whose waveform error is -6 to -11 dB (Speex,
+        Opus at 8-12 kbit/s, AAC at 24 kbit/s); noise in the received audio
+        is judged by ``min_snr_db``.
     min_mos_cqe : float or None
         Smallest E-model MOS-CQE (ITU-T G.107 Annex B, 1 to 4.5) of the
         validated RTP stream (not judged by default). A stream that cannot be
@@ -94,7 +98,7 @@ class Limits:
     max_delay_s: float | None = None
     max_polarity_inversions: int | None = 0
     min_judged_fraction: float | None = 0.9
-    max_match_db: float | None = -10.0
+    max_match_db: float | None = -4.0
     max_channel_map_errors: int | None = 0
     min_mos_cqe: float | None = None
     min_mos_lqo: float | None = None

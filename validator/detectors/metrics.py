@@ -12,6 +12,14 @@ Definitions
   fundamental (and DC) removed by a least-squares sine fit, unweighted, DC to
   Nyquist. Negative: -40 dB means the distortion and noise are 40 dB below
   the tone.
+- ``gain_error_db``: received minus reference level, dB. For a tone, the
+  least-squares gain of the aligned reference (the fundamental's level:
+  noise does not move it). For other signals, the RMS level over the active
+  frames outside events, ``10*log10(sum p_y / sum p_r)``: a least-squares
+  gain shrinks by the correlation of the two waveforms, so a codec that keeps
+  the level but not the waveform (Opus, Speex, AAC: correlation 0.8 to 0.9)
+  would read 1 to 2 dB quiet. Additive noise at an SNR of ``s`` dB raises
+  the RMS figure by ``10*log10(1 + 10**(-s/10))`` (0.04 dB at 20 dB SNR).
 - ``snr_db`` for a tone: ``10*log10(P_fund / P_noise)`` where the noise is
   what remains after fitting the fundamental, harmonics 2-10 and DC (the
   time-domain counterpart of IEEE 1241's spectral method). For other signals:
@@ -278,6 +286,10 @@ class MetricSums:
     snr_px, snr_pe : float
         Expected and residual power summed over those frames outside events
         (the signal-to-residual ratio of a reference that is not a tone).
+    level_py, level_pr : float
+        Received power and aligned reference power (before the gain) over
+        the same frames (the level difference of a reference that is not a
+        tone).
     tones : list of ToneMeasurement
         One per steady excerpt measured (tone references).
     """
@@ -290,6 +302,8 @@ class MetricSums:
     ref_frames: int = 0
     snr_px: float = 0.0
     snr_pe: float = 0.0
+    level_py: float = 0.0
+    level_pr: float = 0.0
     tones: list[ToneMeasurement] = field(default_factory=list)
 
     def add(self, other: MetricSums) -> None:
@@ -302,6 +316,8 @@ class MetricSums:
         self.ref_frames += other.ref_frames
         self.snr_px += other.snr_px
         self.snr_pe += other.snr_pe
+        self.level_py += other.level_py
+        self.level_pr += other.level_pr
         self.tones.extend(other.tones)
 
 
@@ -343,6 +359,8 @@ def metric_sums(feats: Features, ch: int, f_ref: float | None, events: list[Even
         use = act & ~frame_mask
         out.snr_px = float(px[use].sum())
         out.snr_pe = float(cf.p_e[f0:f1][use].astype(np.float64).sum())
+        out.level_py = float(cf.p_y[f0:f1][use].astype(np.float64).sum())
+        out.level_pr = float(cf.p_r[f0:f1][use].astype(np.float64).sum())
         return out
     pad = feats.sample_rate_hz // 1000
     for start, y in feats.excerpts:
@@ -376,7 +394,8 @@ def channel_metrics(sums: MetricSums, ch: int, f_ref: float | None, gain: float,
         Frequency of the reference tone on this channel, Hz; None for speech,
         music or a sweep (then SNR is signal-to-residual and there is no THD+N).
     gain : float
-        The channel's least-squares gain (received over reference amplitude).
+        The channel's least-squares gain (received over reference amplitude):
+        the gain error of a tone, and the polarity of every channel.
     reference_known : bool
         False for a tone spec (``sine:997``): no reference level, no gain error.
 
@@ -398,12 +417,16 @@ def channel_metrics(sums: MetricSums, ch: int, f_ref: float | None, gain: float,
             thdn = float(np.median([m.thd_n_db for m in sums.tones]))
     elif reference_known and sums.snr_px > 0:
         snr = float(min(10 * np.log10(sums.snr_px / max(sums.snr_pe, 1e-30)), 200.0))
+    gain_db = None
+    if reference_known and gain:
+        gain_db = 20 * np.log10(abs(gain))
+        if f_ref is None and sums.level_py > 0 and sums.level_pr > 0:
+            gain_db = 10 * np.log10(sums.level_py / sums.level_pr)
     return ChannelMetrics(
         index=ch, rms_dbfs=round(float(power_dbfs(rms ** 2)), 3),
         peak_dbfs=round(float(20 * np.log10(max(sums.peak, 1e-6))), 3),
         reference_rms_dbfs=None if ref_rms_dbfs is None else round(ref_rms_dbfs, 3),
-        gain_error_db=(round(float(20 * np.log10(abs(gain))), 3) if reference_known and gain
-                       else None),
+        gain_error_db=None if gain_db is None else round(float(gain_db), 3),
         polarity_inverted=bool(reference_known and gain < 0),
         frequency_hz=None if freq is None else round(freq, 4),
         frequency_error_hz=None if ferr is None else round(ferr, 4),

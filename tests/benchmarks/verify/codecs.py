@@ -14,9 +14,13 @@ decoded by ffmpeg's own codecs, with no packet lost:
   numpy, seeded) added before encoding: a noisy microphone into the codec;
   the reference stays clean.
 
-Truth: no fault; the verdict must be pass. The delay is the integer numpy
-cross-correlation lag of received against reference (tolerance 1 sample:
-a codec's phase response leaves no exact fractional delay); drift 0.
+Truth: no fault. The delay is the integer numpy cross-correlation lag of
+received against reference (tolerance 1 sample: a codec's phase response
+leaves no exact fractional delay); drift 0. The verdict must be pass, unless
+the codec itself changes the level by more than the default profile's gain
+limit (:data:`GAIN_LIMIT_DB`): the level change is the numpy RMS ratio of
+received to reference over their overlap at that lag (Opus at 8 kbit/s
+lowers espeak-ng speech by 1.2 dB), and such a case must fail.
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ from .common import Case, Truth, fresh_folder, have, load_case, read, run, save_
 from .loopback import make_speech, xcorr_lag
 
 NOISE_SEED = 611
+#: The default profile's ``max_abs_gain_error_db``: a codec that moves the level further
+#: must fail
+GAIN_LIMIT_DB = 1.0
 
 #: name, sample rate (Hz), ffmpeg encoder options, container, SNR (dB) of the noise added
 #: before encoding (None: none)
@@ -106,14 +113,29 @@ def clean_codec(folder: Path, *, name: str, cache: Path, fs: int, options: list[
          "-ac", "1", "-c:a", "pcm_s16le", str(folder / "received.wav")])
     rx, _ = read(folder / "received.wav")
     lag = xcorr_lag(rx[:, 0], ref[:, 0])
+    level_db = rms_change_db(rx[:, 0], ref[:, 0], lag)
     how = (f"espeak-ng speech (sox, {fs} Hz); ffmpeg {' '.join(options)} -> .{ext} -> "
            f"pcm_s16le{'' if snr_db is None else f'; white noise at {snr_db:g} dB SNR added before encoding'}; "  # noqa: E501
-           f"no loss. Truth: no fault; lag {lag} samples (numpy xcorr)")
+           f"no loss. Truth: no fault; lag {lag} samples (numpy xcorr); level change "
+           f"{level_db:+.2f} dB (numpy RMS)")
     return save_case(folder, Truth(
         name=name, klass="F", sample_rate_hz=fs, channels=1, how=how, faults=[],
         delay_samples=float(lag), delay_tol_samples=1.0, period_samples=None, drift_ppm=0.0,
-        expect_fail=False, channel_map=[0], polarity=[1],
-        notes="codec: the delay is an integer xcorr lag (tolerance 1)"))
+        expect_fail=abs(level_db) > GAIN_LIMIT_DB, channel_map=[0], polarity=[1],
+        notes="codec: the delay is an integer xcorr lag (tolerance 1)"
+              + (f"; the codec changes the level by {level_db:+.2f} dB, beyond the default "
+                 f"{GAIN_LIMIT_DB:g} dB gain limit: the verdict must be fail"
+                 if abs(level_db) > GAIN_LIMIT_DB else "")))
+
+
+def rms_change_db(received: np.ndarray, reference: np.ndarray, lag: int) -> float:
+    """Received over reference RMS level, dB, over their overlap with received ``lag`` later."""
+    if lag >= 0:
+        y, r = received[lag:], reference
+    else:
+        y, r = received, reference[-lag:]
+    n = min(len(y), len(r))
+    return float(10 * np.log10(np.sum(y[:n] ** 2) / np.sum(r[:n] ** 2)))
 
 
 def build_f(cache: Path, rebuild: bool = False, only: tuple[str, ...] | None = None,
