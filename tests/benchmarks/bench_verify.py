@@ -29,7 +29,7 @@ from pathlib import Path
 # comes from PYTHONPATH (e.g. PYTHONPATH=/work/main scores main's comparator).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from verify import corpus, score  # noqa: E402
+from verify import corpus, loopback, score  # noqa: E402
 from verify.common import DEFAULT_CACHE, Case  # noqa: E402
 
 
@@ -100,6 +100,46 @@ def class_table(rows: dict) -> str:
     return "\n".join(lines)
 
 
+#: Concealment-error bins of class D's recall, dB re the lossless decode (upper edges).
+CONCEAL_BINS = ((-6.0, "< -6 dB"), (-3.0, "-6 to -3 dB"), (math.inf, ">= -3 dB"))
+
+
+def concealment_note(cases: list[Case], scores: list[score.CaseScore]) -> str:
+    """Class D's recall by how far each concealment departs from the lossless decode."""
+    clean = next((c for c in cases if c.truth.name == "D_speech_opus_clean"), None)
+    if clean is None:
+        return ""
+    by_name = {s.name: s for s in scores}
+    counts = {label: [0, 0] for _, label in CONCEAL_BINS}
+    missed_lines = []
+    for case in cases:
+        if case.truth.klass != "D" or case is clean or case.truth.name not in by_name:
+            continue
+        missed = {tuple(m) for m in by_name[case.truth.name].missed}
+        for f, (start, err_db, level_db) in zip(
+            case.truth.faults, loopback.concealment_errors_db(case, clean), strict=True
+        ):
+            label = next(lab for edge, lab in CONCEAL_BINS if err_db < edge)
+            hit = (f.start, f.end) not in missed
+            counts[label][0] += hit
+            counts[label][1] += 1
+            if not hit:
+                missed_lines.append(
+                    f"- {case.truth.name} at {start / case.truth.sample_rate_hz:.3f} s: "
+                    f"concealment error {err_db:+.1f} dB, lossless decode {level_db:.1f} dBFS"
+                )
+    lines = [
+        "\n## Class D by concealment error (lossy minus lossless decode, re the lossless "
+        "decode)\n",
+        "| concealment error | found |",
+        "|---|---|",
+    ]
+    lines += [f"| {label} | {counts[label][0]}/{counts[label][1]} |" for _, label in CONCEAL_BINS]
+    if missed_lines:
+        lines += ["", "missed:", *missed_lines]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -144,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "error <= 0.1 ppm "
         "where there is none, real receivers (E) recall >= 0.95 and 0 false events"
     )
+    print(concealment_note(cases, scores))
     for s in scores:
         if s.error:
             print(f"error: {s.name}: {s.error}")
