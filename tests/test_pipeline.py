@@ -217,6 +217,22 @@ def test_clipping_found_over_the_clipped_span():
     assert {e.type for e in r.events} <= {"clipping", "glitch"}
 
 
+def test_a_clipped_burst_under_noise_is_one_clipping_event(rng):
+    """A tone boosted 16 dB for 200 ms and clipped, then noise at 20 dB SNR: noise pulls many
+    peaks under full scale (gaps of 10-18 ms between runs), yet it is one clipping episode."""
+    fs = 8000
+    ref = _marker_tone(fs, 1004.0, 4.0)
+    boosted = impair.attenuate(ref, fs, start_s=2.0, duration_s=0.2, gain_db=16.0).y
+    clipped = np.clip(boosted, -1.0, 1.0)
+    rms = float(np.sqrt(np.mean(ref**2)))
+    rec = np.clip(clipped + rng.normal(0.0, rms * 0.1, clipped.shape), -1.0, 1.0)
+    r = _run(rec, ref, fs=fs)
+    (clip,) = _events(r, "clipping")
+    assert clip.start_s == pytest.approx(2.0, abs=0.02) and clip.end_s == pytest.approx(2.2,
+                                                                                       abs=0.02)
+    assert "clipped runs" in clip.description
+
+
 def test_near_silence_span_is_silence():
     ref = _marker_tone(FS)
     imp = impair.near_silence(ref, FS, start_s=1.0, duration_s=0.5, level_dbfs=-75.0)

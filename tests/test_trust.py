@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from validator import validate
+from validator.align.track import _end_edge_offset, end_edge
+from validator.io.audio import ArraySource
 
 GAP_STARTS_S = (1.1, 2.3, 3.7, 5.05, 6.6, 8.2)
 
@@ -378,3 +380,33 @@ def test_dense_short_cuts_in_a_stereo_tone_are_each_found_at_their_place(rng):
     far = [e for e in r.events if min(abs(e.start_sample - c) for c in landed) > fs * 2 // 1000]
     assert not far, [(e.type, e.channel, e.start_sample) for e in far]
 
+
+
+def _fading_tone(fs: int, freq: float, seconds: float) -> np.ndarray:
+    x = 0.3 * np.sin(2 * np.pi * freq * np.arange(int(seconds * fs)) / fs)
+    x[-80:] *= np.linspace(1.0, 0.0, 80)  # a 10 ms fade to zero at 8 kHz
+    return x
+
+
+def test_end_edges_move_a_segment_by_whole_periods_only_where_its_end_fits(rng):
+    """The end edges resolve a last segment's whole periods: after a real skip of one period
+    they do. Under noise 20 dB below the tone, noise that pulls the decay's last peak under the
+    edge threshold puts the received edge a period early, and the segment was moved by a
+    period: a phantom skip 31 samples before the end (bench_sensitivity, seed 20251738). The
+    move must fit the end better than the track's own offset."""
+    fs, freq = 8000, 1004.0
+    period = fs / freq
+    ref = _fading_tone(fs, freq, 0.5)
+    src = ArraySource(ref[:, None], fs)
+    skipped = np.concatenate([ref[:2000], ref[2008:]])  # a skip of 8 samples (one period)
+    assert _end_edge_offset(src, ArraySource(skipped[:, None], fs), 0.0, 1.0, period) \
+        == (pytest.approx(-period), True)
+    noise = rng.normal(0.0, 0.1 * 0.3 / np.sqrt(2), len(ref))
+    noise[-8:] *= 0.1
+    edge = end_edge(ref)
+    last_peak = np.arange(edge - 3, edge + 1)
+    noise[last_peak] = -0.95 * ref[last_peak]  # the noise cancels the decay's last peak
+    rec = ref + noise
+    assert end_edge(rec) <= edge - period + 2  # the edge test alone is a period early
+    assert _end_edge_offset(src, ArraySource(rec[:, None], fs), 0.0, 1.0, period) \
+        == (0.0, False)

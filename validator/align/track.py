@@ -707,7 +707,11 @@ def _end_edge_offset(ref: AudioSource, rec: AudioSource, offset: float, scale: f
 
     After a skip in a steady tone the local delay is known modulo a period;
     where the reference and the received audio both end with a decay (a fade
-    or ramp), the two ends give the offset to within a sample.
+    or ramp), the two ends give the offset to within a sample. A move by
+    whole periods must also fit the end: it stands only where it leaves at
+    most :data:`END_EDGE_GAIN` of the residual that the track's own offset
+    leaves there (noise 20 dB under a fading tone can cross the edge's
+    threshold after the decay, and the edges then disagree by periods).
     """
     fs = ref.sample_rate_hz
     tail = min(ref.frames, rec.frames, 2 * fs)
@@ -719,7 +723,39 @@ def _end_edge_offset(ref: AudioSource, rec: AudioSource, offset: float, scale: f
     pos_y = rec.frames - tail + ey
     coarse = pos_y - pos_r * scale
     k = round((coarse - offset) / period)
+    if k and _tail_cost(ref, rec, pos_r, offset + k * period, scale) \
+            > END_EDGE_GAIN * _tail_cost(ref, rec, pos_r, offset, scale):
+        # the edges moved the segment by whole periods, but its end does not fit the better
+        # for it: one edge is noise that crossed the threshold, not the decay
+        return offset, False
     return offset + k * period, True
+
+
+#: A whole-period move from the end edges stands only if it leaves at most this share of the
+#: residual over the end that the track's own offset leaves.
+END_EDGE_GAIN = 0.5
+
+
+def _tail_cost(ref: AudioSource, rec: AudioSource, edge_r: int, offset: float,
+               scale: float) -> float:
+    """Squared residual over a reference end edge under one alignment.
+
+    Over the 100 ms up to the reference's end edge ``edge_r`` and 10 ms past
+    it, after a least-squares gain, with reference sample ``p`` on received
+    sample ``q = p * scale + offset``; infinite when that span is not received.
+    """
+    fs = ref.sample_rate_hz
+    q_lo = max(int(np.floor((edge_r - fs // 10) * scale + offset)), 0)
+    q_hi = min(int(np.ceil((edge_r + fs // 100) * scale + offset)), rec.frames)
+    if q_hi - q_lo < 4:
+        return float("inf")
+    y = mono(rec.read(q_lo, q_hi - q_lo))
+    pos = (np.arange(q_lo, q_hi, dtype=np.float64) - offset) / scale
+    lo = int(np.floor(pos[0])) - HALF_TAPS - 2
+    r = interpolate(mono(ref.read(lo, int(np.ceil(pos[-1])) + HALF_TAPS + 2 - lo))[:, None],
+                    pos, origin=lo)[:, 0]
+    e = y - _ls_gain(y, r) * r
+    return float(np.dot(e, e))
 
 
 def _drop_excursions(cuts: list[int], det: np.ndarray, p: np.ndarray, tol: float, *,
