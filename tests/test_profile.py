@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -249,3 +250,17 @@ def test_verdict_fails_closed_when_a_channel_was_not_judged(make_result):
         checks, verdict = judge(replace(clean, channels=(ch,)), Profile())
         assert verdict == "fail"
         assert checks_by_name(checks)[failing].passed is False
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("min_dropout_ms", 0.0, "expected a value in (0, 60000]"),
+    ("dropout_depth_db", 1e5, "expected a value in (0, 200]"),
+    ("packet_ms", float("nan"), "expected a finite number"),
+    ("clip_min_samples", 2.5, "expected a whole number"),
+    ("glitch_min_db", "loud", "expected a number"),
+])
+def test_detector_settings_from_python_are_checked_like_a_profile(key, value, expected):
+    """The Python API's DetectorSettings meets the profile's ranges: a setting a detector
+    cannot use fails at once, with the setting named, instead of giving a wrong answer."""
+    with pytest.raises(ProfileError, match=re.escape(f"{key} = {value!r}; {expected}")):
+        DetectorSettings(**{key: value})

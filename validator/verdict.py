@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from validator.detectors.settings import DetectorSettings
+from validator.detectors.settings import DetectorSettings, setting_problem
 from validator.errors import ProfileError
 from validator.result import Check, ValidationResult
 
@@ -143,8 +143,8 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
     ProfileError
         If the file cannot be read, is not UTF-8 TOML, or names an unknown key,
         a value of the wrong type, a NaN or infinite value, a detector
-        setting outside its range (:data:`DETECTOR_RANGES`) or an unknown
-        quality metric.
+        setting outside its range (:data:`validator.detectors.settings.RANGES`)
+        or an unknown quality metric.
     """
     try:
         with open(path, "rb") as fh:
@@ -185,33 +185,6 @@ def _quality(value: Any, path: object) -> tuple[str, ...]:
         raise ProfileError(str(exc)) from exc
 
 
-#: Valid ranges (inclusive unless noted) of the [detectors] settings a profile may set:
-#: outside them a detector's arithmetic overflows (10**(100000/10)) or loses its meaning.
-#: (low, high, low_open): low_open excludes the low bound.
-DETECTOR_RANGES: dict[str, tuple[float, float, bool]] = {
-    "min_dropout_ms": (0.0, 60_000.0, True),
-    "dropout_depth_db": (0.0, 200.0, True),
-    "glitch_min_db": (-200.0, 0.0, False),
-    "glitch_false_alarm": (0.0, 0.5, True),
-    "level_step_db": (0.0, 100.0, True),
-    "level_min_ms": (0.0, 3_600_000.0, True),
-    "clip_min_samples": (1.0, 1e9, False),
-    "silence_threshold_dbfs": (-200.0, 0.0, False),
-    "silence_min_ms": (0.0, 3_600_000.0, True),
-    "active_margin_db": (0.0, 200.0, False),
-    "packet_ms": (0.125, 1000.0, False),
-}
-
-
-def _check_range(key: str, value: float, path: object) -> None:
-    low, high, low_open = DETECTOR_RANGES.get(key, (-math.inf, math.inf, False))
-    ok = (value > low if low_open else value >= low) and value <= high
-    if not ok:
-        bracket = "(" if low_open else "["
-        raise ProfileError(f"{path}: [detectors] {key} = {value!r}; expected a value in "
-                           f"{bracket}{low:g}, {high:g}]")
-
-
 def _build(cls: Any, table: dict[str, Any], path: object, what: str) -> Any:
     names = {f.name: f for f in fields(cls)}
     kwargs: dict[str, Any] = {}
@@ -224,12 +197,14 @@ def _build(cls: Any, table: dict[str, Any], path: object, what: str) -> Any:
                 raise ProfileError(f"{path}: [{what}] {key} cannot be disabled")
             kwargs[key] = None
             continue
+        if what == "detectors":
+            problem = setting_problem(key, value)
+            if problem is not None:
+                raise ProfileError(f"{path}: [detectors] {problem}")
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ProfileError(f"{path}: [{what}] {key} = {value!r}; expected a number")
         if not math.isfinite(value):  # TOML has nan and inf
             raise ProfileError(f"{path}: [{what}] {key} = {value!r}; expected a finite number")
-        if what == "detectors":
-            _check_range(key, float(value), path)
         if "int" in str(names[key].type):
             if not float(value).is_integer() or value < 0:
                 raise ProfileError(f"{path}: [{what}] {key} = {value!r}; expected a whole "

@@ -441,7 +441,7 @@ def profile_case(draw: st.DrawFn) -> tuple[str, bool]:
     if draw(st.integers(0, 9)) == 0:
         lines.insert(draw(st.integers(0, len(lines))), draw(st.text(max_size=20)))
     if draw(st.booleans()):  # half the profiles are valid: known keys, values in range
-        from validator.verdict import DETECTOR_RANGES
+        from validator.detectors.settings import RANGES as DETECTOR_RANGES
 
         lines = ["[limits]"]
         for key in draw(st.lists(st.sampled_from(PROFILE_KEYS[:13]), max_size=4, unique=True)):
