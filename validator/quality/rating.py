@@ -42,7 +42,7 @@ from validator.quality.emodel import (
 from validator.quality.loss import GilbertFit, JitterBuffer, gilbert_fit, late_from_transit
 
 if TYPE_CHECKING:  # pragma: no cover
-    from validator.rtp.capture import RtpStream
+    from validator.rtp.capture import Capture, RtpStream
 
 __all__ = [
     "ASSUMED_ONE_WAY_DELAY_MS",
@@ -394,7 +394,7 @@ def rate_streams(streams: Sequence[RtpStream], settings: EModelSettings | None =
     return tuple(rate_stream(s, settings, rtcp_rtt_ms=rtts.get(s.ssrc)) for s in streams)
 
 
-def rate_capture(capture: Any, streams: Sequence[RtpStream] | None = None,
+def rate_capture(capture: Capture, streams: Sequence[RtpStream] | None = None,
                  settings: EModelSettings | None = None) -> tuple[StreamRating, ...]:
     """Rate the streams of a capture, with RTCP round-trip times when the capture has RTCP.
 
@@ -412,8 +412,7 @@ def rate_capture(capture: Any, streams: Sequence[RtpStream] | None = None,
         In the order of ``streams``.
     """
     rtts: dict[int, float] = {}
-    if getattr(capture, "rtcp_packets", 0) and (settings is None
-                                                or settings.one_way_delay_ms is None):
+    if capture.rtcp_packets and (settings is None or settings.one_way_delay_ms is None):
         from validator.rtp.rtcp import round_trip_times
 
         rtts = round_trip_times(capture.path)
