@@ -22,9 +22,11 @@ suite goes red, and the marker must go.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -35,6 +37,7 @@ from verify.common import Case, Fault, Truth  # noqa: E402
 
 from validator import validate  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
 needs_sox = pytest.mark.skipif(shutil.which("sox") is None, reason="sox is not installed")
 ONSET_MS = 2.0
 
@@ -410,3 +413,40 @@ def test_low_rate_codec_speech_is_judged_on_its_level_not_its_waveform(codec_cac
     failed = {c.name for c in result.checks if not c.passed}
     assert failed == ({"gain_error_ch0"} if abs(level_db) > 1.0 else set())
     assert case.truth.expect_fail == (abs(level_db) > 1.0)
+
+
+@pytest.fixture(scope="module")
+def speex_harvard(tmp_path_factory):
+    """The shipped Harvard speech (16 kHz) through ffmpeg's Speex and back, no loss."""
+    if "libspeex" not in codecs.encoders():
+        pytest.skip("this ffmpeg has no libspeex")
+    folder = tmp_path_factory.mktemp("speex_harvard")
+    ref = ROOT / "reference_signals" / "speech" / "speech_en_harvard_16k_16bit_mono.wav"
+    for args in (["-i", str(ref), "-c:a", "libspeex", str(folder / "coded.ogg")],
+                 ["-i", str(folder / "coded.ogg"), "-ar", "16000", "-ac", "1", "-c:a",
+                  "pcm_s16le", str(folder / "received.wav")]):
+        subprocess.run(["ffmpeg", "-nostdin", "-y", "-loglevel", "error", *args], check=True)
+    return ref, folder / "received.wav"
+
+
+@pytest.mark.slow
+def test_a_codecs_wandering_lag_is_no_splice_but_a_real_cut_is(speex_harvard, tmp_path):
+    """Speex moves the lag of a speech correlation track by 1-5 samples for a few hundred ms
+    (its phase response follows the phonemes): that read as three skips and an insertion of
+    0.9-5.3 samples on a clean capture. A splice now stands only where the waveform needs it.
+    Cuts made with numpy in the same decoded file (20 samples out at 5 s, 40 repeated at 7 s)
+    are still found, and nothing else."""
+    ref, received = speex_harvard
+    clean = validate(str(received), str(ref))
+    assert [(e.type, round(e.start_s, 3), e.description) for e in clean.events] == []
+    assert clean.verdict == "pass"
+    y, fs = sf.read(received)
+    a, b = 5 * fs, 7 * fs
+    cut = np.concatenate([y[:a], y[a + 20:b], y[b - 40:b], y[b:]])
+    sf.write(tmp_path / "cut.wav", cut, fs, subtype="PCM_16")
+    r = validate(str(tmp_path / "cut.wav"), str(ref))
+    found = sorted((e.type, e.start_s) for e in r.events)
+    assert [t for t, _ in found] == ["dropout", "glitch"], found
+    assert found[0][1] == pytest.approx(a / fs, abs=0.01)
+    assert found[1][1] == pytest.approx((b - 20) / fs, abs=0.01)
+    assert "skipped 20.0 samples" in next(e.description for e in r.events if e.type == "dropout")
