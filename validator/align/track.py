@@ -232,6 +232,7 @@ def fit_model(points: list[LagPoint], *, reference: AudioSource, received: Audio
                               period_samples)
     p = np.array([pt.ref_pos for pt in points], dtype=np.float64)
     lag = np.array([pt.lag for pt in points])
+    score = np.array([pt.score for pt in points])
     if period_samples:
         # a periodic reference gives each local delay modulo one period: unwrap the track so
         # that a slip of a whole period is not taken for a splice
@@ -263,7 +264,7 @@ def fit_model(points: list[LagPoint], *, reference: AudioSource, received: Audio
         slope, intercepts = _fit_segments(p, lag, seg_id, with_slope=slope != 0.0)
     while True:
         intercepts, slope, last_resolved, breaks = _place_breaks(
-            ref, rec, p, lag, seg_id, slope, intercepts, period_samples)
+            ref, rec, p, lag, seg_id, slope, intercepts, period_samples, score)
         if period_samples or not breaks:
             break
         # a correlation track (speech, music) wanders with a codec's phase response: a step
@@ -808,8 +809,12 @@ def _cuts_at_fills(rec: AudioSource, cuts: list[int], p: np.ndarray,
 
 def _place_breaks(ref: AudioSource, rec: AudioSource, p: np.ndarray, lag: np.ndarray,
                   seg_id: np.ndarray, slope: float, intercepts: list[float],
-                  period_samples: float | None) -> tuple[list[float], float, bool, list[int]]:
+                  period_samples: float | None,
+                  score: np.ndarray) -> tuple[list[float], float, bool, list[int]]:
     """Final offsets and slope of the segments, and each splice placed to the sample.
+
+    The search for a splice starts at segment A's last point, or earlier where
+    A ends in points that matched poorly (:func:`_doubtful_tail`).
 
     Returns
     -------
@@ -839,7 +844,7 @@ def _place_breaks(ref: AudioSource, rec: AudioSource, p: np.ndarray, lag: np.nda
     # model: q = p*scale + c  <=>  offset c
     breaks: list[int] = []
     for s in range(1, nseg):
-        i_last = int(np.flatnonzero(seg_id == s - 1)[-1])
+        i_last = _doubtful_tail(score, np.flatnonzero(seg_id == s - 1))
         i_first = int(np.flatnonzero(seg_id == s)[0])
         # the splice lies inside the span that the two segments' own points cover (a dense
         # track's short segments: the search must not reach the next edit)
@@ -849,6 +854,28 @@ def _place_breaks(ref: AudioSource, rec: AudioSource, p: np.ndarray, lag: np.nda
         breaks.append(_locate_splice(ref, rec, p[i_last], p[i_first], intercepts[s - 1],
                                      intercepts[s], scale, limits=limits))
     return intercepts, slope, last_resolved, breaks
+
+
+#: A correlation point matched poorly: its score is under this share of its segment's median.
+DOUBTFUL_SCORE = 0.9
+#: ... and a segment's trailing run of such points is searched for its splice, at most this
+#: many points (a window after a cut can still match the old lag a pitch period away).
+DOUBTFUL_POINTS = 5
+
+
+def _doubtful_tail(score: np.ndarray, idx: np.ndarray) -> int:
+    """Index of the first point of a segment's trailing run of poor matches (else its last).
+
+    Voiced speech repeats every pitch period: after a cut of about one period,
+    a window's narrow search can still find the old lag at a poorer score
+    (Speex speech, 10 ms cut: 0.75 against 0.9 before it) for a hop or two,
+    so the splice may lie before the segment's last point.
+    """
+    i = len(idx) - 1
+    floor = DOUBTFUL_SCORE * float(np.median(score[idx]))
+    while i > 0 and len(idx) - i <= DOUBTFUL_POINTS and score[idx[i]] < floor:
+        i -= 1
+    return int(idx[i])
 
 
 #: A splice in a correlation track stands when the two alignments, each on its side, leave
