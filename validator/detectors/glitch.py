@@ -70,6 +70,10 @@ PAUSE_MIN_FRAMES = 1000
 #: A span at a word's edge shorter than this that keeps the waveform is a codec's onset ramp,
 #: whatever its level, frames (10 ms; a faded packet lasts a packet, 20 ms).
 ONSET_RAMP_FRAMES = 10
+#: Frames within this of the reference's activity edges where a waveform coder adapts to a
+#: tone that starts or stops (G.726 at an onset: -22 to -32 dB re signal for 30-50 ms against
+#: -38 dB steady; G.722 at a marker's end: -27 dB for 7 ms), frames (50 ms).
+ADAPT_FRAMES = 50
 #: Frames handled at once (about 17 minutes of 1 ms frames).
 CHUNK_FRAMES = 1 << 20
 #: A glitch ends where its residual (4 ms mean) last comes within this of its peak, dB: a
@@ -488,7 +492,30 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
     if by_sound:
         events = [e for e in events if not _codec_error(cf, act, e.start_sample // flen,
                                                         -(-e.end_sample // flen))]
+    else:
+        events = [e for e in events if not _coder_adapting(cf, act, e.start_sample // flen,
+                                                           -(-e.end_sample // flen))]
     return events
+
+
+def _coder_adapting(cf: ChannelFeatures, act: Activity, start_frame: int,
+                    end_frame: int) -> bool:
+    """Whether a glitch on a tone is a waveform coder adapting at the tone's start or end.
+
+    An ADPCM coder (G.726, G.722) adapts its step size to a signal that has
+    just started or is about to stop: for a few tens of ms its error is
+    10-15 dB above its steady error, with the waveform kept
+    (:func:`waveform_kept`). A span that lies wholly within
+    :data:`ADAPT_FRAMES` of the reference's activity edges and keeps the
+    waveform is that, not a fault. In the steady tone the detector keeps its
+    full sensitivity (a repeat of a few samples is a phase jump, which the
+    sine model sees at -18 to -35 dB).
+    """
+    a, b = start_frame, end_frame
+    lo, hi = a - ADAPT_FRAMES, b + ADAPT_FRAMES
+    # the capture's own ends count as edges: the coder starts there
+    at_edge = lo < 0 or hi > len(act.active) or not act.active[lo:hi].all()
+    return at_edge and waveform_kept(cf, a, b)
 
 
 def _codec_error(cf: ChannelFeatures, act: Activity, start_frame: int, end_frame: int) -> bool:
