@@ -140,6 +140,39 @@ def concealment_note(cases: list[Case], scores: list[score.CaseScore]) -> str:
     return "\n".join(lines)
 
 
+def dither_note(runs: int, jobs: int) -> str:
+    """Class F rebuilt ``runs`` times with fresh sox dither: false events and verdicts per case.
+
+    The cached corpus is one take (``sox -R``); the detectors' false-alarm
+    rate on clean codec speech is measured over several, since a codec's
+    output, and a borderline decision on it, moves with the dither.
+    """
+    import tempfile
+
+    from verify import codecs
+
+    per: dict[str, list[int]] = {}
+    with tempfile.TemporaryDirectory(prefix="verify_f_dither_") as tmp:
+        for k in range(runs):
+            built = codecs.build_f(Path(tmp) / str(k), repeatable=False)
+            if jobs > 1:
+                with Pool(jobs) as pool:
+                    scores = pool.map(_run, built, chunksize=1)
+            else:
+                scores = [_run(c) for c in built]
+            for s in scores:
+                row = per.setdefault(s.name, [0, 0, 0])
+                row[0] += s.false_events + s.other_events
+                row[1] += s.verdict_right is False
+                row[2] += 1
+    lines = [f"\n## Class F over {runs} fresh dither takes\n",
+             "| case | takes | false events | wrong verdicts |", "|---|---|---|---|"]
+    lines += [f"| {name} | {t} | {fe} | {wv} |" for name, (fe, wv, t) in per.items()]
+    total = [sum(v[i] for v in per.values()) for i in range(3)]
+    lines.append(f"| total | {total[2]} | {total[0]} | {total[1]} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -150,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the cached corpus")
     p.add_argument("--json", type=Path, help="also write every case score and the class rows here")
+    p.add_argument("--f-dither", type=int, default=0, metavar="N",
+                   help="also build class F N more times with fresh sox dither and score each")
     args = p.parse_args(argv)
 
     import validator
@@ -185,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         "where there is none, real receivers (E) recall >= 0.95 and 0 false events"
     )
     print(concealment_note(cases, scores))
+    if args.f_dither:
+        print(dither_note(args.f_dither, args.jobs))
     for s in scores:
         if s.error:
             print(f"error: {s.name}: {s.error}")

@@ -42,6 +42,10 @@ CONTEXT_FRAMES = 5
 EDGE_LONG_FRAMES = 10
 #: ... matched: residual at least this far under the expected power there, dB, on each side.
 CONTEXT_MATCH_DB = -10.0
+#: On speech a frame-level dropout must carry sound: its expected power within this of the
+#: loudest expected frame within CONTEXT_FRAMES of it, dB (a voiced sound's trough between
+#: two pitch pulses lies 10-20 dB under them, and a codec renders it 7-25 dB low).
+TROUGH_DB = 10.0
 
 
 def matched_beside(cf: ChannelFeatures, act: Activity, start_frame: int, end_frame: int, *,
@@ -96,6 +100,33 @@ def matched_beside(cf: ChannelFeatures, act: Activity, start_frame: int, end_fra
     return not sides or max(sides) <= CONTEXT_MATCH_DB
 
 
+def carries_sound(cf: ChannelFeatures, start_frame: int, end_frame: int) -> bool:
+    """Whether a span's expected signal is a real part of the sound around it.
+
+    The mean expected power over ``[start_frame, end_frame)`` must lie within
+    :data:`TROUGH_DB` of the loudest expected frame within
+    :data:`CONTEXT_FRAMES` of the span. The 1 ms frames of voiced speech
+    swing 20 dB within a pitch period, and a perceptual codec (Opus at 32
+    kbit/s, GSM) renders the troughs 7-25 dB low: the pulses
+    beside them mask that, and a loss that matters takes a pulse with it.
+
+    Parameters
+    ----------
+    cf : ChannelFeatures
+        ``p_x``, the expected power per frame, shape ``(n_frames,)``.
+    start_frame, end_frame : int
+
+    Returns
+    -------
+    bool
+    """
+    px = cf.p_x
+    lo, hi = max(start_frame - CONTEXT_FRAMES, 0), min(end_frame + CONTEXT_FRAMES, len(px))
+    span = float(px[start_frame:end_frame].astype(np.float64).mean()) if end_frame > start_frame \
+        else 0.0
+    return span > 0 and span >= float(px[lo:hi].max()) * 10 ** (-TROUGH_DB / 10)
+
+
 def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
                     settings: DetectorSettings, *, by_sound: bool = False) -> list[Event]:
     """Find dropouts on one channel.
@@ -118,7 +149,8 @@ def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
         The reference changes its kind of sound (speech, music; not a steady
         tone): a frame-level dropout is judged only where the waveform is
         matched beside it (:func:`matched_beside`), since a codec's error on
-        such a signal depends on the sound.
+        such a signal depends on the sound, and where it carries sound, not
+        a trough between two pitch pulses (:func:`carries_sound`).
 
     Returns
     -------
@@ -184,8 +216,9 @@ def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
     deep_spans = merge_spans(deep_spans, gap=int(MERGE_S * fs))
     spans = [sp for sp in deep_spans
              if sp[1] - sp[0] >= min_len
-             and (not by_sound or matched_beside(cf, act, sp[0] // flen, sp[1] // flen,
-                                                 lost=lost))]
+             and (not by_sound or (matched_beside(cf, act, sp[0] // flen, sp[1] // flen,
+                                                  lost=lost)
+                                   and carries_sound(cf, sp[0] // flen, sp[1] // flen)))]
     events = []
     for s, e in merge_spans(zero_spans + spans, gap=0):
         a, b = s // flen, -(-e // flen)

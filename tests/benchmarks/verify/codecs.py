@@ -80,23 +80,28 @@ def encoders() -> set[str]:
     return _ENCODERS & names
 
 
-def _reference(cache: Path, fs: int) -> Path:
-    """The espeak-ng speech at ``fs`` (48 kHz by sox, lower rates by ``sox rate -v``)."""
+def _reference(cache: Path, fs: int, repeatable: bool = True) -> Path:
+    """The espeak-ng speech at ``fs`` (48 kHz by sox, lower rates by ``sox rate -v``).
+
+    ``repeatable``: sox's dither is the same in every build (``sox -R``);
+    else each build draws its own, as a new recording would.
+    """
     folder = cache / "F_speech_reference"
     folder.mkdir(parents=True, exist_ok=True)
     ref48 = folder / "speech_48000.wav"
     if not ref48.exists():
-        make_speech(ref48)
+        make_speech(ref48, repeatable=repeatable)
     path = folder / f"speech_{fs}.wav"
     if not path.exists():
-        run(["sox", str(ref48), "-r", str(fs), "-b", "16", str(path), "rate", "-v"])
+        run(["sox", *(["-R"] if repeatable else []), str(ref48), "-r", str(fs), "-b", "16",
+             str(path), "rate", "-v"])
     return path
 
 
 def clean_codec(folder: Path, *, name: str, cache: Path, fs: int, options: list[str],
-                ext: str, snr_db: float | None) -> Case:
+                ext: str, snr_db: float | None, repeatable: bool = True) -> Case:
     """F: one codec round trip of clean (or noisy) speech; truth: no fault."""
-    ref, _ = read(_reference(cache, fs))
+    ref, _ = read(_reference(cache, fs, repeatable))
     write(folder / "reference.wav", ref, fs, subtype="PCM_16")
     source = folder / "reference.wav"
     if snr_db is not None:
@@ -139,8 +144,12 @@ def rms_change_db(received: np.ndarray, reference: np.ndarray, lag: int) -> floa
 
 
 def build_f(cache: Path, rebuild: bool = False, only: tuple[str, ...] | None = None,
-            log=None) -> list[Case]:
-    """Every class-F case this machine's ffmpeg can make (``only``: these names)."""
+            log=None, repeatable: bool = True) -> list[Case]:
+    """Every class-F case this machine's ffmpeg can make (``only``: these names).
+
+    ``repeatable=False`` draws sox's dither afresh (another take of the same
+    speech, for :func:`bench_verify`'s ``--f-dither``).
+    """
     have_enc = encoders()
     out = []
     for name, fs, options, ext, snr in CODECS:
@@ -154,6 +163,6 @@ def build_f(cache: Path, rebuild: bool = False, only: tuple[str, ...] | None = N
         case = None if rebuild else load_case(cache / name)
         if case is None:
             case = clean_codec(fresh_folder(cache / name), name=name, cache=cache, fs=fs,
-                               options=options, ext=ext, snr_db=snr)
+                               options=options, ext=ext, snr_db=snr, repeatable=repeatable)
         out.append(case)
     return out

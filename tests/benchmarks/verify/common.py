@@ -148,6 +148,7 @@ def sox_tone(path: Path, fs: int, seconds: float, freqs: list[float], gain_db: f
     """``sox -n -r FS -b 24 [-c N] path synth S sine F1 [sine F2] gain G``: phase 0 at sample 0."""
     cmd = [
         "sox",
+        "-R",  # repeatable: the same dither every build
         "-n",
         "-r",
         str(fs),

@@ -61,12 +61,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_speech(path: Path, text: str = TEXT) -> None:
+def make_speech(path: Path, text: str = TEXT, *, repeatable: bool = True) -> None:
+    """espeak-ng speech at 48 kHz, 16 bit (sox; ``repeatable``: the same dither every build)."""
     raw = path.with_name("speech_22k.wav")
     run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(raw), text])
     run(
         [
             "sox",
+            *(["-R"] if repeatable else []),
             str(raw),
             "-r",
             "48000",
@@ -428,6 +430,7 @@ def gst_jitter_capture(
     run(
         [
             "sox",
+            "-R",  # repeatable: the same dither every build
             "-n",
             "-r",
             "8000",
@@ -605,6 +608,7 @@ def ffmpeg_skip_capture(
     run(
         [
             "sox",
+            "-R",  # repeatable: the same dither every build
             "-n",
             "-r",
             "8000",

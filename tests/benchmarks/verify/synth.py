@@ -197,6 +197,7 @@ def tone_drift(
     run(
         [
             "sox",
+            "-R",  # repeatable: the same dither every build
             str(ref_path),
             "-b",
             "24",
