@@ -4,7 +4,8 @@ Each replaced a scipy call on the validation path (scipy's import is most of a
 short run's cold start) or a slow numpy one: the 5-smooth FFT length, the
 running median of lag tracks, the glitch detector's box means, dilation and
 window maxima, the zero/clip run tracker, the harmonic least-squares fit and
-the integer-code file reads, and the channel assignment.
+the integer-code file reads, the channel assignment, and the blocked
+correlations of a short template or a few lags over a long head.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from validator.align.track import running_median
-from validator.align.xcorr import fast_len
+from validator.align.xcorr import autocorrelation, correlate_valid, fast_len
 from validator.detectors.features import _RunTracker
 from validator.detectors.glitch import _box, _dilate, _window_max
 from validator.detectors.metrics import measure_tone
@@ -31,6 +32,20 @@ def test_fast_len_is_scipys_next_fast_len():
     sizes = [*range(1, 3000), *(rng.randint(3000, 10 ** 8) for _ in range(2000))]
     for n in sizes:
         assert fast_len(n) == scipy_fft.next_fast_len(n, real=True), n
+
+
+def test_blocked_correlations_are_the_direct_sums():
+    rng = np.random.default_rng(3)
+    for n, m in [(7, 90_000), (100, 100), (2400, 492_000), (4800, 52_800), (3000, 70_001)]:
+        t, s = rng.normal(size=n), rng.normal(size=m)
+        want = np.correlate(s, t, mode="valid")
+        np.testing.assert_allclose(correlate_valid(t, s), want, rtol=0, atol=1e-12 * np.sqrt(n))
+    for n, lags in [(5, 3), (2400, 2401), (4097, 4096), (123_457, 2401), (24_576, 5000)]:
+        x = rng.normal(size=n)
+        want = np.array([np.dot(x[:n - k], x[k:]) for k in range(min(lags, n))])
+        got = autocorrelation(x, lags)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * n)
 
 
 def test_running_median_is_median_filter_nearest():

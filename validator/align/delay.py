@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from validator.align.interp import HALF_TAPS, interpolate
-from validator.align.xcorr import ncc, pick_peak
+from validator.align.xcorr import autocorrelation, ncc, pick_peak
 from validator.io.audio import AudioSource
 
 #: Runner-up/peak ratio above which the waveform correlation is called periodic.
@@ -640,8 +640,7 @@ def periodicity(r: np.ndarray, fs: int, *, max_period_s: float = 0.05) -> float:
     n = len(r)
     if n < 4 or not np.any(r):
         return 0.0
-    spec = np.fft.rfft(r, 2 * n)
-    acf = np.fft.irfft(np.abs(spec) ** 2)[: min(n, int(max_period_s * fs) + 1)]
+    acf = autocorrelation(np.asarray(r, dtype=np.float64), int(max_period_s * fs) + 1)
     acf /= acf[0]
     neg = np.flatnonzero(acf < 0)
     if len(neg) == 0:
