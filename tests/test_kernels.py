@@ -126,8 +126,16 @@ def test_tone_measurement_matches_an_explicit_least_squares_fit():
         assert m.snr_db == pytest.approx(snr, abs=1e-6)
 
 
+@pytest.fixture(params=["cached", "span by span"])
+def file_cache(request, monkeypatch):
+    """Reads from a short file's cached codes, and span by span as a long file's."""
+    if request.param != "cached":
+        monkeypatch.setattr("validator.io.audio.CACHE_SAMPLES", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "PCM_32", "FLOAT"])
-def test_file_reads_give_libsndfiles_float_values(tmp_path, subtype):
+def test_file_reads_give_libsndfiles_float_values(tmp_path, subtype, file_cache):
     y = np.random.default_rng(4).uniform(-1, 1, (5000, 2))
     path = tmp_path / f"x_{subtype}.wav"
     sf.write(path, y, 48000, subtype=subtype)
@@ -136,11 +144,12 @@ def test_file_reads_give_libsndfiles_float_values(tmp_path, subtype):
         np.testing.assert_array_equal(src.read(0, 5000), want)
         np.testing.assert_array_equal(src.read(-10, 30)[10:], want[:20])
         assert not src.read(-10, 30)[:10].any()
-
+        np.testing.assert_array_equal(src.read(4990, 30)[:10], want[4990:])
+        assert not src.read(4990, 30)[10:].any()
 
 
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
-def test_windows_read_are_the_samples_that_reads_give(tmp_path, subtype):
+def test_windows_read_are_the_samples_that_reads_give(tmp_path, subtype, file_cache):
     """Sparse windows (a tone's phase track on an hour) hold exactly libsndfile's samples.
 
     Through a file, a channel view and a block view, with windows running off
