@@ -5,7 +5,8 @@ short run's cold start) or a slow numpy one: the 5-smooth FFT length, the
 running median of lag tracks, the glitch detector's box means, dilation and
 window maxima, the zero/clip run tracker, the harmonic least-squares fit and
 the integer-code file reads, the channel assignment, and the blocked
-correlations of a short template or a few lags over a long head.
+correlations of a short template or a few lags over a long head, and the
+plot values' rounding.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from validator.detectors.features import _RunTracker
 from validator.detectors.glitch import _box, _dilate, _window_max
 from validator.detectors.metrics import measure_tone
 from validator.io.audio import open_audio
+from validator.plotdata import rounded
 
 scipy_fft = pytest.importorskip("scipy.fft")
 ndimage = pytest.importorskip("scipy.ndimage")
@@ -46,6 +48,23 @@ def test_blocked_correlations_are_the_direct_sums():
         got = autocorrelation(x, lags)
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * n)
+
+
+def test_rounded_is_pythons_round_value_by_value():
+    rng = np.random.default_rng(6)
+    specials = np.array([0.0, -0.0, 1e-300, -1e-300, np.inf, -np.inf, np.nan, 1e20, -1e20, 2.5,
+                         0.125, -0.125, 1e15, 2.0 ** 52 + 1])
+    for digits in (0, 2, 5, 7):
+        k = rng.integers(-10 ** 6, 10 ** 6, 20_000)
+        halves = (k + 0.5) / 10 ** digits
+        for a in (rng.normal(size=20_000) * 10.0 ** rng.integers(-8, 8, 20_000),
+                  rng.normal(size=5000).astype(np.float32), halves,
+                  np.nextafter(halves, 0), np.nextafter(halves, np.inf), specials):
+            want = [round(float(v), digits) for v in a]
+            got = rounded(a, digits)
+            assert len(got) == len(want)
+            for w, g in zip(want, got, strict=True):
+                assert (w == g and np.signbit(w) == np.signbit(g)) or (w != w and g != g)
 
 
 def test_running_median_is_median_filter_nearest():
