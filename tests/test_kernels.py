@@ -6,7 +6,7 @@ running median of lag tracks, the glitch detector's box means, dilation and
 window maxima, the zero/clip run tracker, the harmonic least-squares fit and
 the integer-code file reads, the channel assignment, and the blocked
 correlations of a short template or a few lags over a long head, and the
-plot values' rounding.
+plot values' rounding, and the median of a long amplitude track.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from validator.align.delay import median
 from validator.align.track import running_median
 from validator.align.xcorr import autocorrelation, correlate_valid, fast_len
 from validator.detectors.features import _RunTracker
@@ -65,6 +66,22 @@ def test_rounded_is_pythons_round_value_by_value():
             assert len(got) == len(want)
             for w, g in zip(want, got, strict=True):
                 assert (w == g and np.signbit(w) == np.signbit(g)) or (w != w and g != g)
+
+
+def test_median_is_numpys_median_to_the_bit():
+    rng = np.random.default_rng(7)
+    for i in range(600):
+        n = int(rng.integers(1, 60_000))
+        x = [rng.normal(size=n), np.round(rng.normal(size=n), 1), np.full(n, 0.3),
+             np.sort(rng.random(n)), np.abs(rng.normal(size=n)) ** 4 * (np.arange(n) > n // 2),
+             rng.normal(size=n)][i % 6]
+        if i % 6 == 2:
+            x[rng.integers(0, n, 5)] = rng.normal(size=5)
+        if i % 6 == 5:
+            x[rng.integers(0, n)] = np.nan
+        want, got = float(np.median(x)), median(x)
+        assert (want == got and np.signbit(want) == np.signbit(got)) or \
+            (np.isnan(want) and np.isnan(got))
 
 
 def test_running_median_is_median_filter_nearest():
