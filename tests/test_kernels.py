@@ -84,6 +84,19 @@ def test_median_is_numpys_median_to_the_bit():
             (np.isnan(want) and np.isnan(got))
 
 
+def test_received_head_from_the_lead_is_the_read_from_the_lead():
+    from validator.align.delay import _from_lead, mono
+    from validator.io.audio import ArraySource
+
+    rng = np.random.default_rng(8)
+    for shape in ((5000,), (5000, 2), (300, 2)):
+        src = ArraySource(rng.uniform(-1, 1, shape), 8000)
+        for lead, head, max_lag in ((100, 400, 2000), (0, 5000, 10_000), (1250, 5000, 0)):
+            y_head = mono(src.read(0, min(src.frames, head + max_lag)))
+            want = mono(src.read(-lead, lead + max_lag + head))
+            np.testing.assert_array_equal(_from_lead(y_head, lead, lead + max_lag + head), want)
+
+
 def test_running_median_is_median_filter_nearest():
     rng = np.random.default_rng(0)
     for _ in range(300):

@@ -180,13 +180,16 @@ def estimate_delay(*, reference: AudioSource, received: AudioSource, max_delay_s
     max_lag = int(min(max_delay_s * fs, max(rec.frames - head // 2, 0)))
     lead = head // 4
     r = mono(ref.read(0, head))
-    y = mono(rec.read(-lead, lead + max_lag + head))
-    if not np.any(r) or not np.any(y):
+    # the received head from sample 0; the correlations take it from the largest lead
+    # (zeros before the file), which a steady tone's delay needs only where all else fails
+    y_head = mono(rec.read(0, min(rec.frames, head + max_lag)))
+    if not np.any(r) or not np.any(y_head):
         return DelayEstimate(0.0, 0.0, True, "none", note="silent input: no delay measurable")
     if periodicity(r, fs) < PERIODIC_RATIO:
         # The reference's own correlation has one peak, so the highest match is
         # the delay. (A runner-up in the cross-correlation is then a second true
         # alignment, e.g. after a skip, not an ambiguity.)
+        y = _from_lead(y_head, lead, lead + max_lag + head)
         c, inverted = head_correlation(r, y)  # index i <-> lag i - lead
         peak = pick_peak(c)
         lag = peak.index - lead
@@ -200,10 +203,23 @@ def estimate_delay(*, reference: AudioSource, received: AudioSource, max_delay_s
     # it is computed only where nothing better is left.)
     period = _period(r, fs)
     if not period:
-        c, _ = head_correlation(r, y)
+        c, _ = head_correlation(r, _from_lead(y_head, lead, lead + max_lag + head))
         return DelayEstimate(float(pick_peak(c).index - lead), 0.0, True, "none", None,
                              "no tone period found: the delay is ambiguous")
-    return _tone_delay(ref, rec, r, y, lead, period, max_lag=max_lag, head=head)
+    return _tone_delay(ref, rec, r, y_head, lead, period, max_lag=max_lag, head=head)
+
+
+def _from_lead(y_head: np.ndarray, lead: int, length: int) -> np.ndarray:
+    """The received head read from sample ``-lead``: ``y_head`` with zeros before and after.
+
+    Returns
+    -------
+    np.ndarray, shape=(length,), float64
+        What ``mono(rec.read(-lead, length))`` gives (zeros outside the file).
+    """
+    y = np.zeros(length)
+    y[lead:lead + len(y_head)] = y_head
+    return y
 
 
 def head_correlation(r: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -515,8 +531,8 @@ def _steady_tone_span(dm: _Demodulation, min_run_s: float) -> tuple[int, int] | 
     return long_runs[0][0], min(long_runs[-1][1] + box, n)
 
 
-def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, y: np.ndarray, lead: int,
-                period: float, *, max_lag: int, head: int) -> DelayEstimate:
+def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, y_head: np.ndarray,
+                lead: int, period: float, *, max_lag: int, head: int) -> DelayEstimate:
     """Delay of a steady tone: waveform fraction, whole period chosen at the start.
 
     1. Coarse lags: the correlation peak of a sync marker, where the reference
@@ -542,7 +558,7 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, y: np.ndarray
     """
     fs = ref.sample_rate_hz
     freq = fs / period
-    y_head = mono(rec.read(0, min(rec.frames, head + max_lag)))
+    searched = lead + max_lag + head  # the received head from the largest lead (_from_lead)
     # one demodulation of the reference's head for its onset and its steady span, and one
     # phasor table for both heads
     table = phasor(-2.0 * np.pi * freq / fs, max(len(r), len(y_head)))
@@ -550,7 +566,7 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, y: np.ndarray
     on_r = _tone_onset(dm_r)
     on_y = _tone_onset(_Demodulation(y_head, freq, fs, table))
     if on_r is None or on_y is None:
-        c, _ = head_correlation(r, y)
+        c, _ = head_correlation(r, _from_lead(y_head, lead, searched))
         return DelayEstimate(float(int(np.argmax(c)) - lead), 0.0, True, "none", period,
                              "no tone found in the reference or the received head: the delay "
                              "is ambiguous")
@@ -599,7 +615,8 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, y: np.ndarray
     if gain_noise is None or started is None or sigma2 is None:
         return DelayEstimate(float(d0), 0.0, True, "onset", period,
                              "too little of the tone to choose its period: the delay is "
-                             "ambiguous", head_correlation(r, y)[1])
+                             "ambiguous",
+                             head_correlation(r, _from_lead(y_head, lead, searched))[1])
     # Candidates whose fit differs by less than a tenth of one period of the tone are alike
     # (the start says nothing between them: it lies outside the received file, or an edge
     # only rings differently): they share the best energy, so that rounding cannot split them
