@@ -24,7 +24,7 @@ from validator.detectors.features import _RunTracker
 from validator.detectors.glitch import _box, _dilate, _window_max
 from validator.detectors.metrics import measure_tone
 from validator.io.audio import open_audio
-from validator.plotdata import rounded
+from validator.plotdata import round_values
 
 scipy_fft = pytest.importorskip("scipy.fft")
 ndimage = pytest.importorskip("scipy.ndimage")
@@ -51,7 +51,7 @@ def test_blocked_correlations_are_the_direct_sums():
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * n)
 
 
-def test_rounded_is_pythons_round_value_by_value():
+def test_round_values_is_pythons_round_value_by_value():
     rng = np.random.default_rng(6)
     specials = np.array([0.0, -0.0, 1e-300, -1e-300, np.inf, -np.inf, np.nan, 1e20, -1e20, 2.5,
                          0.125, -0.125, 1e15, 2.0 ** 52 + 1])
@@ -62,7 +62,7 @@ def test_rounded_is_pythons_round_value_by_value():
                   rng.normal(size=5000).astype(np.float32), halves,
                   np.nextafter(halves, 0), np.nextafter(halves, np.inf), specials):
             want = [round(float(v), digits) for v in a]
-            got = rounded(a, digits)
+            got = round_values(a, digits)
             assert len(got) == len(want)
             for w, g in zip(want, got, strict=True):
                 assert (w == g and np.signbit(w) == np.signbit(g)) or (w != w and g != g)

@@ -74,7 +74,7 @@ class TraceSums:
             return Trace(ch, self.per * self.frame_s, (), (), ())
 
         def agg(row: int) -> tuple[float, ...]:
-            return rounded(power_dbfs(self.sums[ch, row] / self.per), 2)
+            return round_values(power_dbfs(self.sums[ch, row] / self.per), 2)
 
         return Trace(ch, self.per * self.frame_s, agg(0), agg(1), agg(2))
 
@@ -124,9 +124,9 @@ def plot_data(summary: Summary, rec: AudioSource, aligns: ChannelAlignments,
             freqs, spec_y = _spectrum(y[:, ch], fs)
             _, spec_x = _spectrum(x, fs)
 
-        chans.append(ChannelPlot(ch, summary.envelope_bin / fs, rounded(env[0], 5),
-                                 rounded(env[1], 5), rounded(env[2], 5), rounded(env[3], 5),
-                                 freqs, spec_y, spec_x, tonal[ch]))
+        chans.append(ChannelPlot(ch, summary.envelope_bin / fs, round_values(env[0], 5),
+                                 round_values(env[1], 5), round_values(env[2], 5),
+                                 round_values(env[3], 5), freqs, spec_y, spec_x, tonal[ch]))
     zooms = []
     pad = int(ZOOM_PAD_S * fs)
     longest = int(ZOOM_MAX_S * fs)
@@ -138,8 +138,8 @@ def plot_data(summary: Summary, rec: AudioSource, aligns: ChannelAlignments,
         y = rec.read(a, b - a)[:, e.channel]
         x = aligns.expected(e.channel, a, b)
         step = max(1, (b - a) // ZOOM_POINTS)
-        zooms.append(EventZoom(i, e.channel, a / fs, step / fs, rounded(y[::step], 5),
-                               rounded(x[::step], 5)))
+        zooms.append(EventZoom(i, e.channel, a / fs, step / fs, round_values(y[::step], 5),
+                               round_values(x[::step], 5)))
     return PlotData(tuple(chans), tuple(zooms))
 
 
@@ -155,10 +155,10 @@ def _spectrum(y: np.ndarray, fs: int, *, points: int = 1024) -> tuple[tuple[floa
     m = len(db) // group * group
     db_g = db[:m].reshape(-1, group).max(axis=1)
     f_g = f[:m].reshape(-1, group)[:, 0]
-    return rounded(f_g, 2), rounded(db_g, 2)
+    return round_values(f_g, 2), round_values(db_g, 2)
 
 
-def rounded(a: np.ndarray, digits: int) -> tuple[float, ...]:
+def round_values(a: np.ndarray, digits: int) -> tuple[float, ...]:
     """``tuple(round(float(v), digits) for v in a)``, the same floats, vectorised.
 
     Parameters
