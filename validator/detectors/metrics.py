@@ -250,21 +250,21 @@ def _harmonic_fit(x: np.ndarray, theta: np.ndarray,
         if m < 2 * n_h:
             p *= z
 
-    def sm(m: int) -> complex:  # S_m for any integer m (S_-m = conj(S_m))
-        return complex(s[m]) if m >= 0 else complex(s[-m]).conjugate()
-
+    # S_m for m = -2 n_h .. 2 n_h (S_-m = conj(S_m)), then the blocks of the normal matrix
+    # for h, j = 1 .. n_h: d = S_(h-j), a = S_(h+j)
+    re = np.concatenate((s.real[:0:-1], s.real))
+    im = np.concatenate((-s.imag[:0:-1], s.imag))
+    hj = np.arange(1, n_h + 1)
+    diff, tot = hj[:, None] - hj[None, :] + 2 * n_h, hj[:, None] + hj[None, :] + 2 * n_h
     k = 2 * n_h + 1
     g = np.empty((k, k))
     g[0, 0] = len(x)
-    for h in range(1, n_h + 1):
-        g[0, 2 * h - 1] = g[2 * h - 1, 0] = sm(h).real   # sum cos(h theta)
-        g[0, 2 * h] = g[2 * h, 0] = sm(h).imag           # sum sin(h theta)
-        for j in range(1, n_h + 1):
-            d, a = sm(h - j), sm(h + j)
-            g[2 * h - 1, 2 * j - 1] = 0.5 * (d.real + a.real)   # cos h cos j
-            g[2 * h, 2 * j] = 0.5 * (d.real - a.real)           # sin h sin j
-            g[2 * h - 1, 2 * j] = 0.5 * (a.imag - d.imag)       # cos h sin j
-            g[2 * h, 2 * j - 1] = 0.5 * (a.imag + d.imag)       # sin h cos j
+    g[0, 1::2] = g[1::2, 0] = s.real[1:n_h + 1]  # sum cos(h theta)
+    g[0, 2::2] = g[2::2, 0] = s.imag[1:n_h + 1]  # sum sin(h theta)
+    g[1::2, 1::2] = 0.5 * (re[diff] + re[tot])  # cos h cos j
+    g[2::2, 2::2] = 0.5 * (re[diff] - re[tot])  # sin h sin j
+    g[1::2, 2::2] = 0.5 * (im[tot] - im[diff])  # cos h sin j
+    g[2::2, 1::2] = 0.5 * (im[tot] + im[diff])  # sin h cos j
     rhs = np.empty(k)
     rhs[0] = x.sum()
     rhs[1::2], rhs[2::2] = q.real, q.imag
