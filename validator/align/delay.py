@@ -389,8 +389,9 @@ def median(x: np.ndarray, *, step: int = 64, band: float = 0.05) -> float:
     A sample of every ``step``-th value gives two values either side of the
     median (``band`` of the sample below and above its middle); when the
     values below the lower one and those between the two bracket the middle
-    ranks, only those between are partitioned, else (or with a NaN) the whole
-    array is, by ``np.median`` itself. The middle values' mean is numpy's own
+    ranks, only those between are partitioned, else (or with a NaN, or when
+    the sample would hold fewer than 64 values) the whole array is, by
+    ``np.median`` itself. The middle values' mean is numpy's own
     (``np.mean`` of them), so the result is ``np.median(x)`` to the bit. Three
     to four times faster on a 10 s amplitude track, whose values are nearly
     all alike.

@@ -122,7 +122,7 @@ class LagTrack(Sequence[LagPoint]):
         return hash((self.ref_pos.tobytes(), self.lag.tobytes(), self.score.tobytes()))
 
     def __repr__(self) -> str:
-        """Length and extent, not every point."""
+        """The number of points, not every point."""
         return f"LagTrack({len(self)} points)"
 
 
