@@ -170,10 +170,11 @@ def test_validate_command_imports_no_other_rooms_subcommands(tmp_path: Path) -> 
     assert all(cmd in listing.stdout for cmd in ("impair", "batch", "rtp", "listen"))
 
 
-#: Modules a validation of audio files does not need: the E-model (a capture's rating, or
-#: an E-model option) and socket (a capture's addresses).
+#: Modules a validation of audio files with the default profile does not need: the E-model
+#: (a capture's rating, or an E-model option), socket (a capture's addresses) and tomllib (a
+#: profile file).
 NOT_FOR_AUDIO_FILES = ("validator.quality.emodel", "validator.quality.rating",
-                       "validator.quality.loss", "socket")
+                       "validator.quality.loss", "socket", "tomllib")
 
 
 @pytest.mark.slow
