@@ -510,6 +510,10 @@ def test_g729_has_native_concealment_values():
 def test_cli_emodel_defaults_equal_library_defaults(command):
     from validator.cli import build_parser
     from validator.quality.emodel_cli import emodel_settings
+    from validator.quality.loss import DEFAULT_JITTER_BUFFER_MS
 
     argv = [command, "x.pcap"] + (["--reference", "sine:997"] if command == "validate" else [])
-    assert emodel_settings(build_parser().parse_args(argv)) == EModelSettings()
+    # no E-model option: None, which every consumer takes for the library's defaults
+    assert emodel_settings(build_parser().parse_args(argv)) is None
+    default_buffer = ["--jitter-buffer", f"fixed:{DEFAULT_JITTER_BUFFER_MS:g}"]
+    assert emodel_settings(build_parser().parse_args(argv + default_buffer)) == EModelSettings()

@@ -168,3 +168,25 @@ def test_validate_command_imports_no_other_rooms_subcommands(tmp_path: Path) -> 
     assert proc.stdout.strip().splitlines()[-1] == "1 []"
     listing = _run(["-m", "validator", "--help"], tmp_path)
     assert all(cmd in listing.stdout for cmd in ("impair", "batch", "rtp", "listen"))
+
+
+#: Modules a validation of audio files with the default profile does not need: the E-model
+#: (a capture's rating, or an E-model option), socket (a capture's addresses) and tomllib (a
+#: profile file).
+NOT_FOR_AUDIO_FILES = ("validator.quality.emodel", "validator.quality.rating",
+                       "validator.quality.loss", "socket", "tomllib")
+
+
+@pytest.mark.slow
+def test_validating_audio_files_imports_neither_the_emodel_nor_socket(tmp_path: Path) -> None:
+    """``validate`` on WAV files, every report written, leaves the E-model's and the
+    capture's modules unimported (a cold start cost); a capture still rates its stream."""
+    code = ("import sys\n"
+            "from validator.cli import main\n"
+            "code = main(['validate', sys.argv[1], '--reference', sys.argv[2], '--output-dir',\n"
+            "             sys.argv[3], '--quiet'])\n"
+            f"print(code, sorted(m for m in sys.modules if m in {NOT_FOR_AUDIO_FILES!r}))\n")
+    proc = _run(["-c", code, str(CASE / "received.wav"), str(CASE / "reference.wav"),
+                 str(tmp_path)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "1 []"

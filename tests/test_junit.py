@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from validator.pipeline import validate
-from validator.report.junit import render_junit, write_junit
+from validator.report.junit import render_junit, write_junit, xml_safe
 from validator.result import Alignment, ChannelMetrics, Check, Event, InputInfo, Segment
 
 HERE = Path(__file__).resolve().parent
@@ -207,3 +207,16 @@ def test_a_lone_result_is_one_suite(results, tmp_path):
     root = ET.fromstring(path.read_text(encoding="utf-8"))
     assert len(root.findall("testsuite")) == 1
     assert path.read_text(encoding="utf-8").startswith('<?xml version="1.0" encoding="UTF-8"?>')
+
+
+def test_xml_safe_keeps_exactly_the_characters_of_xml_1_0():
+    """Every code point is kept or replaced as XML 1.0's ``Char`` production says."""
+    def is_char(cp: int) -> bool:
+        return (cp in (0x9, 0xA, 0xD) or 0x20 <= cp <= 0xD7FF or 0xE000 <= cp <= 0xFFFD
+                or 0x10000 <= cp <= 0x10FFFF)
+
+    text = "".join(map(chr, range(0x110000)))
+    out = xml_safe(text)
+    assert len(out) == len(text)
+    assert all((a == b) == is_char(ord(a)) for a, b in zip(text, out, strict=True))
+    assert set(out[cp] for cp in range(0x110000) if not is_char(cp)) == {"\ufffd"}

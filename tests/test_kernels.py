@@ -4,7 +4,9 @@ Each replaced a scipy call on the validation path (scipy's import is most of a
 short run's cold start) or a slow numpy one: the 5-smooth FFT length, the
 running median of lag tracks, the glitch detector's box means, dilation and
 window maxima, the zero/clip run tracker, the harmonic least-squares fit and
-the integer-code file reads, and the channel assignment.
+the integer-code file reads, the channel assignment, and the blocked
+correlations of a short template or a few lags over a long head, and the
+plot values' rounding, and the median of a long amplitude track.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from validator.align.delay import median
 from validator.align.track import running_median
-from validator.align.xcorr import fast_len
+from validator.align.xcorr import autocorrelation, correlate_valid, fast_len
 from validator.detectors.features import _RunTracker
 from validator.detectors.glitch import _box, _dilate, _window_max
 from validator.detectors.metrics import measure_tone
 from validator.io.audio import open_audio
+from validator.plotdata import round_values
 
 scipy_fft = pytest.importorskip("scipy.fft")
 ndimage = pytest.importorskip("scipy.ndimage")
@@ -31,6 +35,66 @@ def test_fast_len_is_scipys_next_fast_len():
     sizes = [*range(1, 3000), *(rng.randint(3000, 10 ** 8) for _ in range(2000))]
     for n in sizes:
         assert fast_len(n) == scipy_fft.next_fast_len(n, real=True), n
+
+
+def test_blocked_correlations_are_the_direct_sums():
+    rng = np.random.default_rng(3)
+    for n, m in [(7, 90_000), (100, 100), (2400, 492_000), (4800, 52_800), (3000, 70_001)]:
+        t, s = rng.normal(size=n), rng.normal(size=m)
+        want = np.correlate(s, t, mode="valid")
+        np.testing.assert_allclose(correlate_valid(t, s), want, rtol=0, atol=1e-12 * np.sqrt(n))
+    for n, lags in [(5, 3), (2400, 2401), (4097, 4096), (123_457, 2401), (24_576, 5000)]:
+        x = rng.normal(size=n)
+        want = np.array([np.dot(x[:n - k], x[k:]) for k in range(min(lags, n))])
+        got = autocorrelation(x, lags)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * n)
+
+
+def test_round_values_is_pythons_round_value_by_value():
+    rng = np.random.default_rng(6)
+    specials = np.array([0.0, -0.0, 1e-300, -1e-300, np.inf, -np.inf, np.nan, 1e20, -1e20, 2.5,
+                         0.125, -0.125, 1e15, 2.0 ** 52 + 1])
+    for digits in (0, 2, 5, 7):
+        k = rng.integers(-10 ** 6, 10 ** 6, 20_000)
+        halves = (k + 0.5) / 10 ** digits
+        for a in (rng.normal(size=20_000) * 10.0 ** rng.integers(-8, 8, 20_000),
+                  rng.normal(size=5000).astype(np.float32), halves,
+                  np.nextafter(halves, 0), np.nextafter(halves, np.inf), specials):
+            want = [round(float(v), digits) for v in a]
+            got = round_values(a, digits)
+            assert len(got) == len(want)
+            for w, g in zip(want, got, strict=True):
+                assert (w == g and np.signbit(w) == np.signbit(g)) or (w != w and g != g)
+
+
+def test_median_is_numpys_median_to_the_bit():
+    rng = np.random.default_rng(7)
+    for i in range(600):
+        n = int(rng.integers(1, 60_000))
+        x = [rng.normal(size=n), np.round(rng.normal(size=n), 1), np.full(n, 0.3),
+             np.sort(rng.random(n)), np.abs(rng.normal(size=n)) ** 4 * (np.arange(n) > n // 2),
+             rng.normal(size=n)][i % 6]
+        if i % 6 == 2:
+            x[rng.integers(0, n, 5)] = rng.normal(size=5)
+        if i % 6 == 5:
+            x[rng.integers(0, n)] = np.nan
+        want, got = float(np.median(x)), median(x)
+        assert (want == got and np.signbit(want) == np.signbit(got)) or \
+            (np.isnan(want) and np.isnan(got))
+
+
+def test_received_head_from_the_lead_is_the_read_from_the_lead():
+    from validator.align.delay import _from_lead, mono
+    from validator.io.audio import ArraySource
+
+    rng = np.random.default_rng(8)
+    for shape in ((5000,), (5000, 2), (300, 2)):
+        src = ArraySource(rng.uniform(-1, 1, shape), 8000)
+        for lead, head, max_lag in ((100, 400, 2000), (0, 5000, 10_000), (1250, 5000, 0)):
+            y_head = mono(src.read(0, min(src.frames, head + max_lag)))
+            want = mono(src.read(-lead, lead + max_lag + head))
+            np.testing.assert_array_equal(_from_lead(y_head, lead, lead + max_lag + head), want)
 
 
 def test_running_median_is_median_filter_nearest():
@@ -111,8 +175,16 @@ def test_tone_measurement_matches_an_explicit_least_squares_fit():
         assert m.snr_db == pytest.approx(snr, abs=1e-6)
 
 
+@pytest.fixture(params=["cached", "span by span"])
+def file_cache(request, monkeypatch):
+    """Reads from a short file's cached codes, and span by span as a long file's."""
+    if request.param != "cached":
+        monkeypatch.setattr("validator.io.audio.CACHE_SAMPLES", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "PCM_32", "FLOAT"])
-def test_file_reads_give_libsndfiles_float_values(tmp_path, subtype):
+def test_file_reads_give_libsndfiles_float_values(tmp_path, subtype, file_cache):
     y = np.random.default_rng(4).uniform(-1, 1, (5000, 2))
     path = tmp_path / f"x_{subtype}.wav"
     sf.write(path, y, 48000, subtype=subtype)
@@ -121,11 +193,12 @@ def test_file_reads_give_libsndfiles_float_values(tmp_path, subtype):
         np.testing.assert_array_equal(src.read(0, 5000), want)
         np.testing.assert_array_equal(src.read(-10, 30)[10:], want[:20])
         assert not src.read(-10, 30)[:10].any()
-
+        np.testing.assert_array_equal(src.read(4990, 30)[:10], want[4990:])
+        assert not src.read(4990, 30)[10:].any()
 
 
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
-def test_windows_read_are_the_samples_that_reads_give(tmp_path, subtype):
+def test_windows_read_are_the_samples_that_reads_give(tmp_path, subtype, file_cache):
     """Sparse windows (a tone's phase track on an hour) hold exactly libsndfile's samples.
 
     Through a file, a channel view and a block view, with windows running off

@@ -10,8 +10,8 @@ tests keep them equal (``tests/test_cli.py``, ``tests/test_batch.py``,
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_MAX_DELAY_S", "DEFAULT_MAX_ZOOMS", "DEFAULT_OUTPUT_DIR", "THREADS_ENV",
-           "default_threads"]
+__all__ = ["DEFAULT_JITTER_BUFFER_MS", "DEFAULT_MAX_DELAY_S", "DEFAULT_MAX_ZOOMS",
+           "DEFAULT_OUTPUT_DIR", "THREADS_ENV", "default_threads"]
 
 import os
 
@@ -22,6 +22,9 @@ DEFAULT_MAX_DELAY_S = 10.0
 DEFAULT_MAX_ZOOMS = 50
 #: Folder the reports go to (``--output-dir``; a batch run makes its run folder inside it).
 DEFAULT_OUTPUT_DIR = "reports"
+#: Size of the modelled fixed jitter buffer by default, ms (also the adaptive one's start;
+#: :class:`validator.quality.loss.JitterBuffer`, ``--jitter-buffer``).
+DEFAULT_JITTER_BUFFER_MS = 60.0
 
 #: Environment variable: threads that analyse a long capture's blocks at once (``threads``).
 THREADS_ENV = "AUDIO_VALIDATOR_THREADS"

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,7 +47,6 @@ from validator.errors import AudioFormatError, InputMismatchError
 from validator.io.audio import ArraySource, AudioSource, ToneSource, open_audio, parse_tone_spec
 from validator.plotdata import plot_data
 from validator.quality import assess_quality, requested_metrics
-from validator.quality.rating import EModelSettings
 from validator.result import (
     Alignment,
     ChannelAlignment,
@@ -58,6 +57,9 @@ from validator.result import (
     ValidationResult,
 )
 from validator.verdict import Profile, judge
+
+if TYPE_CHECKING:  # pragma: no cover (only a captured stream imports the E-model)
+    from validator.quality.rating import EModelSettings
 
 AudioInput = str | os.PathLike[str] | np.ndarray
 #: Shortest received audio that can be validated, in seconds.

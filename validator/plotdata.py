@@ -74,8 +74,7 @@ class TraceSums:
             return Trace(ch, self.per * self.frame_s, (), (), ())
 
         def agg(row: int) -> tuple[float, ...]:
-            v = power_dbfs(self.sums[ch, row] / self.per)
-            return tuple(round(float(x), 2) for x in v)
+            return round_values(power_dbfs(self.sums[ch, row] / self.per), 2)
 
         return Trace(ch, self.per * self.frame_s, agg(0), agg(1), agg(2))
 
@@ -125,11 +124,9 @@ def plot_data(summary: Summary, rec: AudioSource, aligns: ChannelAlignments,
             freqs, spec_y = _spectrum(y[:, ch], fs)
             _, spec_x = _spectrum(x, fs)
 
-        def r2(a: np.ndarray) -> tuple[float, ...]:
-            return tuple(round(float(v), 5) for v in a)
-
-        chans.append(ChannelPlot(ch, summary.envelope_bin / fs, r2(env[0]), r2(env[1]), r2(env[2]),
-                                 r2(env[3]), freqs, spec_y, spec_x, tonal[ch]))
+        chans.append(ChannelPlot(ch, summary.envelope_bin / fs, round_values(env[0], 5),
+                                 round_values(env[1], 5), round_values(env[2], 5),
+                                 round_values(env[3], 5), freqs, spec_y, spec_x, tonal[ch]))
     zooms = []
     pad = int(ZOOM_PAD_S * fs)
     longest = int(ZOOM_MAX_S * fs)
@@ -141,9 +138,8 @@ def plot_data(summary: Summary, rec: AudioSource, aligns: ChannelAlignments,
         y = rec.read(a, b - a)[:, e.channel]
         x = aligns.expected(e.channel, a, b)
         step = max(1, (b - a) // ZOOM_POINTS)
-        zooms.append(EventZoom(i, e.channel, a / fs, step / fs,
-                               tuple(round(float(v), 5) for v in y[::step]),
-                               tuple(round(float(v), 5) for v in x[::step])))
+        zooms.append(EventZoom(i, e.channel, a / fs, step / fs, round_values(y[::step], 5),
+                               round_values(x[::step], 5)))
     return PlotData(tuple(chans), tuple(zooms))
 
 
@@ -159,4 +155,40 @@ def _spectrum(y: np.ndarray, fs: int, *, points: int = 1024) -> tuple[tuple[floa
     m = len(db) // group * group
     db_g = db[:m].reshape(-1, group).max(axis=1)
     f_g = f[:m].reshape(-1, group)[:, 0]
-    return (tuple(round(float(v), 2) for v in f_g), tuple(round(float(v), 2) for v in db_g))
+    return round_values(f_g, 2), round_values(db_g, 2)
+
+
+def round_values(a: np.ndarray, digits: int) -> tuple[float, ...]:
+    """``tuple(round(float(v), digits) for v in a)``, the same floats, vectorised.
+
+    Parameters
+    ----------
+    a : np.ndarray, shape=(n,), float
+    digits : int
+        Decimal places, 0 to 15.
+
+    Returns
+    -------
+    tuple of float
+
+    Notes
+    -----
+    Python's ``round(x, d)`` is the double nearest to ``x`` rounded to ``d``
+    decimals (half to even, on the exact binary value): ``K / 10**d`` with
+    ``K`` that integer, a correctly rounded division by an exact power of ten.
+    ``K`` is ``rint(x * 10**d)`` unless the product's own rounding may cross a
+    half (it lies within a few units in the last place of one), it is too
+    large for an exact integer, or ``x`` is not finite: those values, rare,
+    go through ``round`` itself. A report holds tens of thousands of plot
+    values, and ``round`` costs about a microsecond each.
+    """
+    x = np.asarray(a, dtype=np.float64).ravel()
+    scale = 10.0 ** digits
+    t = x * scale
+    k = np.rint(t)
+    out = k / scale
+    with np.errstate(invalid="ignore"):
+        doubt = ~(np.abs(t) < 2.0 ** 50) | (np.abs(t - k) > 0.5 - 8 * np.spacing(np.abs(t)))
+    for i in np.flatnonzero(doubt).tolist():
+        out[i] = round(float(x[i]), digits)
+    return tuple(out.tolist())

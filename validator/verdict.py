@@ -16,11 +16,6 @@ from validator.detectors.settings import DetectorSettings, setting_problem
 from validator.errors import ProfileError
 from validator.result import Check, ValidationResult
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 EXIT_PASS = 0
 EXIT_FAIL = 1
 EXIT_ERROR = 2
@@ -146,6 +141,11 @@ def load_profile(path: str | os.PathLike[str]) -> Profile:
         setting outside its range (:data:`validator.detectors.settings.RANGES`)
         or an unknown quality metric.
     """
+    # (here: the default profile, every run's, needs no TOML parser)
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)

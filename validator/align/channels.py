@@ -287,7 +287,7 @@ def align_channels(*, reference: AudioSource, received: AudioSource, max_delay_s
 
 def lag_track(*, reference: AudioSource, received: AudioSource, initial_lag: float,
               period_samples: float | None, inverted: bool = False,
-              threads: int = 1) -> list[LagPoint]:
+              threads: int = 1) -> Sequence[LagPoint]:
     """The local delay track of one channel: every period for a steady tone, else windowed.
 
     A steady tone is tracked by its demodulated phase
@@ -311,7 +311,8 @@ def lag_track(*, reference: AudioSource, received: AudioSource, initial_lag: flo
 
     Returns
     -------
-    list of LagPoint
+    sequence of LagPoint
+        A :class:`~validator.align.track.LagTrack` for a tone, a list otherwise.
     """
     ref, rec = reference, received
     if period_samples:
@@ -323,7 +324,7 @@ def lag_track(*, reference: AudioSource, received: AudioSource, initial_lag: flo
                       inverted=inverted)
 
 
-def fit_track(points: list[LagPoint], *, reference: AudioSource, received: AudioSource,
+def fit_track(points: Sequence[LagPoint], *, reference: AudioSource, received: AudioSource,
               initial_lag: float, period_samples: float | None) -> AlignmentModel:
     """Drift and splices of one channel's lag track (:func:`lag_track`).
 
@@ -336,7 +337,7 @@ def fit_track(points: list[LagPoint], *, reference: AudioSource, received: Audio
 
     Parameters
     ----------
-    points : list of LagPoint
+    points : sequence of LagPoint
     reference, received : AudioSource
         Mono reference and received sources.
     initial_lag : float

@@ -49,7 +49,7 @@ from typing import TypeVar
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from validator.align.track import MIN_SCORE, LagPoint
+from validator.align.track import MIN_SCORE, LagPoint, LagTrack
 from validator.io.audio import AudioSource
 
 T = TypeVar("T")
@@ -78,7 +78,7 @@ def min_step_samples(period_samples: float) -> float:
 
 def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: float,
                 period_samples: float, inverted: bool = False,
-                threads: int = 1) -> list[LagPoint]:
+                threads: int = 1) -> Sequence[LagPoint]:
     """Delay of a steady tone every period, from its demodulated phase.
 
     Parameters
@@ -98,8 +98,9 @@ def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: f
 
     Returns
     -------
-    list of LagPoint
-        Points in received order; ``lag`` is unwrapped along the track (a
+    sequence of LagPoint
+        Points in received order (a :class:`~validator.align.track.LagTrack`);
+        ``lag`` is unwrapped along the track (a
         skip shows as a step of its length modulo the period), ``score`` is
         the coherence.
 
@@ -117,7 +118,7 @@ def phase_track(*, reference: AudioSource, received: AudioSource, initial_lag: f
 
 def phase_tracks(*, reference: AudioSource, received: AudioSource, mapping: Sequence[int],
                  initial_lags: Sequence[float], periods_samples: Sequence[float],
-                 inverted: Sequence[bool], threads: int = 1) -> list[list[LagPoint]] | None:
+                 inverted: Sequence[bool], threads: int = 1) -> list[Sequence[LagPoint]] | None:
     """Every channel's :func:`phase_track` from one read of each file per block, or None.
 
     Each block is read once for all channels (where the hop is many periods,
@@ -142,7 +143,7 @@ def phase_tracks(*, reference: AudioSource, received: AudioSource, mapping: Sequ
 
     Returns
     -------
-    list of list of LagPoint, or None
+    list of sequence of LagPoint, or None
     """
     ref, rec = reference, received
     dms = [_Demodulator.of(p, lag, ref.frames, rec.frames)
@@ -247,7 +248,7 @@ class _Demodulator:
         return ratio, np.where(ok_ref, cy, 0.0)
 
     def points(self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-               initial_lag: float, inverted: bool) -> list[LagPoint]:
+               initial_lag: float, inverted: bool) -> Sequence[LagPoint]:
         """The track's points from the blocks' (starts, ratio, coherence), in order."""
         if not parts:
             return []
@@ -266,6 +267,4 @@ class _Demodulator:
         delta -= self.period * round((delta[0] - (initial_lag - self.d)) / self.period)
         lag = self.d + delta
         ref_pos = np.round(n + self.nwin / 2 - lag).astype(np.int64)
-        # (.tolist(): Python ints and floats in one step, not one conversion call per value)
-        return [LagPoint(p, v, s) for p, v, s in zip(ref_pos.tolist(), lag.tolist(),
-                                                     score.tolist(), strict=True)]
+        return LagTrack(ref_pos, lag, score)

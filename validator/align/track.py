@@ -19,7 +19,9 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import overload
 
 import numpy as np
 
@@ -54,6 +56,76 @@ class LagPoint:
     score: float
 
 
+class LagTrack(Sequence[LagPoint]):
+    """A lag track held as three arrays; its :class:`LagPoint` are made when asked for.
+
+    A tone's phase track has a point every period (10 000 on 10 s at 48 kHz):
+    as arrays it goes from the demodulator through the model fit without an
+    object per point.
+
+    Parameters
+    ----------
+    ref_pos : np.ndarray, shape=(n,), int64
+    lag : np.ndarray, shape=(n,), float64
+    score : np.ndarray, shape=(n,), float64
+        The fields of the points, as :class:`LagPoint` describes them.
+    """
+
+    __slots__ = ("lag", "ref_pos", "score")
+
+    def __init__(self, ref_pos: np.ndarray, lag: np.ndarray, score: np.ndarray) -> None:
+        self.ref_pos = np.asarray(ref_pos, dtype=np.int64)
+        self.lag = np.asarray(lag, dtype=np.float64)
+        self.score = np.asarray(score, dtype=np.float64)
+
+    @classmethod
+    def of(cls, points: Sequence[LagPoint]) -> LagTrack:
+        """The track of a sequence of points (itself when it is one already)."""
+        if isinstance(points, LagTrack):
+            return points
+        return cls(np.array([pt.ref_pos for pt in points], dtype=np.int64),
+                   np.array([pt.lag for pt in points], dtype=np.float64),
+                   np.array([pt.score for pt in points], dtype=np.float64))
+
+    def __len__(self) -> int:
+        """Number of points."""
+        return len(self.lag)
+
+    @overload
+    def __getitem__(self, i: int) -> LagPoint: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> LagTrack: ...
+
+    def __getitem__(self, i: int | slice) -> LagPoint | LagTrack:
+        """Point ``i``, or the track of a slice."""
+        if isinstance(i, slice):
+            return LagTrack(self.ref_pos[i], self.lag[i], self.score[i])
+        return LagPoint(int(self.ref_pos[i]), float(self.lag[i]), float(self.score[i]))
+
+    def __iter__(self) -> Iterator[LagPoint]:
+        """The points in order."""
+        return map(LagPoint, self.ref_pos.tolist(), self.lag.tolist(), self.score.tolist())
+
+    def __eq__(self, other: object) -> bool:
+        """The same points, in the same order (with any sequence of points)."""
+        if isinstance(other, LagTrack):
+            return (np.array_equal(self.ref_pos, other.ref_pos)
+                    and np.array_equal(self.lag, other.lag)
+                    and np.array_equal(self.score, other.score))
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        """Hash of the points' values (a model holding the track stays hashable)."""
+        return hash((self.ref_pos.tobytes(), self.lag.tobytes(), self.score.tobytes()))
+
+    def __repr__(self) -> str:
+        """The number of points, not every point."""
+        return f"LagTrack({len(self)} points)"
+
+
 @dataclass(frozen=True)
 class AlignmentModel:
     """Piecewise-linear map from received samples to reference positions.
@@ -72,8 +144,8 @@ class AlignmentModel:
         Clock drift; positive when the received content lasts longer.
     gains : tuple of float
         Least-squares gain of each channel (received / reference amplitude).
-    points : tuple of LagPoint
-        The local delay track, for reports.
+    points : sequence of LagPoint
+        The local delay track, for reports (a :class:`LagTrack`).
     ambiguous_breaks : tuple of bool
         Per break: True when the reference is periodic, so the skipped length
         is known only modulo a period.
@@ -84,7 +156,7 @@ class AlignmentModel:
     breaks: tuple[int, ...]
     drift_ppm: float
     gains: tuple[float, ...]
-    points: tuple[LagPoint, ...] = field(default=(), repr=False)
+    points: Sequence[LagPoint] = field(default=(), repr=False)
     ambiguous_breaks: tuple[bool, ...] = ()
     period_samples: float | None = None
 
@@ -187,7 +259,7 @@ def track_lags(*, reference: AudioSource, received: AudioSource, initial_lag: fl
     return points
 
 
-def fit_model(points: list[LagPoint], *, reference: AudioSource, received: AudioSource,
+def fit_model(points: Sequence[LagPoint], *, reference: AudioSource, received: AudioSource,
               initial_lag: float, period_samples: float | None = None,
               jump_tol: float = 0.05, sigma_floor: float | None = None,
               transition_points: float = np.inf) -> AlignmentModel:
@@ -195,8 +267,8 @@ def fit_model(points: list[LagPoint], *, reference: AudioSource, received: Audio
 
     Parameters
     ----------
-    points : list of LagPoint
-        From :func:`track_lags`.
+    points : sequence of LagPoint
+        From :func:`track_lags`, or a :class:`LagTrack`.
     reference, received : AudioSource
     initial_lag : float
         Global delay in samples (used when the track is empty).
@@ -226,21 +298,21 @@ def fit_model(points: list[LagPoint], *, reference: AudioSource, received: Audio
     """
     ref, rec = reference, received
     nch = rec.channels
-    if len(points) < 2:
+    track = LagTrack.of(points)
+    if len(track) < 2:
         gains = _gains(ref, rec, [LagPoint(0, initial_lag, 1.0)], 0.0)
-        return AlignmentModel((float(initial_lag),), (), 0.0, gains, tuple(points), (),
+        return AlignmentModel((float(initial_lag),), (), 0.0, gains, track, (),
                               period_samples)
-    p = np.array([pt.ref_pos for pt in points], dtype=np.float64)
-    lag = np.array([pt.lag for pt in points])
-    score = np.array([pt.score for pt in points])
+    p = track.ref_pos.astype(np.float64)
+    lag = track.lag.copy()
+    score = track.score
     if period_samples:
         # a periodic reference gives each local delay modulo one period: unwrap the track so
         # that a slip of a whole period is not taken for a splice
         dd = np.diff(lag)
         dd = (dd + period_samples / 2) % period_samples - period_samples / 2
         lag = np.concatenate(([lag[0]], lag[0] + np.cumsum(dd)))
-        points = [LagPoint(pt.ref_pos, v, pt.score) for pt, v in zip(points, lag.tolist(),
-                                                                     strict=True)]
+        track = LagTrack(track.ref_pos, lag, track.score)
     floor = MIN_TRACK_SIGMA if sigma_floor is None else sigma_floor
     seg_id, slope, intercepts = segment_track(p, lag, min_step=jump_tol, sigma_floor=floor,
                                               min_drift_span=2.0 * ref.sample_rate_hz,
@@ -276,10 +348,10 @@ def fit_model(points: list[LagPoint], *, reference: AudioSource, received: Audio
         for i in reversed(weak):
             seg_id[seg_id > i] -= 1
         slope, intercepts = _fit_segments(p, lag, seg_id, with_slope=slope != 0.0)
-    gains = _gains(ref, rec, points, slope, nch=nch)
+    gains = _gains(ref, rec, track, slope, nch=nch)
     amb = tuple(bool(period_samples) and not (last_resolved and i == len(breaks) - 1)
                 for i in range(len(breaks)))
-    return AlignmentModel(tuple(intercepts), tuple(breaks), slope * 1e6, gains, tuple(points),
+    return AlignmentModel(tuple(intercepts), tuple(breaks), slope * 1e6, gains, track,
                           amb, period_samples)
 
 
@@ -979,7 +1051,7 @@ def _ls_gain(y: np.ndarray, r: np.ndarray) -> float:
     return float(np.dot(y, r) / den) if den > 1e-20 else 0.0
 
 
-def _gains(ref: AudioSource, rec: AudioSource, points: list[LagPoint], slope: float, *,
+def _gains(ref: AudioSource, rec: AudioSource, points: Sequence[LagPoint], slope: float, *,
            nch: int | None = None, window_s: float = 0.1,
            max_points: int = 60) -> tuple[float, ...]:
     """Median over analysis windows of each channel's least-squares gain."""

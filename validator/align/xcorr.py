@@ -60,16 +60,110 @@ def ncc(template: np.ndarray, signal: np.ndarray) -> np.ndarray:
     t = np.asarray(template, dtype=np.float64)
     s = np.asarray(signal, dtype=np.float64)
     n = t.shape[0]
-    m = s.shape[0]
-    nfft = fast_len(m + n - 1)
-    full = np.fft.irfft(np.fft.rfft(s, nfft) * np.conj(np.fft.rfft(t, nfft)), nfft)
-    c = full[:m - n + 1]  # c[l] = sum_k t[k] s[l + k]
-    cs = np.concatenate(([0.0], np.cumsum(s * s)))
-    es = cs[n:] - cs[:-n]
-    et = float(np.dot(t, t))
-    den = np.sqrt(np.maximum(es, 0.0) * et)
-    out = np.where(den > _EPS, c / np.maximum(den, _EPS), 0.0)
-    return np.clip(out, -1.0, 1.0)
+    c = correlate_valid(t, s)  # c[l] = sum_k t[k] s[l + k]
+    # the window energies, then c / sqrt(es * et), each pass in place (fresh arrays of a
+    # long signal cost as much again in page faults)
+    cs = np.cumsum(s * s)  # cs[i]: s[0 .. i]
+    den = np.empty(c.shape[0])
+    den[0] = cs[n - 1]
+    np.subtract(cs[n:], cs[:-n], out=den[1:])
+    np.maximum(den, 0.0, out=den)
+    den *= float(np.dot(t, t))
+    np.sqrt(den, out=den)
+    silent = den <= _EPS
+    np.maximum(den, _EPS, out=den)
+    np.divide(c, den, out=c)
+    c[silent] = 0.0
+    return np.clip(c, -1.0, 1.0, out=c)
+
+
+#: Overlap-save block length of :func:`correlate_valid`, in template lengths.
+BLOCK_TEMPLATES = 8
+
+
+def correlate_valid(template: np.ndarray, signal: np.ndarray) -> np.ndarray:
+    """Cross-correlation of a template against every full window of a signal, by FFT.
+
+    Parameters
+    ----------
+    template : np.ndarray, shape=(n,), float64
+    signal : np.ndarray, shape=(m,), float64, ``m >= n``
+
+    Returns
+    -------
+    np.ndarray, shape=(m - n + 1,), float64
+        ``out[l] = sum_k t[k] s[l + k]``.
+
+    Notes
+    -----
+    A template much shorter than the signal (a 50 ms marker searched over a
+    10 s head) is correlated by overlap-save: blocks of
+    ``fast_len(BLOCK_TEMPLATES * n)`` samples (at least 4096) transformed together, which
+    touches every sample as often as one transform of the whole signal but
+    at a cache-sized length (about three times faster). Otherwise one
+    transform of the whole signal. The two differ by rounding only (about
+    1e-16 of the correlation's scale).
+
+    References
+    ----------
+    .. [1] A. V. Oppenheim and R. W. Schafer, "Discrete-Time Signal Processing",
+       3rd ed., 2010, section 8.7.3 (overlap-save).
+    """
+    n, m = template.shape[0], signal.shape[0]
+    out_len = m - n + 1
+    size = fast_len(max(BLOCK_TEMPLATES * n, 4096))
+    if m < 4 * size:  # one transform of the whole signal
+        nfft = fast_len(m + n - 1)
+        full = np.fft.irfft(np.fft.rfft(signal, nfft) * np.conj(np.fft.rfft(template, nfft)),
+                            nfft)
+        return full[:out_len]
+    hop = size - n + 1  # valid outputs per block
+    blocks = -(-out_len // hop)
+    padded = np.zeros((blocks - 1) * hop + size)
+    padded[:m] = signal
+    segments = np.lib.stride_tricks.sliding_window_view(padded, size)[::hop]
+    spec = np.fft.rfft(segments, axis=1) * np.conj(np.fft.rfft(template, size))
+    return np.fft.irfft(spec, size, axis=1)[:, :hop].ravel()[:out_len]
+
+
+def autocorrelation(x: np.ndarray, lags: int) -> np.ndarray:
+    """Linear autocorrelation of ``x`` at lags ``0 .. lags - 1``, by blocked FFT.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape=(n,), float64
+    lags : int
+        Number of lags wanted (>= 1).
+
+    Returns
+    -------
+    np.ndarray, shape=(min(lags, n),), float64
+        ``out[k] = sum_i x[i] x[i + k]`` (``x`` zero beyond its end).
+
+    Notes
+    -----
+    ``x`` is cut into blocks of ``B >= lags`` samples (a power of two, at least
+    4096), each transformed at length ``2 B``. The window ``x[bB : bB + 2B]``
+    that block ``b`` meets at lags up to ``B`` is block ``b`` plus block
+    ``b + 1`` delayed by ``B``, whose spectrum is block ``b + 1``'s times
+    ``(-1)**k``: so ``sum_b conj(X_b) (X_b + (-1)**k X_(b+1))`` is the
+    spectrum of the wanted correlation, and one inverse transform of length
+    ``2 B`` gives it. For a long ``x`` and a few lags (50 ms over a 10 s head)
+    this is about three times faster than one transform of ``2 n`` samples,
+    and equal to it up to rounding (about 1e-15 of ``out[0]``).
+    """
+    n = x.shape[0]
+    lags = min(int(lags), n)
+    b = max(4096, 1 << (lags - 1).bit_length())
+    nb = -(-n // b)
+    padded = np.zeros((nb + 1) * b)
+    padded[:n] = x
+    spec = np.fft.rfft(padded.reshape(nb + 1, b), 2 * b, axis=1)
+    head = np.conj(spec[:-1])
+    cross = np.einsum("ij,ij->j", head, spec[1:])
+    cross[1::2] *= -1.0  # block b + 1 delayed by B: (-1)**k
+    power = np.einsum("ij,ij->j", head, spec[:-1]) + cross
+    return np.fft.irfft(power, 2 * b)[:lags]
 
 
 def parabolic_peak(values: np.ndarray, index: int) -> tuple[float, float]:

@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from validator.batch.result import CaptureOutcome
+from validator.report.junit import xml_safe
 
 __all__ = ["render_batch_junit", "render_index", "render_text"]
-
-_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _basename(p: object) -> str:
@@ -70,10 +69,6 @@ def render_index(summary: dict[str, Any]) -> str:
         errors=[c for c in captures if c["status"] == "error"])
 
 
-def _xml_safe(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", text)
-
-
 def render_batch_junit(outcomes: Sequence[CaptureOutcome], *,
                        name: str = "audio-stream-validator batch") -> str:
     """The run's JUnit XML: one ``<testsuite>`` per capture, in job order.
@@ -92,7 +87,7 @@ def render_batch_junit(outcomes: Sequence[CaptureOutcome], *,
     """
     from validator.report.junit import CLASS_PREFIX
 
-    root = ET.Element("testsuites", {"name": _xml_safe(name)})
+    root = ET.Element("testsuites", {"name": xml_safe(name)})
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     time_s = 0.0
     for o in outcomes:
@@ -131,16 +126,16 @@ def _validated_suites(o: CaptureOutcome) -> list[ET.Element]:
 def _problem_suite(o: CaptureOutcome, classname: str) -> ET.Element:
     error = o.status != "not_run"
     suite = ET.Element("testsuite", {
-        "name": _xml_safe(o.job.received), "tests": "1", "failures": "0",
+        "name": xml_safe(o.job.received), "tests": "1", "failures": "0",
         "errors": "1" if error else "0", "skipped": "0" if error else "1", "time": "0.000"})
     ET.SubElement(suite, "properties")
     case = ET.SubElement(suite, "testcase", {"name": "validate", "classname": classname,
                                              "time": "0.000"})
     if error:
         message = o.error or f"{o.job.name}: its JUnit report is missing from the run folder"
-        el = ET.SubElement(case, "error", {"message": _xml_safe(message),
-                                           "type": _xml_safe(o.error_type or "error")})
-        el.text = _xml_safe(message + ("\n" + o.traceback if o.traceback else "") + "\n")
+        el = ET.SubElement(case, "error", {"message": xml_safe(message),
+                                           "type": xml_safe(o.error_type or "error")})
+        el.text = xml_safe(message + ("\n" + o.traceback if o.traceback else "") + "\n")
     else:
         ET.SubElement(case, "skipped", {"message": "not run: the batch was interrupted"})
     return suite
@@ -153,8 +148,8 @@ def _add_tags(suite: ET.Element, o: CaptureOutcome) -> None:
         suite.insert(0, props)
     ET.SubElement(props, "property", {"name": "batch_capture", "value": o.job.name})
     for key, value in o.job.tags:
-        ET.SubElement(props, "property", {"name": _xml_safe(f"tag.{key}"),
-                                          "value": _xml_safe(value)})
+        ET.SubElement(props, "property", {"name": xml_safe(f"tag.{key}"),
+                                          "value": xml_safe(value)})
 
 
 def render_text(summary: dict[str, Any], *, max_listed: int = 20,

@@ -97,17 +97,30 @@ def fit_sine(x: np.ndarray, t_s: np.ndarray, frequency_hz: float, *,
         ``(a, b, c)`` of ``a cos(2 pi f t) + b sin(2 pi f t) + c``.
     """
     w = 2 * np.pi * frequency_hz
-    one = np.ones_like(t_s)
-    coef = _lsq(np.stack([np.cos(w * t_s), np.sin(w * t_s), one]), x)
-    for _ in range(iterations):
-        c, s = np.cos(w * t_s), np.sin(w * t_s)
-        a4 = np.stack([c, s, one, t_s * (-coef[0] * s + coef[1] * c)])
+    # the design's rows in one buffer: cos, sin, 1 and the frequency's column; the cosine and
+    # sine at the current frequency serve the fit that ends one step and the next step
+    a4 = np.empty((4, len(t_s)))
+    c, s = a4[0], a4[1]
+    a4[2] = 1.0
+    _cos_sin(w, t_s, c, s)
+    coef = _lsq(a4[:3], x)
+    for i in range(iterations):
+        np.multiply(t_s, -coef[0] * s + coef[1] * c, out=a4[3])
         c4 = _lsq(a4, x)
         coef = c4[:3]
         w += c4[3]
         if abs(c4[3]) < 1e-10 * w:
             break
+        if i + 1 < iterations:
+            _cos_sin(w, t_s, c, s)
     return float(w / (2 * np.pi)), coef
+
+
+def _cos_sin(w: float, t_s: np.ndarray, c: np.ndarray, s: np.ndarray) -> None:
+    """``c = cos(w t_s)`` and ``s = sin(w t_s)``, in place (the argument formed once)."""
+    wt = w * t_s
+    np.cos(wt, out=c)
+    np.sin(wt, out=s)
 
 
 def dominant_frequency(x: np.ndarray, sample_rate_hz: int) -> tuple[float, float]:
@@ -222,7 +235,9 @@ def _harmonic_fit(x: np.ndarray, theta: np.ndarray,
     z : np.ndarray, shape=(n,), complex128
         ``exp(i theta)`` (see :func:`_harmonic_sum`).
     """
-    z = np.exp(1j * theta)
+    z = np.empty(len(theta), dtype=complex)  # exp(i theta), as libm's cexp: cos + i sin
+    np.cos(theta, out=z.real)
+    np.sin(theta, out=z.imag)
     xc = x.astype(complex)
     s = np.empty(2 * n_h + 1, dtype=complex)
     s[0] = len(x)
@@ -235,21 +250,21 @@ def _harmonic_fit(x: np.ndarray, theta: np.ndarray,
         if m < 2 * n_h:
             p *= z
 
-    def sm(m: int) -> complex:  # S_m for any integer m (S_-m = conj(S_m))
-        return complex(s[m]) if m >= 0 else complex(s[-m]).conjugate()
-
+    # S_m for m = -2 n_h .. 2 n_h (S_-m = conj(S_m)), then the blocks of the normal matrix
+    # for h, j = 1 .. n_h: d = S_(h-j), a = S_(h+j)
+    re = np.concatenate((s.real[:0:-1], s.real))
+    im = np.concatenate((-s.imag[:0:-1], s.imag))
+    hj = np.arange(1, n_h + 1)
+    diff, tot = hj[:, None] - hj[None, :] + 2 * n_h, hj[:, None] + hj[None, :] + 2 * n_h
     k = 2 * n_h + 1
     g = np.empty((k, k))
     g[0, 0] = len(x)
-    for h in range(1, n_h + 1):
-        g[0, 2 * h - 1] = g[2 * h - 1, 0] = sm(h).real   # sum cos(h theta)
-        g[0, 2 * h] = g[2 * h, 0] = sm(h).imag           # sum sin(h theta)
-        for j in range(1, n_h + 1):
-            d, a = sm(h - j), sm(h + j)
-            g[2 * h - 1, 2 * j - 1] = 0.5 * (d.real + a.real)   # cos h cos j
-            g[2 * h, 2 * j] = 0.5 * (d.real - a.real)           # sin h sin j
-            g[2 * h - 1, 2 * j] = 0.5 * (a.imag - d.imag)       # cos h sin j
-            g[2 * h, 2 * j - 1] = 0.5 * (a.imag + d.imag)       # sin h cos j
+    g[0, 1::2] = g[1::2, 0] = s.real[1:n_h + 1]  # sum cos(h theta)
+    g[0, 2::2] = g[2::2, 0] = s.imag[1:n_h + 1]  # sum sin(h theta)
+    g[1::2, 1::2] = 0.5 * (re[diff] + re[tot])  # cos h cos j
+    g[2::2, 2::2] = 0.5 * (re[diff] - re[tot])  # sin h sin j
+    g[1::2, 2::2] = 0.5 * (im[tot] - im[diff])  # cos h sin j
+    g[2::2, 1::2] = 0.5 * (im[tot] + im[diff])  # sin h cos j
     rhs = np.empty(k)
     rhs[0] = x.sum()
     rhs[1::2], rhs[2::2] = q.real, q.imag

@@ -38,6 +38,11 @@ MAX_ABS_SAMPLE = 1000.0
 #: Largest block read from libsndfile at once, samples over all channels (16 MiB of
 #: float64): memory follows the data in the file, not what its header promises.
 READ_CHUNK_SAMPLES = 1 << 21
+#: Integer PCM files of at most this many samples (over all channels: 44 s of 48 kHz mono)
+#: are read once, as their integer codes, and every later read is a slice of them (the
+#: same values; a short capture's alignment reads a few hundred spans). Longer files are
+#: read span by span, so memory does not grow with their length.
+CACHE_SAMPLES = 1 << 21
 
 
 def _check_samples(y: np.ndarray, name: str, first: int = 0,
@@ -329,6 +334,9 @@ class SpanSource(AudioSource):
 class FileSource(AudioSource):
     """An audio file read in blocks through soundfile (libsndfile).
 
+    A short integer PCM file (:data:`CACHE_SAMPLES`) is read once, on the first
+    read, and kept as its integer codes.
+
     Parameters
     ----------
     path : str or Path
@@ -384,9 +392,34 @@ class FileSource(AudioSource):
         self._int_dtype = {"PCM_16": "int16", "PCM_24": "int32", "PCM_32": "int32"}.get(
             self.subtype)
         self._int_scale = 2.0 ** -15 if self.subtype == "PCM_16" else 2.0 ** -31
+        self._codes: np.ndarray | None = None  # a short file's integer codes, once read
+        self._codes_tried = False
         # integer PCM and G.711 decode to [-1, 1) exactly: nothing to check
         self.checks_samples = not (self.subtype.startswith("PCM_")
                                    or self.subtype in ("ULAW", "ALAW"))
+
+    def _cached_codes(self) -> np.ndarray | None:
+        """All integer codes of a short integer PCM file (:data:`CACHE_SAMPLES`), or None.
+
+        Read on the first call. None for other files, and for a file whose data
+        cannot be read whole (truncated or damaged): it is read span by span, so
+        that each read fails where it did.
+        """
+        if self._codes_tried:
+            return self._codes
+        import soundfile as sf
+
+        with self._lock:
+            if not self._codes_tried and self._int_dtype is not None \
+                    and self.frames * self.channels <= CACHE_SAMPLES:
+                try:
+                    self._sf.seek(0)
+                    codes = self._sf.read(self.frames, dtype=self._int_dtype, always_2d=True)
+                    self._codes = codes if codes.shape[0] == self.frames else None
+                except (sf.LibsndfileError, RuntimeError):
+                    self._codes = None
+            self._codes_tried = True
+        return self._codes
 
     def _read(self, start: int, frames: int) -> np.ndarray:
         blocks = self._read_checked(start, frames)
@@ -416,6 +449,13 @@ class FileSource(AudioSource):
         """
         import soundfile as sf
 
+        codes = self._cached_codes()
+        if codes is not None:
+            if start + frames > self.frames:
+                raise AudioFormatError(
+                    f"{self.name}: truncated: header promises {self.frames} frames, "
+                    f"data ends at {self.frames}")
+            return [codes[start:start + frames]]
         try:
             with self._lock, _quiet_stderr(self._mpeg_risk):
                 self._sf.seek(start)

@@ -9,20 +9,18 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from validator.quality.loss import (
-    DEFAULT_JITTER_BUFFER_MS,
-    JitterBuffer,
-    JitterBufferSpecError,
-    parse_jitter_buffer,
-)
+from validator.defaults import DEFAULT_JITTER_BUFFER_MS
 
-if TYPE_CHECKING:  # pragma: no cover
+if TYPE_CHECKING:  # pragma: no cover (the E-model's modules load when an option is used)
+    from validator.quality.loss import JitterBuffer
     from validator.quality.rating import EModelSettings
 
 __all__ = ["add_emodel_options", "emodel_settings"]
 
 
 def _buffer(text: str) -> JitterBuffer:
+    from validator.quality.loss import JitterBufferSpecError, parse_jitter_buffer
+
     try:
         return parse_jitter_buffer(text)
     except JitterBufferSpecError as exc:
@@ -54,8 +52,19 @@ def add_emodel_options(p: argparse.ArgumentParser, *, buffer_help: str = "") -> 
                         "ITU-T G.113 Appendix I)")
 
 
-def emodel_settings(args: argparse.Namespace) -> EModelSettings:
-    """The :class:`~validator.quality.rating.EModelSettings` of parsed arguments."""
+def emodel_settings(args: argparse.Namespace) -> EModelSettings | None:
+    """The :class:`~validator.quality.rating.EModelSettings` of parsed arguments.
+
+    Returns
+    -------
+    EModelSettings or None
+        None when no E-model option was given: the defaults, which every
+        consumer takes for None (and a WAV validation does not import the
+        E-model for them).
+    """
+    if args.jitter_buffer is None and args.one_way_delay_ms is None and not args.plc:
+        return None
+    from validator.quality.loss import JitterBuffer
     from validator.quality.rating import EModelSettings
 
     return EModelSettings(jitter_buffer=args.jitter_buffer or JitterBuffer(),

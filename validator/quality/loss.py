@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from validator.defaults import DEFAULT_JITTER_BUFFER_MS
 from validator.errors import ValidatorError
 
 __all__ = [
@@ -34,8 +35,6 @@ __all__ = [
     "parse_jitter_buffer",
 ]
 
-#: Size of the modelled fixed jitter buffer by default, ms (also the adaptive one's start).
-DEFAULT_JITTER_BUFFER_MS = 60.0
 #: Ramjee et al. (1994), algorithm 1: weight of the past in the delay and variation estimates.
 ADAPTIVE_ALPHA = 0.998002
 #: Ramjee et al. (1994), algorithm 1: play-out delay = mean delay + ADAPTIVE_BETA x variation.

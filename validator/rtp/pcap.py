@@ -28,7 +28,6 @@ References
 from __future__ import annotations
 
 import os
-import socket
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -509,6 +508,8 @@ def _ntop4(b: bytes) -> str:
 
 
 def _ntop6(b: bytes) -> str:
+    import socket  # here: a WAV validation imports this module for is_capture_file alone
+
     return socket.inet_ntop(socket.AF_INET6, b)
 
 
@@ -794,6 +795,8 @@ def udp_frame(src: str, sport: int, dst: str, dport: int, payload: bytes, *,
         RFC 1112 group MAC), the IPv4 header checksum is valid and the UDP
         checksum is 0 ("none", allowed over IPv4 by RFC 768).
     """
+    import socket
+
     ulen = 8 + len(payload)
     dst_b = socket.inet_aton(dst)
     hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + ulen, ip_id & 0xFFFF, 0x4000, 64, _UDP, 0,
