@@ -11,7 +11,8 @@ A perceptual codec (Opus) codes quiet syllables with an error as loud as the
 signal, and their level by a few dB either way; that is its coding, not a
 level fault. For the same reason each 10 ms window must follow the reference
 in its own right: the squared correlation of received and reference over the
-window is at least :data:`MIN_WINDOW_R2`. A level step keeps the waveform
+window, with the capture's background noise taken out of the received power,
+is at least :data:`MIN_WINDOW_R2`. A level step keeps the waveform
 (correlation 1 whatever its size); a codec's noise substitution in a
 fricative does not (0.4 to 0.6 in Opus at 32 kbit/s, where the coded noise
 sits 3 dB under the reference for 100 ms).
@@ -71,8 +72,12 @@ def detect_level_changes(cf: ChannelFeatures, act: Activity, fr: Frames,
     matched = act.active & (cf.p_x >= floor * 10.0 ** (MIN_MATCH_DB / 10.0))
     ok = _moving_sum(matched.astype(np.float32), w) >= w - 0.5
     ok &= _moving_sum(exclude.astype(np.float32), w) < 0.5
+    # the received power less the capture's background noise, which lowers the correlation of
+    # a window that follows the reference (a dip in 20 dB of noise) as much as a codec's noise
+    # substitution does
     syr = _moving_sum(cf.p_yr, w).astype(np.float64)
-    ok &= syr * syr >= MIN_WINDOW_R2 * sy.astype(np.float64) * _moving_sum(cf.p_r, w)
+    sy_clean = np.maximum(sy.astype(np.float64) - w * act.noise_power, 1e-30)
+    ok &= syr * syr >= MIN_WINDOW_R2 * sy_clean * _moving_sum(cf.p_r, w)
     with np.errstate(divide="ignore", invalid="ignore"):
         d = 10 * np.log10(np.maximum(sy, 1e-30) / np.maximum(sx, 1e-30))
     min_frames = max(int(np.ceil(settings.level_min_ms * fs / 1000 / flen)), 1)
