@@ -807,10 +807,27 @@ def _tail_cost(ref: AudioSource, rec: AudioSource, edge_r: int, offset: float,
     if q_hi - q_lo < 4:
         return float("inf")
     y = mono(rec.read(q_lo, q_hi - q_lo))
-    pos = (np.arange(q_lo, q_hi, dtype=np.float64) - offset) / scale
-    lo = int(np.floor(pos[0])) - HALF_TAPS - 2
-    r = interpolate(mono(ref.read(lo, int(np.ceil(pos[-1])) + HALF_TAPS + 2 - lo))[:, None],
-                    pos, origin=lo)[:, 0]
+    (r,) = _reference_on(ref, q_lo, q_hi, (offset,), scale)
+    return _fit_cost(y, r)
+
+
+def _reference_on(ref: AudioSource, q_lo: int, q_hi: int, offsets: Sequence[float],
+                  scale: float) -> list[np.ndarray]:
+    """The mono reference on received samples ``q_lo .. q_hi-1`` under each offset.
+
+    Reference sample ``p`` lies on received sample ``q = p * scale + offset``;
+    one read covers every offset.
+    """
+    n = np.arange(q_lo, q_hi, dtype=np.float64)
+    pos = [(n - c) / scale for c in offsets]
+    lo = int(np.floor(min(x[0] for x in pos))) - HALF_TAPS - 2
+    hi = int(np.ceil(max(x[-1] for x in pos))) + HALF_TAPS + 2
+    r = mono(ref.read(lo, hi - lo))[:, None]
+    return [interpolate(r, x, origin=lo)[:, 0] for x in pos]
+
+
+def _fit_cost(y: np.ndarray, r: np.ndarray) -> float:
+    """Squared residual of ``y`` after ``r`` times its least-squares gain."""
     e = y - _ls_gain(y, r) * r
     return float(np.dot(e, e))
 
@@ -978,20 +995,10 @@ def _split_supported(ref: AudioSource, rec: AudioSource, p: np.ndarray, seg_id: 
     if not q_lo < b < q_hi:
         return True  # nothing to weigh it on: the track's own evidence stands
     y = mono(rec.read(q_lo, q_hi - q_lo))
-    n = np.arange(q_lo, q_hi, dtype=np.float64)
-    pa, pb = (n - intercepts[i]) / scale, (n - intercepts[i + 1]) / scale
-    lo = int(np.floor(min(pa[0], pb[0]))) - HALF_TAPS - 2
-    hi = int(np.ceil(max(pa[-1], pb[-1]))) + HALF_TAPS + 2
-    r = mono(ref.read(lo, hi - lo))[:, None]
-    ra, rb = (interpolate(r, pos, origin=lo)[:, 0] for pos in (pa, pb))
+    ra, rb = _reference_on(ref, q_lo, q_hi, (intercepts[i], intercepts[i + 1]), scale)
     k = b - q_lo
-
-    def cost(yy: np.ndarray, rr: np.ndarray) -> float:
-        e = yy - _ls_gain(yy, rr) * rr
-        return float(np.dot(e, e))
-
-    split = cost(y[:k], ra[:k]) + cost(y[k:], rb[k:])
-    return split <= SPLIT_GAIN * min(cost(y, ra), cost(y, rb))
+    split = _fit_cost(y[:k], ra[:k]) + _fit_cost(y[k:], rb[k:])
+    return split <= SPLIT_GAIN * min(_fit_cost(y, ra), _fit_cost(y, rb))
 
 
 def _locate_splice(ref: AudioSource, rec: AudioSource, p_a: float, p_b: float, c_a: float,
