@@ -6,7 +6,6 @@ Exit codes of the command-line tool are named here: :data:`EXIT_PASS` (0),
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from dataclasses import dataclass, field, fields
@@ -197,14 +196,10 @@ def _build(cls: Any, table: dict[str, Any], path: object, what: str) -> Any:
                 raise ProfileError(f"{path}: [{what}] {key} cannot be disabled")
             kwargs[key] = None
             continue
-        if what == "detectors":
-            problem = setting_problem(key, value)
-            if problem is not None:
-                raise ProfileError(f"{path}: [detectors] {problem}")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ProfileError(f"{path}: [{what}] {key} = {value!r}; expected a number")
-        if not math.isfinite(value):  # TOML has nan and inf
-            raise ProfileError(f"{path}: [{what}] {key} = {value!r}; expected a finite number")
+        # a number, finite (TOML has nan and inf), and for a detector setting within its range
+        problem = setting_problem(key, value)
+        if problem is not None:
+            raise ProfileError(f"{path}: [{what}] {problem}")
         if "int" in str(names[key].type):
             if not float(value).is_integer() or value < 0:
                 raise ProfileError(f"{path}: [{what}] {key} = {value!r}; expected a whole "

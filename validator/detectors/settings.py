@@ -31,7 +31,8 @@ def setting_problem(key: str, value: object) -> str | None:
     Parameters
     ----------
     key : str
-        A field of :class:`DetectorSettings`.
+        A field of :class:`DetectorSettings`, or any other profile number (a
+        limit): a key outside :data:`RANGES` may be any finite number.
     value : object
         The value given.
 
