@@ -47,6 +47,14 @@ def _run(case: Case) -> score.CaseScore:
     return s
 
 
+def score_all(cases: list[Case], jobs: int) -> list[score.CaseScore]:
+    """Each case validated and scored, in order, by ``jobs`` worker processes."""
+    if jobs <= 1:
+        return [_run(c) for c in cases]
+    with Pool(jobs) as pool:
+        return pool.map(_run, cases, chunksize=1)
+
+
 def _f(v, fmt="{:.2f}") -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -154,12 +162,7 @@ def dither_note(runs: int, jobs: int) -> str:
     per: dict[str, list[int]] = {}
     with tempfile.TemporaryDirectory(prefix="verify_f_dither_") as tmp:
         for k in range(runs):
-            built = codecs.build_f(Path(tmp) / str(k), repeatable=False)
-            if jobs > 1:
-                with Pool(jobs) as pool:
-                    scores = pool.map(_run, built, chunksize=1)
-            else:
-                scores = [_run(c) for c in built]
+            scores = score_all(codecs.build_f(Path(tmp) / str(k), repeatable=False), jobs)
             for s in scores:
                 row = per.setdefault(s.name, [0, 0, 0])
                 row[0] += s.false_events + s.other_events
@@ -201,11 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.jobs} job(s)",
         file=sys.stderr,
     )
-    if args.jobs > 1:
-        with Pool(args.jobs) as pool:
-            scores = pool.map(_run, cases, chunksize=1)
-    else:
-        scores = [_run(c) for c in cases]
+    scores = score_all(cases, args.jobs)
     rows = score.summarise(scores)
     wall = time.perf_counter() - t0
     print("## Verification corpus: per case\n")

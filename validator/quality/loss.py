@@ -233,17 +233,8 @@ def late_from_transit(n: np.ndarray, *, buffer: JitterBuffer | None = None,
                       packet_ms: float = 20.0) -> tuple[np.ndarray, float | None, float]:
     """:func:`late_mask` from the transit delays ``n = arrival_ms - rtp_ms`` (ms, in arrival order).
 
-    Parameters
-    ----------
-    n : np.ndarray, shape=(n_packets,), float64
-    buffer : JitterBuffer, optional
-    packet_ms : float
-
-    Returns
-    -------
-    late : np.ndarray, shape=(n_packets,), bool
-    mean_wait_ms : float or None
-    final_delay_ms : float
+    Parameters and returns as :func:`late_mask`, with ``n``, shape
+    ``(n_packets,)``, float64, in place of the two time arrays.
     """
     jb = buffer or JitterBuffer()
     if not n.shape[0]:
