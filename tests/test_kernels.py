@@ -20,7 +20,7 @@ import soundfile as sf
 from validator.align.delay import median
 from validator.align.track import running_median
 from validator.align.xcorr import autocorrelation, correlate_valid, fast_len
-from validator.detectors.features import _RunTracker
+from validator.detectors.features import ZERO_LEVEL, _run_mask, _RunTracker
 from validator.detectors.glitch import _box, _dilate, _window_max
 from validator.detectors.metrics import measure_tone
 from validator.io.audio import open_audio
@@ -146,6 +146,27 @@ def test_run_tracker_fed_in_blocks_finds_every_run():
         for a, b in zip(cuts[:-1], cuts[1:], strict=True):
             tracker.feed(mask[a:b], a)
         assert tracker.finish(n) == _runs_reference(mask, min_run)
+
+
+def test_strided_run_mask_finds_the_same_runs_as_testing_every_sample():
+    """_run_mask tests every min_run-th sample first: fed block by block, the tracker must keep
+    exactly the runs of the full mask, including runs that cross a block's edge."""
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        n = int(rng.integers(1, 600))
+        y = rng.uniform(-1, 1, n)
+        i = 0
+        while i < n:
+            length = int(rng.integers(1, 60))
+            if rng.random() < 0.3:
+                y[i:i + length] = 0.0
+            i += length + int(rng.integers(0, 40))
+        min_run = int(rng.integers(1, 25))
+        cuts = sorted({0, n, *rng.integers(0, n, int(rng.integers(0, 6))).tolist()})
+        tracker = _RunTracker(min_run)
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            tracker.feed(_run_mask(y[a:b], min_run, lambda v: np.abs(v) < ZERO_LEVEL), a)
+        assert tracker.finish(n) == _runs_reference(np.abs(y) < ZERO_LEVEL, min_run)
 
 
 def test_tone_measurement_matches_an_explicit_least_squares_fit():

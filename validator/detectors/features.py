@@ -35,6 +35,8 @@ ZERO_LEVEL = 2.0 ** -16
 ENVELOPE_BINS = 3000
 #: A sample counts as clipped at or above this magnitude.
 CLIP_LEVEL = 1.0 - 2.0 ** -12
+#: More sampled hits than this in one block: :func:`_run_mask` tests every sample.
+RUN_GROUPS_MAX = 64
 
 
 @dataclass
@@ -312,9 +314,9 @@ def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
         for ch in range(nch):
             _fold_channel(chans[ch], y[:, ch], xr[:, ch], gains[ch], f0, flen,
                           (span.origin + b0, env_bin), core)
-            zeros[ch].feed(np.abs(y[:, ch]) < ZERO_LEVEL, b0)
+            zeros[ch].feed(_run_mask(y[:, ch], min_zero_run, _is_zero), b0)
             if max(-chans[ch].envelope[0].min(), chans[ch].envelope[1].max()) >= CLIP_LEVEL:
-                clips[ch].feed(np.abs(y[:, ch]) >= CLIP_LEVEL, b0)
+                clips[ch].feed(_run_mask(y[:, ch], min_clip_run, _is_clipped), b0)
             else:  # no sample so far is at full scale
                 clips[ch].feed(np.zeros(0, dtype=bool), b0)
         excerpts.extend((w0, rec.read(w0, min(ex_len, n - w0))) for w0 in span.excerpts
@@ -327,6 +329,56 @@ def extract_features(rec: AudioSource, aligns: ChannelAlignments, *,
         if (span.origin, span.total) == (0, n):  # else the caller folds blocks first
             chans[ch].envelope[~np.isfinite(chans[ch].envelope)] = 0.0
     return Features(fs, flen, n, chans, covered, excerpts, env_bin)
+
+
+def _is_zero(a: np.ndarray) -> np.ndarray:
+    return np.abs(a) < ZERO_LEVEL
+
+
+def _is_clipped(a: np.ndarray) -> np.ndarray:
+    return np.abs(a) >= CLIP_LEVEL
+
+
+def _run_mask(a: np.ndarray, min_run: int, test: Callable[[np.ndarray], np.ndarray]
+              ) -> np.ndarray:
+    """``test(a)``, exact wherever :class:`_RunTracker` can keep a run, testing fewer samples.
+
+    A run of at least ``min_run`` samples holds a sample whose index is a
+    multiple of ``min_run``, so only every ``min_run``-th sample is tested
+    first. The mask is then exact from ``min_run - 1`` samples before each
+    group of hits to as many after it, which holds each such run whole, and
+    in the last ``min_run`` samples: a run that touches the block's end may go
+    on in the next block, whatever its length here (one that touches its start
+    holds sample 0, which is tested). Elsewhere it is False: only shorter runs
+    inside the block, which the tracker drops, are missed.
+
+    Parameters
+    ----------
+    a : np.ndarray, shape=(n,), float64
+    min_run : int
+        Shortest run kept, samples.
+    test : callable
+        Elementwise predicate, e.g. "is digital silence".
+
+    Returns
+    -------
+    np.ndarray, shape=(n,), bool
+    """
+    n, step = len(a), max(min_run, 1)
+    if step < 3 or n <= 4 * step:
+        return test(a)
+    hits = np.flatnonzero(test(a[::step])) * step
+    if len(hits) > RUN_GROUPS_MAX:  # quiet audio full of zeros: one pass is cheaper
+        return test(a)
+    mask = np.zeros(n, dtype=bool)
+    if len(hits):
+        brk = np.flatnonzero(np.diff(hits) > step)
+        lo = np.maximum(np.concatenate((hits[:1], hits[brk + 1])) - step + 1, 0)
+        hi = np.minimum(np.concatenate((hits[brk], hits[-1:])) + step, n)
+        for s, e in zip(lo.tolist(), hi.tolist(), strict=True):
+            mask[s:e] = test(a[s:e])
+    mask[n - step:] = test(a[n - step:])
+    return mask
 
 
 def _fold_channel(c: ChannelFeatures, yc: np.ndarray, xrc: np.ndarray, gain: float, f0: int,
