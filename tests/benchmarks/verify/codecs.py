@@ -80,7 +80,7 @@ def encoders() -> set[str]:
     return _ENCODERS & names
 
 
-def _reference(cache: Path, fs: int, repeatable: bool = True) -> Path:
+def reference_speech(cache: Path, fs: int, repeatable: bool = True) -> Path:
     """The espeak-ng speech at ``fs`` (48 kHz by sox, lower rates by ``sox rate -v``).
 
     ``repeatable``: sox's dither is the same in every build (``sox -R``);
@@ -101,7 +101,7 @@ def _reference(cache: Path, fs: int, repeatable: bool = True) -> Path:
 def clean_codec(folder: Path, *, name: str, cache: Path, fs: int, options: list[str],
                 ext: str, snr_db: float | None, repeatable: bool = True) -> Case:
     """F: one codec round trip of clean (or noisy) speech; truth: no fault."""
-    ref, _ = read(_reference(cache, fs, repeatable))
+    ref, _ = read(reference_speech(cache, fs, repeatable))
     write(folder / "reference.wav", ref, fs, subtype="PCM_16")
     source = folder / "reference.wav"
     if snr_db is not None:
