@@ -134,7 +134,9 @@ def _join_close(events: list[Event], kind: str, gap_s: float,
             linked = [g for g in groups[-8:] if _close(g, e, gap_s)]
             for g in linked[1:]:
                 linked[0].extend(g)
-            groups = [g for g in groups if not any(g is h for h in linked[1:])]
+            if len(linked) > 1:  # (else no group goes: a pass over all of them per event
+                # is quadratic in a capture with thousands of dropouts)
+                groups = [g for g in groups if not any(g is h for h in linked[1:])]
             if linked:
                 linked[0].append(e)
             else:
