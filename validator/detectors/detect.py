@@ -112,23 +112,29 @@ def _detect_channel(cf: ChannelFeatures, act: Activity, feats: Features, ch: int
     """
     fr = Frames(feats.sample_rate_hz, feats.frame_len, ch)
     n_frames, flen = feats.n_frames, feats.frame_len
+    # one block of a long capture: every detector's residual floor is the capture's curve at
+    # each frame's level, whatever frames it leaves out, so it is computed once
+    floor = None if act.floor_curve is None else residual_floor(cf, act, ~covered)
     silence = detect_silence(cf, act, fr, settings)
     sil_mask = span_mask([(e.start_sample, e.end_sample) for e in silence], n_frames, flen)
-    dropouts = [e for e in detect_dropouts(cf, act, fr, settings, by_sound=by_sound)
+    dropouts = [e for e in detect_dropouts(cf, act, fr, settings, by_sound=by_sound,
+                                           floor=floor)
                 if not sil_mask[e.start_sample // flen:-(-e.end_sample // flen)].any()]
     spans = [(e.start_sample, e.end_sample) for e in silence + dropouts]
     excl = span_mask(spans, n_frames, flen, pad_frames=2)
-    level = detect_level_changes(cf, act, fr, settings, excl)
+    level = detect_level_changes(cf, act, fr, settings, excl, floor=floor)
     spans += [(e.start_sample, e.end_sample) for e in level]
     excl = span_mask(spans, n_frames, flen, pad_frames=2)
-    glitches = detect_glitches(cf, act, fr, settings, excl | ~covered, by_sound=by_sound)
+    glitches = detect_glitches(cf, act, fr, settings, excl | ~covered, by_sound=by_sound,
+                               floor=floor)
     clipping = detect_clipping(cf, fr, settings)
     # frames that hold digital zeros are the receiver's own record of a loss (a dropout):
     # a concealment is judged on the rest
     zeros = span_mask(list(cf.zero_runs), n_frames, flen)
     act_c = replace(act, active=act.active & covered & ~zeros & ~sil_mask)
     concealed = detect_concealment(cf, act_c, fr, settings,
-                                   residual_floor(cf, act_c, sil_mask))
+                                   residual_floor(cf, act_c, sil_mask) if floor is None
+                                   else floor)
     return silence + dropouts + level + glitches + clipping, concealed
 
 

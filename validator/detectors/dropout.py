@@ -128,7 +128,8 @@ def carries_sound(cf: ChannelFeatures, start_frame: int, end_frame: int) -> bool
 
 
 def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
-                    settings: DetectorSettings, *, by_sound: bool = False) -> list[Event]:
+                    settings: DetectorSettings, *, by_sound: bool = False,
+                    floor: np.ndarray | None = None) -> list[Event]:
     """Find dropouts on one channel.
 
     Parameters
@@ -193,7 +194,8 @@ def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
     # the presence test holds only where the waveform is matched well enough to measure it:
     # the residual floor at the frame's level (codec noise, additive noise) at least
     # PRESENCE_FLOOR_DB below the expected signal; a perceptual codec's quiet frames are not
-    floor = residual_floor(cf, act, np.zeros(n_frames, dtype=bool))
+    if floor is None:
+        floor = residual_floor(cf, act, np.zeros(n_frames, dtype=bool))
     with np.errstate(divide="ignore", invalid="ignore"):
         depth = 10.0 ** (-settings.dropout_depth_db / 10.0)
         measurable = floor <= cf.p_x * 10.0 ** (PRESENCE_FLOOR_DB / 10.0)

@@ -398,7 +398,8 @@ def _smear_floor(cf: ChannelFeatures, act: Activity, far: np.ndarray, exclude: n
 
 
 def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: DetectorSettings,
-                    exclude: np.ndarray, *, by_sound: bool = False) -> list[Event]:
+                    exclude: np.ndarray, *, by_sound: bool = False,
+                    floor: np.ndarray | None = None) -> list[Event]:
     """Find glitches on one channel.
 
     Parameters
@@ -444,7 +445,8 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
     """
     flen = fr.frame_len
     n = len(cf.p_e)
-    floor = residual_floor(cf, act, exclude)
+    if floor is None:
+        floor = residual_floor(cf, act, exclude)
     base = act.active & ~exclude & (floor > 0)
     k_db = _margins_db(cf, base, floor, flen, settings)
     if by_sound:

@@ -45,7 +45,8 @@ def _moving_sum(x: np.ndarray, w: int) -> np.ndarray:
 
 
 def detect_level_changes(cf: ChannelFeatures, act: Activity, fr: Frames,
-                         settings: DetectorSettings, exclude: np.ndarray) -> list[Event]:
+                         settings: DetectorSettings, exclude: np.ndarray, *,
+                         floor: np.ndarray | None = None) -> list[Event]:
     """Find level dips and rises on one channel.
 
     Parameters
@@ -68,7 +69,8 @@ def detect_level_changes(cf: ChannelFeatures, act: Activity, fr: Frames,
     w = max(int(round(WINDOW_MS * fs / 1000 / flen)), 1)
     sy = _moving_sum(cf.p_y, w)
     sx = _moving_sum(cf.p_x, w)
-    floor = residual_floor(cf, act, exclude)
+    if floor is None:
+        floor = residual_floor(cf, act, exclude)
     matched = act.active & (cf.p_x >= floor * 10.0 ** (MIN_MATCH_DB / 10.0))
     ok = _moving_sum(matched.astype(np.float32), w) >= w - 0.5
     ok &= _moving_sum(exclude.astype(np.float32), w) < 0.5
