@@ -430,7 +430,10 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_reports(corpus, tmp_path):
     out = tmp_path / "out"
     argv = [sys.executable, "-m", "validator", "batch", str(corpus), "--jobs", "1",
             "--output-dir", str(out), "--run-name", "int"]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C's default action in the child, whatever this process has: a shell ignores SIGINT
+    # in the jobs it starts in the background, and the child would inherit that
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0 = time.monotonic()
     while len(glob.glob(str(out / "int" / "captures" / "*.json"))) < 3:
         assert proc.poll() is None and time.monotonic() - t0 < 60, "no reports appeared"
