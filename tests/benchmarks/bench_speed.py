@@ -22,6 +22,10 @@ from an untimed warm-up (``PYTHONDONTWRITEBYTECODE`` is dropped for the children
   ``librosa.feature.mfcc``, ``dtw.dtw(...).distance``) on the 10 s and 10 min
   mono pairs, with a timeout and a memory cap below what the machine has free.
 
+With ``--repeat N`` ours (full, lean) and ffmpeg take turns N times on each
+capture, and each one's fastest run counts: a shared machine's speed drifts
+over minutes, and taking turns keeps the drift out of the ratios.
+
 Then:
 
 - the batch worker's cost per 10 s capture with every report:
@@ -205,7 +209,26 @@ def _fmt(x: float | None, digits: int = 2) -> str:
 
 def best_of(cmd: Sequence[str], repeat: int, timeout_s: float = OURS_TIMEOUT_S) -> Measured:
     """Fastest of ``repeat`` runs, with the largest peak RSS seen."""
-    runs = [run_measured(cmd, timeout_s) for _ in range(max(repeat, 1))]
+    return _best([run_measured(cmd, timeout_s) for _ in range(max(repeat, 1))])
+
+
+def interleaved(cmds: Sequence[Sequence[str]], repeat: int,
+                timeout_s: float = OURS_TIMEOUT_S) -> list[Measured]:
+    """:func:`best_of` each command, the commands taking turns round by round.
+
+    A shared machine's speed drifts over minutes; taking turns puts every
+    command's runs in the same stretch of time, so that the ratios between
+    them do not carry the drift.
+    """
+    runs: list[list[Measured]] = [[] for _ in cmds]
+    for _ in range(max(repeat, 1)):
+        for k, cmd in enumerate(cmds):
+            runs[k].append(run_measured(cmd, timeout_s))
+    return [_best(r) for r in runs]
+
+
+def _best(runs: list[Measured]) -> Measured:
+    """The fastest run, with the largest peak RSS of them all."""
     best = min(runs, key=lambda m: m.wall_s)
     peaks = [m.rss_mb for m in runs if m.rss_mb is not None]
     best.rss_mb = max(peaks) if peaks else None
@@ -370,23 +393,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             base = [sys.executable, "-m", "validator", "validate", str(rec), "--reference",
                     str(ref), "--no-progress"]
             full_dir, lean_dir = tmp / f"full_{rec.stem}", tmp / f"lean_{rec.stem}"
-            full = best_of([*base, "--output-dir", str(full_dir)], args.repeat)
+            cmds = [[*base, "--output-dir", str(full_dir)],
+                    [*base, "--output-dir", str(lean_dir), "--no-html", "--no-junit"]]
+            if ffmpeg:
+                cmds.append([ffmpeg, "-nostdin", "-hide_banner", "-i", str(rec), "-af",
+                             "silencedetect=n=-60dB:d=0.001", "-f", "null", "-"])
+            full, lean, *ffs = interleaved(cmds, args.repeat)
             html = full_dir / f"{rec.stem}.html"
             html_kb = html.stat().st_size / 1024 if html.exists() else float("nan")
             log(f"{label}: ours full {full.wall_s:.2f} s, {_fmt(full.rss_mb, 0)} MB, "
                 f"rc {full.returncode}, HTML report {html_kb:.0f} kB")
-            lean = best_of([*base, "--output-dir", str(lean_dir), "--no-html", "--no-junit"],
-                           args.repeat)
             log(f"{label}: ours lean {lean.wall_s:.2f} s, {_fmt(lean.rss_mb, 0)} MB")
             for m, what in ((full, "full"), (lean, "lean")):
                 if m.returncode not in (0, 1):
                     notes.append(f"{label}, ours {what}: exit {m.returncode}: "
                                  f"{m.stderr.strip()[-300:]}")
             found = check_report(full_dir / f"{rec.stem}.json", drops, FS)
-            ff = None
-            if ffmpeg:
-                ff = best_of([ffmpeg, "-nostdin", "-hide_banner", "-i", str(rec), "-af",
-                              "silencedetect=n=-60dB:d=0.001", "-f", "null", "-"], args.repeat)
+            ff = ffs[0] if ffs else None
+            if ff is not None:
                 log(f"{label}: ffmpeg {ff.wall_s:.2f} s")
             reports = sorted(p.name for p in full_dir.iterdir()) if full_dir.exists() else []
             results[label] = {"full": full, "lean": lean, "ff": ff, "seconds": seconds,
