@@ -277,16 +277,16 @@ def learn_phase(cf: ChannelFeatures, act: Activity, floor: np.ndarray, frame_len
     if not use.any():
         return None
     n_pos = -(-packet_samples // frame_len)
-    pos = (i[use] * frame_len) % packet_samples // frame_len
-    votes = np.bincount(pos, weights=rise[use], minlength=n_pos)
-    if grid_p_value(pos, rise[use], n_pos) > GRID_ALPHA:
+    j, w = i[use], rise[use]
+    pos = (j * frame_len) % packet_samples // frame_len
+    votes = np.bincount(pos, weights=w, minlength=n_pos)
+    if grid_p_value(pos, w, n_pos) > GRID_ALPHA:
         return None
     with np.errstate(divide="ignore"):
         lx = np.maximum(10 * np.log10(cf.p_x.astype(np.float64)), SILENT_DB)
     cl = np.concatenate(([0.0], np.cumsum(lx)))
-    j = i[use]
     steady = np.abs((cl[j + k] - cl[j]) / k - (cl[j] - cl[j - k]) / k) < STEADY_REFERENCE_DB
-    if grid_p_value(pos[steady], rise[use][steady], n_pos) > GRID_STEADY_ALPHA:
+    if grid_p_value(pos[steady], w[steady], n_pos) > GRID_STEADY_ALPHA:
         return None
     return int(np.argmax(votes)) * frame_len
 

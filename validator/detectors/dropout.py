@@ -152,6 +152,9 @@ def detect_dropouts(cf: ChannelFeatures, act: Activity, fr: Frames,
         matched beside it (:func:`matched_beside`), since a codec's error on
         such a signal depends on the sound, and where it carries sound, not
         a trough between two pitch pulses (:func:`carries_sound`).
+    floor : np.ndarray, shape=(n_frames,), float32, optional
+        The residual floor (:func:`~validator.detectors.glitch.residual_floor`),
+        when the caller has it already; computed here when None.
 
     Returns
     -------

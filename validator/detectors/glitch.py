@@ -424,6 +424,9 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
         frame (:func:`local_floor`), and drop spans that keep the waveform
         and level (:func:`waveform_kept`): for references that are not a
         steady tone (speech, music), whose kind of sound changes.
+    floor : np.ndarray, shape=(n_frames,), float32, optional
+        The residual floor (:func:`residual_floor`),
+        when the caller has it already; computed here when None.
 
     Returns
     -------

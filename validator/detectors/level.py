@@ -58,6 +58,9 @@ def detect_level_changes(cf: ChannelFeatures, act: Activity, fr: Frames,
         Uses ``level_step_db`` and ``level_min_ms``.
     exclude : np.ndarray, shape=(n_frames,), bool
         Frames already explained (dropouts, silence).
+    floor : np.ndarray, shape=(n_frames,), float32, optional
+        The residual floor (:func:`~validator.detectors.glitch.residual_floor`),
+        when the caller has it already; computed here when None.
 
     Returns
     -------
