@@ -268,11 +268,10 @@ def learn_phase(cf: ChannelFeatures, act: Activity, floor: np.ndarray, frame_len
         x = 10 * np.log10(np.maximum(cf.p_e, 1e-30) / np.maximum(floor, 1e-30))
     x = np.clip(np.where(act.active & (floor > 0), x, 0.0), -10.0, 30.0)
     ok = (act.active & (floor > 0)).astype(np.float64)
-    cx = np.concatenate(([0.0], np.cumsum(x, dtype=np.float64)))
     co = np.concatenate(([0.0], np.cumsum(ok)))
     i = np.arange(k, n - k + 1)  # boundary before frame i
     full = (co[i + k] - co[i - k]) >= 2 * k
-    rise = (cx[i + k] - cx[i]) / k - (cx[i] - cx[i - k]) / k - RISE_MIN_DB
+    rise = _step(x, i, k) - RISE_MIN_DB
     use = full & (rise > 0)
     if not use.any():
         return None
@@ -284,11 +283,19 @@ def learn_phase(cf: ChannelFeatures, act: Activity, floor: np.ndarray, frame_len
         return None
     with np.errstate(divide="ignore"):
         lx = np.maximum(10 * np.log10(cf.p_x.astype(np.float64)), SILENT_DB)
-    cl = np.concatenate(([0.0], np.cumsum(lx)))
-    steady = np.abs((cl[j + k] - cl[j]) / k - (cl[j] - cl[j - k]) / k) < STEADY_REFERENCE_DB
+    steady = np.abs(_step(lx, j, k)) < STEADY_REFERENCE_DB
     if grid_p_value(pos[steady], w[steady], n_pos) > GRID_STEADY_ALPHA:
         return None
     return int(np.argmax(votes)) * frame_len
+
+
+def _step(x: np.ndarray, at: np.ndarray, k: int) -> np.ndarray:
+    """Mean of ``x`` over the ``k`` frames after each boundary ``at`` minus over the ``k`` before.
+
+    ``x`` has shape (n_frames,); ``at`` holds frame indices in ``[k, n_frames - k]``.
+    """
+    c = np.concatenate(([0.0], np.cumsum(x, dtype=np.float64)))
+    return (c[at + k] - c[at]) / k - (c[at] - c[at - k]) / k
 
 
 def grid_p_value(positions: np.ndarray, weights: np.ndarray, n_positions: int, *,
