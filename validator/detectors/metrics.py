@@ -6,8 +6,8 @@ Definitions
   reads 0 dBFS.
 - ``peak_dbfs``: ``20*log10(max |x|)``.
 - ``frequency_hz``: four-parameter least-squares sine fit (IEEE 1057-2017,
-  §4.1.3.3) started from an interpolated FFT peak, on 1 s excerpts free of
-  events; the median over excerpts.
+  §4.1.3.3) started from an interpolated FFT peak, on 0.5 s excerpts of the
+  steady tone (the samples near an event left out); the median over excerpts.
 - ``thd_n_db``: ``10*log10((P_total - P_fund) / P_fund)`` with the
   fundamental (and DC) removed by a least-squares sine fit, unweighted, DC to
   Nyquist. Negative: -40 dB means the distortion and noise are 40 dB below
@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from validator.align.delay import phasor
 from validator.detectors.common import power_dbfs, span_mask
 from validator.detectors.features import Features
 from validator.result import ChannelMetrics, Event
@@ -75,7 +76,7 @@ class ToneMeasurement:
     thd_n_db: float
 
 
-def fit_sine(x: np.ndarray, t_s: np.ndarray, frequency_hz: float, *,
+def fit_sine(x: np.ndarray, index: np.ndarray, frequency_hz: float, *, sample_rate_hz: int,
              iterations: int = 8) -> tuple[float, np.ndarray]:
     """Four-parameter least-squares sine fit (IEEE 1057-2017, 4.1.3.3).
 
@@ -83,10 +84,11 @@ def fit_sine(x: np.ndarray, t_s: np.ndarray, frequency_hz: float, *,
     ----------
     x : np.ndarray, shape=(n,), float
         Samples, possibly a subset of an excerpt.
-    t_s : np.ndarray, shape=(n,), float
-        Time of each sample, s (gaps allowed).
+    index : np.ndarray, shape=(n,), int
+        Sample number of each value of ``x`` (ascending, non-negative; gaps allowed).
     frequency_hz : float
         Starting frequency (e.g. from an FFT peak), Hz.
+    sample_rate_hz : int
     iterations : int
 
     Returns
@@ -94,15 +96,17 @@ def fit_sine(x: np.ndarray, t_s: np.ndarray, frequency_hz: float, *,
     frequency_hz : float
         Fitted frequency, Hz.
     coef : np.ndarray, shape=(3,)
-        ``(a, b, c)`` of ``a cos(2 pi f t) + b sin(2 pi f t) + c``.
+        ``(a, b, c)`` of ``a cos(2 pi f t) + b sin(2 pi f t) + c``, ``t = index / sample_rate_hz``.
     """
+    fs = sample_rate_hz
+    t_s = index / fs
     w = 2 * np.pi * frequency_hz
     # the design's rows in one buffer: cos, sin, 1 and the frequency's column; the cosine and
     # sine at the current frequency serve the fit that ends one step and the next step
     a4 = np.empty((4, len(t_s)))
     c, s = a4[0], a4[1]
     a4[2] = 1.0
-    _cos_sin(w, t_s, c, s)
+    _cos_sin(w / fs, index, c, s)
     coef = _lsq(a4[:3], x)
     for i in range(iterations):
         np.multiply(t_s, -coef[0] * s + coef[1] * c, out=a4[3])
@@ -112,15 +116,32 @@ def fit_sine(x: np.ndarray, t_s: np.ndarray, frequency_hz: float, *,
         if abs(c4[3]) < 1e-10 * w:
             break
         if i + 1 < iterations:
-            _cos_sin(w, t_s, c, s)
+            _cos_sin(w / fs, index, c, s)
     return float(w / (2 * np.pi)), coef
 
 
-def _cos_sin(w: float, t_s: np.ndarray, c: np.ndarray, s: np.ndarray) -> None:
-    """``c = cos(w t_s)`` and ``s = sin(w t_s)``, in place (the argument formed once)."""
-    wt = w * t_s
-    np.cos(wt, out=c)
-    np.sin(wt, out=s)
+def _phasors(omega: float, index: np.ndarray) -> np.ndarray:
+    """``exp(1j * omega * index)`` for ascending non-negative sample numbers ``index``.
+
+    From :func:`~validator.align.delay.phasor`'s table (one complex product per
+    sample, no trigonometric call per sample), gathered at ``index``.
+
+    Returns
+    -------
+    np.ndarray, shape=(len(index),), complex128
+    """
+    if len(index) == 0:
+        return np.empty(0, dtype=complex)
+    table = phasor(omega, int(index[-1]) + 1)
+    # ascending, distinct and as many as the table: index is 0 .. n-1, the table itself
+    return table if len(table) == len(index) else table[index]
+
+
+def _cos_sin(omega: float, index: np.ndarray, c: np.ndarray, s: np.ndarray) -> None:
+    """``c = cos(omega index)`` and ``s = sin(omega index)``, in place (``omega``: rad/sample)."""
+    z = _phasors(omega, index)
+    np.copyto(c, z.real)
+    np.copyto(s, z.imag)
 
 
 def dominant_frequency(x: np.ndarray, sample_rate_hz: int) -> tuple[float, float]:
@@ -195,16 +216,16 @@ def measure_tone(x: np.ndarray, sample_rate_hz: int, frequency_hz: float, *,
     xs = x[m]
     if not np.any(xs):
         return None
-    t = np.flatnonzero(m) / fs
+    index = np.flatnonzero(m)
     f0, _ = dominant_frequency(x, fs)  # start near the received tone (drift, wrong clock)
     if not abs(f0 - frequency_hz) <= 0.05 * frequency_hz:
         f0 = frequency_hz
-    f, _ = fit_sine(xs, t, f0)
+    f, _ = fit_sine(xs, index, f0, sample_rate_hz=fs)
     w = 2 * np.pi * f
     if not 0 < f < fs / 2:
         return None
     n_h = max(h for h in range(1, harmonics + 1) if h * f < fs / 2 or h == 1)
-    c, z = _harmonic_fit(xs, w * t, n_h)
+    c, z = _harmonic_fit(xs, _phasors(w / fs, index), n_h)
     p_fund = 0.5 * float(c[1] ** 2 + c[2] ** 2)
     fund = c[0] + c[1] * z.real + c[2] * z.imag
     p_thdn = float(np.mean((xs - fund) ** 2))
@@ -217,7 +238,7 @@ def measure_tone(x: np.ndarray, sample_rate_hz: int, frequency_hz: float, *,
                            float(max(thd_n, -200.0)))
 
 
-def _harmonic_fit(x: np.ndarray, theta: np.ndarray,
+def _harmonic_fit(x: np.ndarray, z: np.ndarray,
                   n_h: int) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares fit of DC and harmonics ``1..n_h`` of the phase ``theta`` to ``x``.
 
@@ -225,19 +246,23 @@ def _harmonic_fit(x: np.ndarray, theta: np.ndarray,
     ``z = exp(i theta)``, every entry of its normal matrix is the real or
     imaginary part of a power sum ``S_m = sum z**m`` (m = 0 .. 2 n_h), by the
     product-to-sum identities, and the right-hand side is ``sum x z**h``. That
-    is O(n n_h) multiplications instead of O(n n_h**2) and 2 n_h trigonometric
-    evaluations per sample. The powers are formed in one buffer, in place.
+    is O(n n_h) multiplications instead of O(n n_h**2), and no trigonometric
+    evaluation per sample. The powers are formed in one buffer, in place.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape=(n,), float
+    z : np.ndarray, shape=(n,), complex128
+        ``exp(i theta)``, the fundamental's phasor at each sample (:func:`_phasors`).
+    n_h : int
 
     Returns
     -------
     coef : np.ndarray, shape=(2 * n_h + 1,)
         ``(dc, a1, b1, a2, b2, ...)`` for ``dc + sum a_h cos(h theta) + b_h sin(h theta)``.
     z : np.ndarray, shape=(n,), complex128
-        ``exp(i theta)`` (see :func:`_harmonic_sum`).
+        ``z`` itself (see :func:`_harmonic_sum`).
     """
-    z = np.empty(len(theta), dtype=complex)  # exp(i theta), as libm's cexp: cos + i sin
-    np.cos(theta, out=z.real)
-    np.sin(theta, out=z.imag)
     xc = x.astype(complex)
     s = np.empty(2 * n_h + 1, dtype=complex)
     s[0] = len(x)
