@@ -312,3 +312,37 @@ def test_phase_tracks_read_once_are_each_channels_own_track(monkeypatch, max_poi
                                     received=ChannelView(received, ch),
                                     initial_lag=40.0, period_samples=periods[ch])
             assert len(own) > 1000 and joint[ch] == own
+
+
+def test_a_kept_reference_head_gives_the_same_delay_and_a_changed_file_is_read_again(tmp_path):
+    """The batch's reference memo: the same numbers as a fresh analysis, never stale ones."""
+    import os
+
+    from validator.align.delay import analyse_reference_head, estimate_delay, reference_head
+
+    fs = 8000
+    t = np.arange(2 * fs) / fs
+    tone = np.where(t >= 0.1, 0.5 * np.sin(2 * np.pi * 997 * t), 0.0)
+    ref_path, rec_path = tmp_path / "ref.wav", tmp_path / "rec.wav"
+    sf.write(ref_path, tone, fs, subtype="PCM_16")
+    sf.write(rec_path, np.concatenate((np.zeros(123), tone))[:len(tone)], fs, subtype="PCM_16")
+    with open_audio(ref_path) as ref, open_audio(rec_path) as rec:
+        first = estimate_delay(reference=ref, received=rec)
+        head = reference_head(ref, ref.frames)
+    assert round(first.lag_samples) == 123 and not first.ambiguous
+    with open_audio(ref_path) as ref, open_audio(rec_path) as rec:
+        assert reference_head(ref, ref.frames) is head  # kept: the same file, unchanged
+        assert estimate_delay(reference=ref, received=rec) == first
+    fresh = analyse_reference_head(head.r.copy(), fs)
+    assert (fresh.period, fresh.onset, fresh.steady, fresh.anchor, fresh.marker) == \
+        (head.period, head.onset, head.steady, head.anchor, head.marker)
+
+    # the same size and name, another tone: analysed again
+    sf.write(ref_path, np.where(t >= 0.1, 0.5 * np.sin(2 * np.pi * 1499 * t), 0.0), fs,
+             subtype="PCM_16")
+    st = os.stat(ref_path)
+    os.utime(ref_path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    with open_audio(ref_path) as ref:
+        again = reference_head(ref, ref.frames)
+    assert again is not head
+    assert again.period == pytest.approx(fs / 1499, rel=1e-3)

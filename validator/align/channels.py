@@ -70,6 +70,8 @@ class ChannelView(AudioSource):
         self.source = source
         self.channel = channel
         self.name = source.name
+        self.identity = None if source.identity is None else (source.identity, "channel",
+                                                                channel)
         self.sample_rate_hz = source.sample_rate_hz
         self.channels = 1
         self.frames = source.frames

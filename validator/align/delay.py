@@ -22,6 +22,9 @@ Method
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -179,13 +182,14 @@ def estimate_delay(*, reference: AudioSource, received: AudioSource, max_delay_s
     head = int(min(ref.frames, head_s * fs))
     max_lag = int(min(max_delay_s * fs, max(rec.frames - head // 2, 0)))
     lead = head // 4
-    r = mono(ref.read(0, head))
+    info = reference_head(ref, head)
+    r = info.r
     # the received head from sample 0; the correlations take it from the largest lead
     # (zeros before the file), which a steady tone's delay needs only where all else fails
     y_head = mono(rec.read(0, min(rec.frames, head + max_lag)))
-    if not np.any(r) or not np.any(y_head):
+    if info.silent or not np.any(y_head):
         return DelayEstimate(0.0, 0.0, True, "none", note="silent input: no delay measurable")
-    if periodicity(r, fs) < PERIODIC_RATIO:
+    if info.periodicity < PERIODIC_RATIO:
         # The reference's own correlation has one peak, so the highest match is
         # the delay. (A runner-up in the cross-correlation is then a second true
         # alignment, e.g. after a skip, not an ambiguity.)
@@ -194,19 +198,154 @@ def estimate_delay(*, reference: AudioSource, received: AudioSource, max_delay_s
         peak = pick_peak(c)
         lag = peak.index - lead
         conf = max(0.0, peak.value)
-        frac = refine_fraction(reference=ref, received=rec, lag=lag, at=_busy_start(r),
+        frac = refine_fraction(reference=ref, received=rec, lag=lag, at=info.busy_start or 0,
                                length=min(head, fs))
         return DelayEstimate(frac, conf, False, "xcorr", inverted=inverted)
 
     # Periodic: the waveform gives the delay modulo one period; the onset decides which.
     # (A steady tone's correlation over the head is flat: its highest peak says nothing, and
     # it is computed only where nothing better is left.)
-    period = _period(r, fs)
-    if not period:
+    if not info.period:
         c, _ = head_correlation(r, _from_lead(y_head, lead, lead + max_lag + head))
         return DelayEstimate(float(pick_peak(c).index - lead), 0.0, True, "none", None,
                              "no tone period found: the delay is ambiguous")
-    return _tone_delay(ref, rec, r, y_head, lead, period, max_lag=max_lag, head=head)
+    return _tone_delay(ref, rec, info, y_head, lead, max_lag=max_lag, head=head)
+
+
+@dataclass(frozen=True)
+class ReferenceHead:
+    """The reference's head and what the delay search learns from it alone.
+
+    Every figure is a function of the head's samples: one ``ReferenceHead``
+    serves every capture checked against the same reference
+    (:func:`reference_head` keeps the last few).
+
+    Attributes
+    ----------
+    r : np.ndarray, shape=(n,), float64
+        The head, mono (read-only).
+    sample_rate_hz : int
+    silent : bool
+        The head is all zeros.
+    periodicity : float
+        :func:`periodicity` of the head (0 when silent).
+    busy_start : int or None
+        :func:`onset_index` (0 for none) where the search needs it: a head that is not
+        periodic, or a tone with no lead-in; else None.
+    period : float or None
+        The tone's period (:func:`_period`), samples, for a periodic head.
+    onset : ToneOnset or None
+        The tone's onset (:func:`tone_onset`), for a tone.
+    steady : tuple of int, or None
+        The tone's steady span (:func:`steady_tone_span`).
+    anchor : int
+        Where the tone's content starts: its onset after a lead-in, else ``busy_start``.
+    content_start : int
+        First sample within 60 dB of the peak.
+    marker : bool
+        A broadband sync marker precedes the steady tone (its correlation gives a
+        coarse lag).
+    """
+
+    r: np.ndarray
+    sample_rate_hz: int
+    silent: bool
+    periodicity: float
+    busy_start: int | None = None
+    period: float | None = None
+    onset: ToneOnset | None = None
+    steady: tuple[int, int] | None = None
+    anchor: int = 0
+    content_start: int = 0
+    marker: bool = False
+
+
+def analyse_reference_head(r: np.ndarray, sample_rate_hz: int) -> ReferenceHead:
+    """What :func:`estimate_delay` needs of the reference's head alone.
+
+    Parameters
+    ----------
+    r : np.ndarray, shape=(n,), float64
+        The reference's head, mono (kept, read-only).
+    sample_rate_hz : int
+
+    Returns
+    -------
+    ReferenceHead
+    """
+    fs = sample_rate_hz
+    r.flags.writeable = False
+    if not np.any(r):
+        return ReferenceHead(r, fs, True, 0.0)
+    ratio = periodicity(r, fs)
+    if ratio < PERIODIC_RATIO:
+        return ReferenceHead(r, fs, False, ratio, busy_start=_busy_start(r))
+    period = _period(r, fs)
+    if not period:
+        return ReferenceHead(r, fs, False, ratio)
+    dm = _Demodulation(r, fs / period, fs)  # one demodulation for the onset and steady span
+    onset = _tone_onset(dm)
+    if onset is None:
+        return ReferenceHead(r, fs, False, ratio, period=period)
+    busy = None if onset.lead_in else _busy_start(r)
+    anchor = onset.index if busy is None else busy
+    steady = _steady_tone_span(dm, MIN_STEADY_RUN_S)
+    content = _content_start(r)
+    marker_probe = r[anchor:anchor + int(MARKER_PROBE_S * fs)]
+    # a marker is broadband and precedes the steady tone (a fade-in is neither)
+    late_tone = steady is not None and steady[0] - content > MARKER_GAP_S * fs
+    marker = bool(late_tone and len(marker_probe) > 8 * period
+                  and periodicity(marker_probe, fs) < PERIODIC_RATIO)
+    return ReferenceHead(r, fs, False, ratio, busy, period, onset, steady, anchor, content,
+                         marker)
+
+
+#: Reference heads kept by :func:`reference_head` (the newest).
+HEADS_KEPT = 4
+_heads: OrderedDict[Hashable, ReferenceHead] = OrderedDict()
+_heads_lock = threading.Lock()
+
+
+def reference_head(ref: AudioSource, head: int) -> ReferenceHead:
+    """The reference's first ``head`` samples, analysed, or kept from an earlier call.
+
+    A batch checks many captures against one reference: its head's analysis
+    (about a third of the delay search on a 10 s tone) is kept for the
+    :data:`HEADS_KEPT` newest references whose source has an
+    :attr:`~validator.io.audio.AudioSource.identity` (a file, unchanged: same
+    path, inode, size and modification time). The figures are those
+    :func:`analyse_reference_head` gives on the samples read.
+
+    Parameters
+    ----------
+    ref : AudioSource
+        The reference (one channel of it).
+    head : int
+        Samples from the start.
+
+    Returns
+    -------
+    ReferenceHead
+
+    Raises
+    ------
+    AudioFormatError
+        As :meth:`~validator.io.audio.AudioSource.read`.
+    """
+    key = None if ref.identity is None else (ref.identity, head)
+    if key is not None:
+        with _heads_lock:
+            kept = _heads.get(key)
+            if kept is not None:
+                _heads.move_to_end(key)
+                return kept
+    info = analyse_reference_head(mono(ref.read(0, head)), ref.sample_rate_hz)
+    if key is not None:
+        with _heads_lock:
+            _heads[key] = info
+            while len(_heads) > HEADS_KEPT:
+                _heads.popitem(last=False)
+    return info
 
 
 def _from_lead(y_head: np.ndarray, lead: int, length: int) -> np.ndarray:
@@ -435,18 +574,12 @@ class _Demodulation:
     x : np.ndarray, shape=(n,), float
     frequency_hz : float
     sample_rate_hz : int
-    table : np.ndarray, shape=(m,), complex128, optional
-        :func:`phasor` at ``-2 pi frequency_hz / sample_rate_hz`` for ``m >= n``
-        samples (a longer one shared between signals; its first ``n`` values are
-        that of ``n`` samples).
     """
 
-    def __init__(self, x: np.ndarray, frequency_hz: float, sample_rate_hz: int,
-                 table: np.ndarray | None = None) -> None:
+    def __init__(self, x: np.ndarray, frequency_hz: float, sample_rate_hz: int) -> None:
         self.x = x
         self.frequency_hz = frequency_hz
         self.sample_rate_hz = sample_rate_hz
-        self._table = table
         self._sums: np.ndarray | None = None
 
     def amplitude(self, box: int) -> np.ndarray:
@@ -459,12 +592,10 @@ class _Demodulation:
         """
         if self._sums is None:
             n = len(self.x)
-            table = self._table
-            if table is None or len(table) < n:
-                table = phasor(-2.0 * np.pi * self.frequency_hz / self.sample_rate_hz, n)
+            table = phasor(-2.0 * np.pi * self.frequency_hz / self.sample_rate_hz, n)
             sums = np.empty(n + 1, dtype=np.complex128)  # (in place: no temporaries)
             sums[0] = 0.0
-            np.multiply(self.x, table[:n], out=sums[1:])
+            np.multiply(self.x, table, out=sums[1:])
             np.cumsum(sums[1:], out=sums[1:])
             self._sums = sums
         cs = self._sums
@@ -532,8 +663,8 @@ def _steady_tone_span(dm: _Demodulation, min_run_s: float) -> tuple[int, int] | 
     return long_runs[0][0], min(long_runs[-1][1] + box, n)
 
 
-def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, y_head: np.ndarray,
-                lead: int, period: float, *, max_lag: int, head: int) -> DelayEstimate:
+def _tone_delay(ref: AudioSource, rec: AudioSource, info: ReferenceHead, y_head: np.ndarray,
+                lead: int, *, max_lag: int, head: int) -> DelayEstimate:
     """Delay of a steady tone: waveform fraction, whole period chosen at the start.
 
     1. Coarse lags: the correlation peak of a sync marker, where the reference
@@ -558,32 +689,22 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, r: np.ndarray, y_head: np.nd
        tied candidates the one nearest the coarse lag is kept.
     """
     fs = ref.sample_rate_hz
-    freq = fs / period
+    r, period, on_r = info.r, float(info.period or 0.0), info.onset
     searched = lead + max_lag + head  # the received head from the largest lead (_from_lead)
-    # one demodulation of the reference's head for its onset and its steady span, and one
-    # phasor table for both heads
-    table = phasor(-2.0 * np.pi * freq / fs, max(len(r), len(y_head)))
-    dm_r = _Demodulation(r, freq, fs, table)
-    on_r = _tone_onset(dm_r)
-    on_y = _tone_onset(_Demodulation(y_head, freq, fs, table))
+    on_y = _tone_onset(_Demodulation(y_head, fs / period, fs))
     if on_r is None or on_y is None:
         c, _ = head_correlation(r, _from_lead(y_head, lead, searched))
         return DelayEstimate(float(int(np.argmax(c)) - lead), 0.0, True, "none", period,
                              "no tone found in the reference or the received head: the delay "
                              "is ambiguous")
-    anchor = on_r.index if on_r.lead_in else _busy_start(r)
+    anchor, steady, content_r = info.anchor, info.steady, info.content_start
     # coarse lags: a sync marker's correlation peak, where the reference starts with one (the
     # steady tone's own correlation is flat, and its highest peak may sit on any fault), and
     # the onsets' difference where the received has a lead-in; else the received is taken to
     # start where the reference does
     coarses = []
-    steady = _steady_tone_span(dm_r, MIN_STEADY_RUN_S)
-    marker = r[anchor:anchor + int(MARKER_PROBE_S * fs)]
-    content_r = _content_start(r)
-    # a marker is broadband and precedes the steady tone (a fade-in is neither)
-    late_tone = steady is not None and steady[0] - content_r > MARKER_GAP_S * fs
-    if late_tone and len(marker) > 8 * period and periodicity(marker, fs) < PERIODIC_RATIO:
-        cm = ncc(marker, y_head)
+    if info.marker:
+        cm = ncc(r[anchor:anchor + int(MARKER_PROBE_S * fs)], y_head)
         coarses.append(int(np.argmax(cm)) - anchor)
     coarses.append(on_y.index - on_r.index if on_y.lead_in
                    else _content_start(y_head) - content_r)

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -198,6 +198,11 @@ class AudioSource:
     #: cannot happen (integer PCM, checked arrays, computed tones, views of a checked
     #: source): the check is a pass over every sample.
     checks_samples: bool = True
+    #: What identifies the samples, for keeping figures derived from them across
+    #: validations (the reference's head, :func:`validator.align.delay.reference_head`):
+    #: equal identities mean equal samples. None (nothing kept) unless a source can
+    #: promise that: a file gives its path, device, inode, size and modification time.
+    identity: Hashable | None = None
 
     @property
     def duration_s(self) -> float:
@@ -325,6 +330,8 @@ class SpanSource(AudioSource):
         self.source = source
         self.start = int(start)
         self.name = source.name
+        self.identity = None if source.identity is None else (source.identity, "span",
+                                                                self.start, int(frames))
         self.sample_rate_hz = source.sample_rate_hz
         self.channels = source.channels
         self.frames = int(frames)
@@ -366,7 +373,8 @@ class FileSource(AudioSource):
             raise AudioFormatError(f"{self.name}: no such file")
         if self.path.is_dir():
             raise AudioFormatError(f"{self.name}: is a directory, expected an audio file")
-        if self.path.stat().st_size == 0:
+        st = self.path.stat()
+        if st.st_size == 0:
             raise AudioFormatError(f"{self.name}: file is empty")
         with open(self.path, "rb") as fh:
             head = fh.read(64)
@@ -395,6 +403,8 @@ class FileSource(AudioSource):
             self._sf.close()
             raise AudioFormatError(f"{self.name}: holds no audio samples")
         self._is_float = self.subtype in ("FLOAT", "DOUBLE")
+        self.identity = ("file", str(self.path.resolve()), st.st_dev, st.st_ino, st.st_size,
+                         st.st_mtime_ns)
         self._lock = threading.Lock()  # one seek-and-read at a time (blocks run in threads)
         # 16-bit codes read as int16 and the others as int32 (left-aligned, as libsndfile
         # gives them), then scaled by a power of two: exactly libsndfile's float values
@@ -596,6 +606,7 @@ class _DecodedSource(FileSource):
     def __init__(self, tmp: Path, name: str) -> None:
         super().__init__(tmp, name=name)
         self._tmp = tmp
+        self.identity = None  # a temporary file: its name may come again
 
     def close(self) -> None:
         super().close()

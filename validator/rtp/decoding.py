@@ -190,6 +190,7 @@ class DecodedAudio:
 
         src = FileSource(self.path, name=name)
         src.checks_samples = False  # decoded codec samples, clipped to [-1, 1)
+        src.identity = None  # a temporary file: its name may come again
         return src
 
     def close(self) -> None:
