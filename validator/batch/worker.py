@@ -21,7 +21,6 @@ forkserver that preloads it hands every worker a warm interpreter.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -38,7 +37,7 @@ from validator.errors import MissingDependencyError, ValidatorError
 from validator.io.atomic import write_text_atomic
 from validator.pipeline import validate
 from validator.report import html as _html
-from validator.report.json_report import to_dict
+from validator.report.json_report import json_text, to_dict
 from validator.report.junit import render_junit
 from validator.verdict import default_profile, load_profile
 
@@ -210,7 +209,7 @@ def _unmask(text: str, renames: dict[str, str]) -> str:
 def _render(result: Any, document: dict[str, Any], silence_threshold_dbfs: float,
             payload: dict[str, Any], out: dict[str, Any]) -> dict[str, str]:
     """The per-capture report texts, by kind (``document``: the full JSON document)."""
-    texts = {"json": json.dumps(document, indent=2, allow_nan=False) + "\n"}
+    texts = {"json": json_text(document)}
     if payload["html"]:
         try:
             texts["html"] = _html.render_html(result, max_zooms=max(payload["max_zooms"], 0),

@@ -153,7 +153,23 @@ def render_json(result: ValidationResult, **kwargs: Any) -> str:
     seconds in the indenting pure-Python encoder, and a line per event
     reads (and greps) better than a dozen.
     """
-    doc = to_dict(result, **kwargs)
+    return json_text(to_dict(result, **kwargs))
+
+
+def json_text(doc: dict[str, Any]) -> str:
+    """A JSON report document as :func:`render_json` lays it out (a batch's capture reports).
+
+    Parameters
+    ----------
+    doc : dict
+        :func:`to_dict`'s document (or a part of it); no NaN nor infinity.
+
+    Returns
+    -------
+    str
+        Indented text, the items of top-level lists of objects one per line, trailing
+        newline.
+    """
     parts = []
     for key, value in doc.items():
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
