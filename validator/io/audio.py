@@ -199,9 +199,9 @@ class AudioSource:
     #: source): the check is a pass over every sample.
     checks_samples: bool = True
     #: What identifies the samples, for keeping figures derived from them across
-    #: validations (the reference's head, :func:`validator.align.delay.reference_head`):
-    #: equal identities mean equal samples. None (nothing kept) unless a source can
-    #: promise that: a file gives its path, device, inode, size and modification time.
+    #: validations (the reference's head, :func:`validator.align.delay.reference_head`,
+    #: which also compares the samples). None (nothing kept) for arrays and temporary
+    #: files; a file gives its path, device, inode, size, modification and change times.
     identity: Hashable | None = None
 
     @property
@@ -404,7 +404,7 @@ class FileSource(AudioSource):
             raise AudioFormatError(f"{self.name}: holds no audio samples")
         self._is_float = self.subtype in ("FLOAT", "DOUBLE")
         self.identity = ("file", str(self.path.resolve()), st.st_dev, st.st_ino, st.st_size,
-                         st.st_mtime_ns)
+                         st.st_mtime_ns, st.st_ctime_ns)
         self._lock = threading.Lock()  # one seek-and-read at a time (blocks run in threads)
         # 16-bit codes read as int16 and the others as int32 (left-aligned, as libsndfile
         # gives them), then scaled by a power of two: exactly libsndfile's float values
