@@ -440,3 +440,38 @@ def test_no_wall_time_gives_no_rate(make_result):
     assert s["throughput"]["captures_per_s"] is None
     assert s["throughput"]["audio_s_per_s"] is None
     json.dumps(s, allow_nan=False)
+
+
+def test_batch_takes_the_payload_type_and_port_a_capture_without_sdp_needs(tmp_path, capsys):
+    """The error for a capture without SDP says "give --payload-type": batch takes it too."""
+    import numpy as np
+
+    from validator.rtp.synth import encode_packets, rtp_datagrams, write_capture
+
+    fs = 48000
+    y = np.round(0.5 * np.sin(2 * np.pi * 997 * np.arange(fs) / fs) * 2**23) / 2**23
+    dg = rtp_datagrams(encode_packets(y[:, None], "L24/48000/1", samples_per_packet=48),
+                       payload_type=97, ts_step=48, ptime_ns=1_000_000, ssrc=0x5EED)
+    (tmp_path / "caps").mkdir()
+    cap = write_capture(tmp_path / "caps" / "aes67.pcap",
+                        [d for k, d in enumerate(dg) if k != 500])  # packet 500 lost: 0.5 s
+    ref = write_wav(tmp_path / "ref.wav", y, fs, bit_depth=24)
+    base = ["batch", "--received", str(cap), "--reference", str(ref), "--jobs", "1",
+            "--no-progress", "--no-html", "--output-dir", str(tmp_path / "out")]
+    assert main([*base, "--run-name", "plain"]) == 2
+    assert "unknown payload type 97" in capsys.readouterr().out
+    assert main([*base, "--run-name", "given", "--payload-type", "97=L24/48000/1",
+                 "--port", "5004"]) == 1
+    (report,) = (tmp_path / "out" / "given" / "captures").glob("*.json")
+    doc = json.loads(report.read_text())
+    assert doc["verdict"] == "fail"
+    (stream,) = doc["rtp"]["streams"]
+    assert stream["lost"] == 1
+    (gap,) = [e for e in doc["events"] if e["type"] == "dropout"]
+    assert gap["start_s"] == pytest.approx(0.5, abs=0.0005)
+    assert gap["duration_s"] == pytest.approx(0.001, abs=0.0002)
+    # the resume key holds them: a run without them is not "unchanged"
+    state = load_state(tmp_path / "out" / "given")
+    (entry,) = state["jobs"].values()
+    assert entry["key"]["options"]["payload_types"] == {"97": "L24/48000/1"}
+    assert entry["key"]["options"]["port"] == 5004

@@ -35,7 +35,7 @@ import re
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
@@ -96,7 +96,9 @@ def run_batch(jobs: Sequence[Job], *, output_dir: str | os.PathLike[str] = DEFAU
               max_delay_s: float = DEFAULT_MAX_DELAY_S, max_zooms: int = DEFAULT_MAX_ZOOMS,
               html: bool = True, progress: ProgressCallback | None = None,
               task: Task | None = None,
-              quality: str | Sequence[str] | None = None) -> BatchResult:
+              quality: str | Sequence[str] | None = None,
+              payload_types: Mapping[int, str] | None = None,
+              port: int | None = None) -> BatchResult:
     """Validate many captures in parallel and write one aggregated report.
 
     Parameters
@@ -141,6 +143,11 @@ def run_batch(jobs: Sequence[Job], *, output_dir: str | os.PathLike[str] = DEFAU
         Quality metrics for every capture (``"visqol,pesq"``); None: each
         capture's profile decides. The summary then adds the MOS
         distribution per tag and the lowest scores.
+    payload_types : mapping, optional
+        For captures (pcap/pcapng): ``{97: "L24/48000/2"}``, the meaning of dynamic
+        payload types that no SDP in a capture describes (``validate(payload_types=)``).
+    port : int, optional
+        For captures: the UDP port that carries the RTP (``validate(port=)``).
 
     Returns
     -------
@@ -185,6 +192,11 @@ def run_batch(jobs: Sequence[Job], *, output_dir: str | os.PathLike[str] = DEFAU
         from validator.quality import requested_metrics
 
         options["quality"] = list(requested_metrics(quality))
+    if payload_types:  # (also only when given)
+        options["payload_types"] = {str(int(pt)): str(fmt)
+                                    for pt, fmt in sorted(payload_types.items())}
+    if port is not None:
+        options["port"] = int(port)
     run = _Run(jobs, run_dir, name, load_state(run_dir) if resume else new_state(name),
                options, progress)
     to_run = run.prepare(resume)
@@ -233,7 +245,9 @@ class _Run:
         return make_payload(job, run_dir=self.run_dir, generated_at=self.generated_at,
                             max_delay_s=self.options["max_delay_s"],
                             max_zooms=self.options["max_zooms"], html=self.options["html"],
-                            shipped=shipped, quality=self.options.get("quality"))
+                            shipped=shipped, quality=self.options.get("quality"),
+                            payload_types=self.options.get("payload_types"),
+                            port=self.options.get("port"))
 
     def prepare(self, resume: bool) -> list[Job]:
         """Hash the inputs, take what ``resume`` allows from the state; the jobs left to run."""

@@ -79,7 +79,9 @@ def report_paths(name: str, *, html: bool = True) -> dict[str, str]:
 def make_payload(job: Job, *, run_dir: str | os.PathLike[str], generated_at: str,
                  max_delay_s: float, max_zooms: int, html: bool,
                  shipped: dict[str, Any] | None = None,
-                 quality: tuple[str, ...] | None = None) -> dict[str, Any]:
+                 quality: tuple[str, ...] | None = None,
+                 payload_types: dict[str, str] | None = None,
+                 port: int | None = None) -> dict[str, Any]:
     """The payload :func:`run_job` takes.
 
     Parameters
@@ -101,6 +103,11 @@ def make_payload(job: Job, *, run_dir: str | os.PathLike[str], generated_at: str
     quality : tuple of str, optional
         Quality metrics to compute (``validate(quality=)``); None: each
         capture's profile decides.
+    payload_types : dict, optional
+        ``{"97": "L24/48000/2"}`` (JSON keys) for captures without SDP
+        (``validate(payload_types=)``).
+    port : int, optional
+        The UDP port of a capture's RTP (``validate(port=)``).
 
     Returns
     -------
@@ -109,7 +116,8 @@ def make_payload(job: Job, *, run_dir: str | os.PathLike[str], generated_at: str
     return {"job": job_to_dict(job), "run_dir": str(run_dir), "generated_at": generated_at,
             "max_delay_s": float(max_delay_s), "max_zooms": int(max_zooms), "html": bool(html),
             "shipped": dict(shipped or {}),
-            "quality": None if quality is None else list(quality)}
+            "quality": None if quality is None else list(quality),
+            "payload_types": dict(payload_types or {}), "port": port}
 
 
 def run_job(payload: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +164,10 @@ def run_job(payload: dict[str, Any]) -> dict[str, Any]:
             result = validate(received, reference, profile=profile,
                               max_delay_s=payload["max_delay_s"],
                               zoom_events=max(payload["max_zooms"], 0), ssrc=job.get("ssrc"),
-                              quality=payload.get("quality"))
+                              quality=payload.get("quality"),
+                              payload_types={int(pt): fmt for pt, fmt in
+                                             payload.get("payload_types", {}).items()} or None,
+                              port=payload.get("port"))
             result = replace(result, input=replace(result.input, received=job["received"],
                                                    reference=job["reference"]))
             full = to_dict(result, generated_at=payload["generated_at"])
