@@ -23,7 +23,7 @@ from validator.defaults import (
     THREADS_ENV,
 )
 from validator.errors import MissingDependencyError, OutputError, ValidatorError
-from validator.rtp.cli import payload_type_mapping, udp_port
+from validator.rtp.cli import add_capture_options
 from validator.verdict import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -134,13 +134,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                    help=f"largest delay searched, s (default {DEFAULT_MAX_DELAY_S:g})")
     v.add_argument("--ssrc", help="RTP capture input: the stream to validate (0x1234ABCD or "
                    "decimal), when the capture holds more than one")
-    v.add_argument("--payload-type", action="append", type=payload_type_mapping, default=[],
-                   metavar="PT=ENC/RATE[/CH]",
-                   help="RTP capture input: meaning of a dynamic payload type that no SDP in "
-                        "the capture gives, e.g. 97=L24/48000/2 (repeatable)")
-    v.add_argument("--port", type=udp_port, metavar="N",
-                   help="RTP capture input: treat UDP on this port as RTP (and only that), "
-                        "for a capture without SDP whose RTP the heuristics miss")
+    add_capture_options(v)
     from validator.quality.emodel_cli import add_emodel_options
 
     add_emodel_options(v)

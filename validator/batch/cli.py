@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from validator.cli import count, quality_metrics
 from validator.defaults import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_ZOOMS, DEFAULT_OUTPUT_DIR
 from validator.errors import BatchError
-from validator.rtp.cli import payload_type_mapping, udp_port
+from validator.rtp.cli import add_capture_options
 from validator.verdict import EXIT_ERROR
 
 __all__ = ["ProgressLine", "register"]
@@ -67,13 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--profile", help="TOML profile for --received, and for manifest entries "
                    "that give none")
     b.add_argument("--ssrc", help="with --received: the RTP stream of every capture")
-    b.add_argument("--payload-type", action="append", type=payload_type_mapping, default=[],
-                   metavar="PT=ENC/RATE[/CH]",
-                   help="RTP capture inputs: meaning of a dynamic payload type that no SDP in "
-                        "a capture gives, e.g. 97=L24/48000/2 (repeatable; every capture)")
-    b.add_argument("--port", type=udp_port, metavar="N",
-                   help="RTP capture inputs: treat UDP on this port as RTP (and only that), "
-                        "for captures without SDP whose RTP the heuristics miss")
+    add_capture_options(b, inputs="RTP capture inputs (every capture of the batch)")
     b.add_argument("--tag", action="append", type=_tag, default=[], metavar="KEY=VALUE",
                    help="a tag on every capture (repeatable)")
     b.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",

@@ -27,8 +27,8 @@ from validator.verdict import EXIT_ERROR, EXIT_FAIL, EXIT_PASS
 if TYPE_CHECKING:  # pragma: no cover (the command line starts without numpy)
     import numpy as np
 
-__all__ = ["DEFAULT_LISTEN_PORT", "payload_type_mapping", "register", "udp_port",
-           "write_wav_atomic"]
+__all__ = ["DEFAULT_LISTEN_PORT", "add_capture_options", "payload_type_mapping", "register",
+           "udp_port", "write_wav_atomic"]
 
 DEFAULT_LISTEN_PORT = 5004
 
@@ -131,6 +131,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="meaning of a dynamic payload type, e.g. 97=L24/48000/2 "
                              "(repeatable)")
     listen.set_defaults(run=_run_listen)
+
+
+def add_capture_options(p: argparse.ArgumentParser, *,
+                        inputs: str = "RTP capture input") -> None:
+    """Add ``--payload-type`` and ``--port`` to a command that reads captures.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The ``validate`` or ``batch`` parser.
+    inputs : str
+        What the options apply to, at the start of their help.
+    """
+    p.add_argument("--payload-type", action="append", type=payload_type_mapping, default=[],
+                   metavar="PT=ENC/RATE[/CH]",
+                   help=f"{inputs}: meaning of a dynamic payload type that no SDP in the "
+                        "capture gives, e.g. 97=L24/48000/2 (repeatable)")
+    p.add_argument("--port", type=udp_port, metavar="N",
+                   help=f"{inputs}: treat UDP on this port as RTP (and only that), for a "
+                        "capture without SDP whose RTP the heuristics miss")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
