@@ -20,7 +20,13 @@ import pytest
 import soundfile as sf
 
 from validator import validate
-from validator.detectors.concealment import grid_offset, rise_db
+from validator.detectors.concealment import (
+    STEADY_REFERENCE_DB,
+    PacketScores,
+    concealed_packets,
+    grid_offset,
+    rise_db,
+)
 
 SPEECH_16K = Path(__file__).resolve().parents[1] / "reference_signals" / "speech" / \
     "speech_en_harvard_16k_16bit_mono.wav"
@@ -151,3 +157,45 @@ def test_opus_plc_speech_losses_are_found_as_concealed_packets(shared_real):
     # and on the 20 ms grid of the RTP packets (the first carries 648 samples)
     assert all(min((e.start_sample - lag - 648) % 960, -(e.start_sample - lag - 648) % 960)
                <= 2 for e in conc)
+
+
+def _packets(ratio_db, excess_db, ncc, step_db) -> PacketScores:
+    """Per-packet statistics of a 20 ms grid at 48 kHz, every packet judged and received."""
+    n = len(ratio_db)
+    return PacketScores(
+        start_samples=np.arange(n, dtype=np.int64) * 960, frames=np.full(n, 20),
+        active_frames=np.full(n, 20), ratio_db=np.array(ratio_db, float),
+        excess_db=np.array(excess_db, float), level_ratio_db=np.zeros(n),
+        received_power=np.full(n, 1e-3), ncc=np.array(ncc, float), judged=np.ones(n, bool),
+        reference_step_db=np.array(step_db, float))
+
+
+CLEAN = (-25.0, 0.0, 1.0)  # a packet the codec got right: ratio, excess over its floor, NCC
+WEAK = (-6.0, 16.0, 0.9)  # a concealment that follows a vowel closely (measured on Opus)
+STRONG = (-1.0, 20.0, 0.3)
+CODEC = (-9.7, 21.7, 0.95)  # G.722 erring well above its floor, no concealment by itself
+
+
+@pytest.mark.parametrize("before, step_db, concealed", [
+    (CLEAN, 0.0, True),     # after audio the decoder had right, the reference going on
+    (CLEAN, -16.0, True),   # ... or falling (measured on a loopback Opus loss: -16.1 dB)
+    (CODEC, 0.0, False),    # a stretch of the codec's own error: no rise into the packet
+    (CLEAN, 37.6, False),   # at an onset (G.722's error, measured: +37.6 dB)
+])
+def test_a_weak_packet_is_a_concealment_only_where_an_extrapolation_could_be_close(
+        before, step_db, concealed):
+    """The weak rule (residual 4-8 dB under the signal) holds where a decoder's extrapolation
+    of the audio before the loss can stay that close: after a packet it had right, and not at
+    the reference's onset. Real weak concealments (Opus loopback, 5 % and 10 % loss) followed
+    packets 1-3 dB over the coding floor with the reference stepping -16 to +3.5 dB; the
+    G.722 packets that read as concealed in 1 of 12 clean takes followed packets 17-22 dB
+    over the floor, or began at a +37.6 dB onset."""
+    s = _packets(*zip(CLEAN, before, WEAK, CLEAN, strict=True),
+                 step_db=[0.0, 0.0, step_db, 0.0])
+    assert concealed_packets(s, 1e-6).tolist() == [False, False, concealed, False]
+    assert step_db < STEADY_REFERENCE_DB or not concealed
+
+
+def test_a_strong_packet_is_a_concealment_at_an_onset_too():
+    s = _packets(*zip(CLEAN, CODEC, STRONG, CLEAN, strict=True), step_db=[0, 0, 37.6, 0])
+    assert concealed_packets(s, 1e-6).tolist() == [False, False, True, False]

@@ -31,7 +31,13 @@ concealment begins. A packet is concealed when, over its active frames:
   :data:`WEAK_EXCESS_DB` above that floor and within :data:`WEAK_RATIO_DB` of
   the signal, outside the recovery of an earlier concealment (after a loss
   the decoder itself needs 20-60 ms to converge again, and those packets are
-  the same fault).
+  the same fault), where an extrapolation can stay that close: after a
+  packet that is not itself that far above the floor (the decoder
+  extrapolates audio it had right; a codec erring packet after packet is
+  its own), and not at an onset of the reference (a rise of
+  :data:`STEADY_REFERENCE_DB` or more across the packet's start: there a
+  codec's own error rises, and an extrapolation of the quieter audio before
+  would depart strongly).
 
 Consecutive concealed packets are one event, with edges on the grid. Where
 the receiver wrote digital zeros instead, the dropout detector's record
@@ -94,7 +100,9 @@ GRID_ALPHA = 0.002
 GRID_DRAWS = 2000
 #: The reference is steady across a boundary when its level changes there by less than this,
 #: dB (the same 3-frame means as the rise). A codec's own errors rise where the signal
-#: changes (onsets, transitions); a lost packet's rise falls wherever the packet ends.
+#: changes (onsets, transitions); a lost packet's rise falls wherever the packet ends. A
+#: weak packet never begins at a rise this large (measured: weak Opus concealments at -16 to
+#: +3.5 dB; a G.722 error read as one at +37.6 dB).
 STEADY_REFERENCE_DB = 10.0
 #: ... and the rises where it is steady must gather on the grid too, this unlikely by chance
 #: (measured: lossy Opus speech through a loopback and the real opus_plc_speech 0.0005, six
@@ -133,6 +141,11 @@ class PacketScores:
         Normalised correlation of received and expected on those frames.
     judged : np.ndarray, shape=(n_packets,), bool
         Packets with enough active frames to be judged.
+    reference_step_db : np.ndarray, shape=(n_packets,), float64
+        Change of the reference's level across each packet's start, dB: the mean
+        level (dB, at least :data:`SILENT_DB`) over the :data:`RISE_FRAMES` frames
+        after it minus that over the frames before it, as :func:`learn_phase` measures
+        steadiness.
     """
 
     start_samples: np.ndarray
@@ -144,6 +157,7 @@ class PacketScores:
     received_power: np.ndarray
     ncc: np.ndarray
     judged: np.ndarray
+    reference_step_db: np.ndarray
 
 
 def packet_scores(cf: ChannelFeatures, act: Activity, floor: np.ndarray, frame_len: int,
@@ -196,8 +210,14 @@ def packet_scores(cf: ChannelFeatures, act: Activity, floor: np.ndarray, frame_l
     for arr in (ratio, excess, level, ncc):
         arr[bad | ~np.isfinite(arr)] = 0.0
     power = np.where(judged, sy / np.maximum(cnt, 1), 0.0)
+    k = RISE_FRAMES
+    with np.errstate(divide="ignore"):
+        lx = np.maximum(10 * np.log10(cf.p_x.astype(np.float64)), SILENT_DB)
+    step = np.zeros(len(starts))
+    inner = (a >= k) & (a <= n - k)
+    step[inner] = _step(lx, a[inner], k)
     return PacketScores(starts, (b - a).astype(np.int64), cnt.astype(np.int64), ratio, excess,
-                        level, power, ncc, judged)
+                        level, power, ncc, judged, step)
 
 
 def packet_samples(settings: DetectorSettings, sample_rate_hz: int) -> int:
@@ -381,6 +401,14 @@ def concealed_packets(s: PacketScores, min_power: float) -> np.ndarray:
     whole = s.active_frames >= WEAK_ACTIVE_SHARE * s.frames
     weak = _departs(s, min_power) & whole & (s.ratio_db >= WEAK_RATIO_DB) \
         & (s.excess_db >= WEAK_EXCESS_DB)
+    # ... where a concealment can be weak: the decoder extrapolates the audio before the loss,
+    # which it had right (so the packet before is not this far above the floor: a stretch that
+    # errs this much packet after packet is the codec's), and the extrapolation stays close
+    # only while the reference goes on as before (not at an onset, where a codec's own
+    # error rises and an extrapolation of the quiet before would fall far short)
+    high = s.judged & (s.excess_db >= WEAK_EXCESS_DB)
+    weak[1:] &= ~high[:-1]
+    weak &= s.reference_step_db < STEADY_REFERENCE_DB
     recovering = np.zeros(len(strong), dtype=bool)
     for k in range(1, RECOVERY_PACKETS + 1):
         recovering[k:] |= strong[:-k]
