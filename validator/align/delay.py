@@ -212,13 +212,13 @@ def estimate_delay(*, reference: AudioSource, received: AudioSource, max_delay_s
     return _tone_delay(ref, rec, info, y_head, lead, max_lag=max_lag, head=head)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReferenceHead:
     """The reference's head and what the delay search learns from it alone.
 
     Every figure is a function of the head's samples: one ``ReferenceHead``
     serves every capture checked against the same reference
-    (:func:`reference_head` keeps the last few).
+    (:func:`reference_head` keeps the last few). Compared by identity (it holds an array).
 
     Attributes
     ----------
