@@ -56,6 +56,10 @@ SMEAR_MIN_FRAMES = 50
 LOCAL_FRAMES = 161
 #: Residual ratio given to frames not judged in that median, dB (silence pulls it down).
 LOCAL_QUIET_DB = -60.0
+#: A codec's error (that median) under this, dB re signal, is none: the capture carries the
+#: reference exactly there (PCM, a lossless path), and no span there is a codec's error. The
+#: codecs measured leave -38 dB (G.711) to 0 dB (Opus on unvoiced sounds).
+EXACT_RESIDUAL_DB = -60.0
 #: A span that correlates at least this with the reference (and see the next two) keeps its
 #: waveform: on speech, a codec's error rather than a fault (:func:`waveform_kept`).
 KEPT_NCC = 0.9
@@ -452,8 +456,10 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
         floor = residual_floor(cf, act, exclude)
     base = act.active & ~exclude & (floor > 0)
     k_db = _margins_db(cf, base, floor, flen, settings)
+    local = None
     if by_sound:
-        floor = np.maximum(floor, local_floor(cf, act, exclude))
+        local = local_floor(cf, act, exclude)
+        floor = np.maximum(floor, local)
     # pass 2: thresholds, chunk by chunk
     abs_floor = dbfs_power(settings.silence_threshold_dbfs)
     min_ratio = 10 ** (settings.glitch_min_db / 10)
@@ -494,9 +500,9 @@ def detect_glitches(cf: ChannelFeatures, act: Activity, fr: Frames, settings: De
         hit[lo:hi] = h[lo - a:hi - a]
     hit &= ~exclude
     events = _glitch_events(hit, cf, act, fr)
-    if by_sound:
+    if local is not None:
         events = [e for e in events if not _codec_error(cf, act, e.start_sample // flen,
-                                                        -(-e.end_sample // flen))]
+                                                        -(-e.end_sample // flen), local)]
     else:
         events = [e for e in events if not _coder_adapting(cf, act, e.start_sample // flen,
                                                            -(-e.end_sample // flen))]
@@ -523,15 +529,22 @@ def _coder_adapting(cf: ChannelFeatures, act: Activity, start_frame: int,
     return at_edge and waveform_kept(cf, a, b)
 
 
-def _codec_error(cf: ChannelFeatures, act: Activity, start_frame: int, end_frame: int) -> bool:
+def _codec_error(cf: ChannelFeatures, act: Activity, start_frame: int, end_frame: int,
+                 local: np.ndarray) -> bool:
     """Whether a glitch on speech is the codec's own error (see :func:`waveform_kept`).
 
     At a word's edge (an inactive frame within :data:`EDGE_GUARD_FRAMES`) a
     span shorter than :data:`ONSET_RAMP_FRAMES` that keeps the waveform may
     also be quieter: a waveform coder ramping up at an onset (G.722: one
-    frame 5.6 dB low, correlation 0.96).
+    frame 5.6 dB low, correlation 0.96). Where the capture carries the
+    reference exactly (its codec error there, ``local``, under
+    :data:`EXACT_RESIDUAL_DB`), there is no codec whose error a span could be:
+    a click of 0.3 full scale in bit-exact speech is -10 dB re signal and keeps
+    the waveform, and it is a fault.
     """
     a, b = start_frame, end_frame
+    if ratio_db(float(local[a:b].sum()), float(cf.p_x[a:b].sum())) < EXACT_RESIDUAL_DB:
+        return False
     edge = not act.active[max(a - EDGE_GUARD_FRAMES, 0):b + EDGE_GUARD_FRAMES].all()
     return waveform_kept(cf, a, b, any_level=edge and b - a < ONSET_RAMP_FRAMES)
 
