@@ -13,7 +13,7 @@ A. minimum detectable dropout: for each tone x sample rate x SNR cell, the
    that length) detected, with the right type and onset within +-1 ms, in at
    least 9 of 10 seeded positions; lengths from 1 sample to 20 ms;
 B. recall, precision and median onset error per fault type on a seeded
-   corpus (3 references x 10 fault types x 4 conditions x 3 positions);
+   corpus (3 references x 11 fault types x 4 conditions x 3 positions);
 C. false events per hour of fault-free audio: clean tones, 30 dB SNR, mu-law,
    +-100 ppm drift, and speech (espeak-ng when installed, a speech-like
    signal, and the real espeak reference in ``../shared/real``).
@@ -56,6 +56,7 @@ from validator.impair import (  # noqa: E402
     Impaired,
     add_noise,
     attenuate,
+    click,
     compose,
     drift,
     fade_packet,
@@ -435,6 +436,8 @@ B_KINDS: tuple[BKind, ...] = (
     BKind("near-silence 300 ms -70 dBFS", 0.3, 0.0, frozenset({"silence", "dropout"}),
           frozenset({"silence", "dropout", "level"}),
           lambda y, fs, s, seed: near_silence(y, fs, start_s=s, duration_s=0.3, seed=seed)),
+    BKind("click 0.1 full scale", 0.0, 0.0, _GLITCH, _GLITCH,
+          lambda y, fs, s, seed: click(y, fs, at_s=s, amplitude=0.1 if seed % 2 else -0.1)),
 )
 
 
