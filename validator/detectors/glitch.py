@@ -539,8 +539,9 @@ def _codec_error(cf: ChannelFeatures, act: Activity, start_frame: int, end_frame
     frame 5.6 dB low, correlation 0.96). Where the capture carries the
     reference exactly (its codec error there, ``local``, under
     :data:`EXACT_RESIDUAL_DB`), there is no codec whose error a span could be:
-    a click of 0.3 full scale in bit-exact speech is -10 dB re signal and keeps
-    the waveform, and it is a fault.
+    a one-sample click under loud bit-exact speech (0.3 full scale at 48 kHz,
+    0.15 at 16 kHz) is about -10 dB re signal over its 1 ms frame and keeps the
+    waveform, and it is a fault.
     """
     a, b = start_frame, end_frame
     if ratio_db(float(local[a:b].sum()), float(cf.p_x[a:b].sum())) < EXACT_RESIDUAL_DB:
