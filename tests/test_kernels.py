@@ -12,6 +12,7 @@ plot values' rounding, and the median of a long amplitude track.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -358,3 +359,26 @@ def test_a_kept_reference_head_gives_the_same_delay_and_a_changed_file_is_read_a
         third = reference_head(ref, ref.frames)
     assert third is not again
     assert third.period == pytest.approx(head.period)
+
+
+@pytest.mark.parametrize(("period", "hop"), [(48000 / 997, 48), (160 / 3, 53), (30.5, 200)])
+def test_phase_window_sums_are_the_strided_windows_sums(period, hop):
+    """The phase track's windows demodulated hop by hop (one contiguous matrix product) give
+    the sums of the windows taken one by one, to rounding: windows overlapping by four hops,
+    by a fraction of one, and not at all, and a stretch that ends inside the last window's
+    zero-padded hop."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from validator.align.phase import _Demodulator
+
+    dm = replace(_Demodulator.of(period, 0.0, 10**6, 10**6), hop=hop)
+    x = np.random.default_rng(7).standard_normal(20_000)
+    k = (len(x) - dm.nwin) // hop + 1
+    w, k_re, k_im = dm.kernel
+    windows = sliding_window_view(x, dm.nwin)[::hop][:k]
+    z, power = dm.window_sums(x, k)
+    assert z.shape == power.shape == (k,)
+    np.testing.assert_allclose(z, np.array([np.dot(v, k_re) + 1j * np.dot(v, k_im)
+                                            for v in windows]), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(power, np.array([np.dot(v * v, w) for v in windows]),
+                               rtol=1e-13)

@@ -47,7 +47,6 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from validator.align.track import MIN_SCORE, LagPoint, LagTrack
 from validator.io.audio import AudioSource
@@ -168,11 +167,11 @@ def phase_tracks(*, reference: AudioSource, received: AudioSource, mapping: Sequ
         for ch, dm in enumerate(dms):
             k = int(np.searchsorted(starts, dm.n_hi, side="right"))  # this channel's windows
             if sparse:
-                y, r = ys[:k, :dm.nwin, ch], rs[:k, :dm.nwin, mapping[ch]]
-            else:
-                y = sliding_window_view(yb[:, ch], dm.nwin)[:(k - 1) * dm.hop + 1:dm.hop]
-                r = sliding_window_view(rb[:, mapping[ch]], dm.nwin)[:(k - 1) * dm.hop + 1:dm.hop]
-            out.append((starts[:k], *dm.demodulate(y, r)))
+                ratio = dm.demodulate(ys[:k, :dm.nwin, ch], rs[:k, :dm.nwin, mapping[ch]])
+            else:  # overlapping windows of one stretch
+                ratio = dm.ratio(*dm.window_sums(yb[:, ch], k),
+                                 *dm.window_sums(rb[:, mapping[ch]], k))
+            out.append((starts[:k], *ratio))
         return out
 
     parts = parallel_map(demodulate, grid.blocks(), threads)
@@ -236,11 +235,70 @@ class _Demodulator:
         k = w * np.exp(-1j * (2.0 * np.pi / self.period) * np.arange(self.nwin))
         return w, np.ascontiguousarray(k.real), np.ascontiguousarray(k.imag)
 
+    @functools.cached_property
+    def polyphase(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """The kernels cut into ``q`` hops: ``(q, [k_re | k_im] (hop, 2q), w (hop, q))``.
+
+        Column ``j`` of each holds the kernel's samples ``[j hop, (j + 1) hop)``
+        (zeros past the window).
+        """
+        w, k_re, k_im = self.kernel
+        q = -(-self.nwin // self.hop)
+        pad = np.zeros((3, q * self.hop))
+        pad[0, :self.nwin], pad[1, :self.nwin], pad[2, :self.nwin] = k_re, k_im, w
+        cols = pad.reshape(3, q, self.hop).transpose(0, 2, 1)  # (3, hop, q)
+        return q, np.ascontiguousarray(np.concatenate((cols[0], cols[1]), axis=1)), \
+            np.ascontiguousarray(cols[2])
+
+    def window_sums(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``Z`` and windowed power of the ``k`` windows ``x[i hop:i hop + nwin]``, one pass.
+
+        The windows overlap, so their products with the kernels are formed
+        hop by hop: ``x`` cut into rows of one hop is one matrix, times the
+        kernels cut likewise (:attr:`polyphase`), and each window sums ``q``
+        consecutive rows' products. The same sums as :meth:`demodulate`'s
+        (to rounding), with contiguous matrix products instead of strided
+        windows: about three times faster.
+
+        Parameters
+        ----------
+        x : np.ndarray, shape=(n,), float64
+            ``n >= (k - 1) hop + nwin``.
+        k : int
+            Windows.
+
+        Returns
+        -------
+        z : np.ndarray, shape=(k,), complex128
+        power : np.ndarray, shape=(k,), float64
+        """
+        q, kern, win = self.polyphase
+        h = self.hop
+        rows = k + q - 1
+        xs = np.zeros(rows * h)
+        m = min(len(x), rows * h)
+        xs[:m] = x[:m]
+        xs = xs.reshape(rows, h)
+        a = xs @ kern  # (rows, 2q): row i, column j: hop i against the kernel's hop j
+        b = (xs * xs) @ win
+        re, im, p = a[:k, 0].copy(), a[:k, q].copy(), b[:k, 0].copy()
+        for j in range(1, q):
+            re += a[j:j + k, j]
+            im += a[j:j + k, q + j]
+            p += b[j:j + k, j]
+        return re + 1j * im, p
+
     def demodulate(self, y: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ratio ``Z_y / Z_r`` and coherence of windows ``y`` and ``r``, shape (k, nwin)."""
         w, k_re, k_im = self.kernel
         zy, zr = y @ k_re + 1j * (y @ k_im), r @ k_re + 1j * (r @ k_im)  # (real products)
         py, pr = (y * y) @ w, (r * r) @ w
+        return self.ratio(zy, py, zr, pr)
+
+    @staticmethod
+    def ratio(zy: np.ndarray, py: np.ndarray, zr: np.ndarray,
+              pr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ratio ``Z_y / Z_r`` and coherence from the windows' sums (see the module docstring)."""
         ok_ref = (pr > 1e-12) & (2.0 * np.abs(zr) ** 2 >= MIN_REFERENCE_COHERENCE * pr)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(ok_ref, zy / np.where(ok_ref, zr, 1.0), 0.0)
