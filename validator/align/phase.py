@@ -275,10 +275,10 @@ class _Demodulator:
         q, kern, win = self.polyphase
         h = self.hop
         rows = k + q - 1
-        xs = np.zeros(rows * h)
+        flat = np.zeros(rows * h)
         m = min(len(x), rows * h)
-        xs[:m] = x[:m]
-        xs = xs.reshape(rows, h)
+        flat[:m] = x[:m]
+        xs = flat.reshape(rows, h)
         a = xs @ kern  # (rows, 2q): row i, column j: hop i against the kernel's hop j
         b = (xs * xs) @ win
         re, im, p = a[:k, 0].copy(), a[:k, q].copy(), b[:k, 0].copy()
