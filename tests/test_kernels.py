@@ -170,15 +170,30 @@ def test_strided_run_mask_finds_the_same_runs_as_testing_every_sample():
         assert tracker.finish(n) == _runs_reference(np.abs(y) < ZERO_LEVEL, min_run)
 
 
-def test_tone_measurement_matches_an_explicit_least_squares_fit():
+def _gaps(fs: int, kind: str) -> np.ndarray:
+    keep = np.ones(fs, dtype=bool)
+    if kind == "one gap":
+        keep[20000:20960] = False
+    elif kind == "100 gaps":  # more runs than the power sums take as series
+        for a in range(1000, 41000, 400):
+            keep[a:a + 48] = False
+    return keep
+
+
+@pytest.mark.parametrize("gaps", ["none", "one gap", "100 gaps"])
+def test_tone_measurement_matches_an_explicit_least_squares_fit(gaps):
+    """SNR and THD+N from the power-sum normal equations equal an explicit least-squares fit
+    of DC and every harmonic below Nyquist, with the excerpt whole, with a gap (the fit is in
+    the time domain), and with 100 gaps; at 2399.99976 Hz the twentieth power's series
+    would divide by nearly zero (20 f is 1e-7 cycles under 48 kHz) and the sums are taken
+    sample by sample."""
     fs = 48000
     t = np.arange(fs) / fs
     rng = np.random.default_rng(3)
-    for f, noise in ((997.0, 1e-5), (3100.0, 1e-3), (10007.0, 1e-6)):
+    for f, noise in ((997.0, 1e-5), (3100.0, 1e-3), (10007.0, 1e-6), (2400 * (1 - 1e-7), 1e-4)):
         x = (0.5 * np.sin(2 * np.pi * f * t + 0.3) + 0.01 * np.sin(2 * np.pi * 2 * f * t)
              + noise * rng.normal(size=fs) + 1e-3)
-        keep = np.ones(fs, dtype=bool)
-        keep[20000:20960] = False  # a gap: the fit is in the time domain
+        keep = _gaps(fs, gaps)
         m = measure_tone(x, fs, f, mask=keep)
         assert m is not None
         w = 2 * np.pi * m.frequency_hz
@@ -382,3 +397,4 @@ def test_phase_window_sums_are_the_strided_windows_sums(period, hop):
                                             for v in windows]), rtol=0, atol=1e-13)
     np.testing.assert_allclose(power, np.array([np.dot(v * v, w) for v in windows]),
                                rtol=1e-13)
+

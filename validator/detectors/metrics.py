@@ -60,10 +60,17 @@ def _lsq(a_t: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     ``a_t`` is the design transposed, shape (k, n): its columns as contiguous rows.
     """
-    # einsum, not BLAS: these small products gain nothing from threads, and BLAS threads
-    # competing with other work on a busy machine cost a hundred times more; summed along
-    # contiguous rows, it is about six times faster than over a (n, k) design's columns
-    return np.linalg.solve(np.einsum("ij,kj->ik", a_t, a_t), np.einsum("ij,j->i", a_t, b))
+    # one dot product per pair of contiguous rows: three times faster than an einsum over
+    # the whole design, whose generic loop forms the k x k products together (a matrix
+    # product, a.T @ a, is slower still at this shape)
+    k = a_t.shape[0]
+    g = np.empty((k, k))
+    rhs = np.empty(k)
+    for i in range(k):
+        rhs[i] = np.dot(a_t[i], b)
+        for j in range(i, k):
+            g[i, j] = g[j, i] = np.dot(a_t[i], a_t[j])
+    return np.linalg.solve(g, rhs)
 
 
 @dataclass(frozen=True)
@@ -225,7 +232,7 @@ def measure_tone(x: np.ndarray, sample_rate_hz: int, frequency_hz: float, *,
     if not 0 < f < fs / 2:
         return None
     n_h = max(h for h in range(1, harmonics + 1) if h * f < fs / 2 or h == 1)
-    c, z = _harmonic_fit(xs, _phasors(w / fs, index), n_h)
+    c, z = _harmonic_fit(xs, _phasors(w / fs, index), n_h, index=index, omega=w / fs)
     p_fund = 0.5 * float(c[1] ** 2 + c[2] ** 2)
     fund = c[0] + c[1] * z.real + c[2] * z.imag
     p_thdn = float(np.mean((xs - fund) ** 2))
@@ -238,8 +245,8 @@ def measure_tone(x: np.ndarray, sample_rate_hz: int, frequency_hz: float, *,
                            float(max(thd_n, -200.0)))
 
 
-def _harmonic_fit(x: np.ndarray, z: np.ndarray,
-                  n_h: int) -> tuple[np.ndarray, np.ndarray]:
+def _harmonic_fit(x: np.ndarray, z: np.ndarray, n_h: int, *, index: np.ndarray | None = None,
+                  omega: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares fit of DC and harmonics ``1..n_h`` of the phase ``theta`` to ``x``.
 
     The design ``[1, cos(h theta), sin(h theta)]`` is never formed: with
@@ -248,6 +255,9 @@ def _harmonic_fit(x: np.ndarray, z: np.ndarray,
     product-to-sum identities, and the right-hand side is ``sum x z**h``. That
     is O(n n_h) multiplications instead of O(n n_h**2), and no trigonometric
     evaluation per sample. The powers are formed in one buffer, in place.
+    Given the sample numbers and the phase step (``theta = omega * index``),
+    the power sums are geometric series over the runs of consecutive samples
+    (:func:`_power_sums`), and only the powers up to ``n_h`` are formed.
 
     Parameters
     ----------
@@ -255,6 +265,10 @@ def _harmonic_fit(x: np.ndarray, z: np.ndarray,
     z : np.ndarray, shape=(n,), complex128
         ``exp(i theta)``, the fundamental's phasor at each sample (:func:`_phasors`).
     n_h : int
+    index : np.ndarray, shape=(n,), int, optional
+        Ascending sample numbers of ``x``, with ``z = exp(1j * omega * index)``.
+    omega : float, optional
+        Phase step per sample, radians (with ``index``).
 
     Returns
     -------
@@ -264,15 +278,19 @@ def _harmonic_fit(x: np.ndarray, z: np.ndarray,
         ``z`` itself (see :func:`_harmonic_sum`).
     """
     xc = x.astype(complex)
-    s = np.empty(2 * n_h + 1, dtype=complex)
-    s[0] = len(x)
+    s = None if index is None or omega is None else _power_sums(z, index, omega, 2 * n_h)
+    top = n_h if s is not None else 2 * n_h  # the powers formed sample by sample
+    if s is None:
+        s = np.empty(2 * n_h + 1, dtype=complex)
+        s[0] = len(x)
     q = np.empty(n_h, dtype=complex)  # sum x z**h
     p = z.copy()
-    for m in range(1, 2 * n_h + 1):
-        s[m] = p.sum()
+    for m in range(1, top + 1):
+        if top == 2 * n_h:
+            s[m] = p.sum()
         if m <= n_h:
             q[m - 1] = np.dot(xc, p)
-        if m < 2 * n_h:
+        if m < top:
             p *= z
 
     # S_m for m = -2 n_h .. 2 n_h (S_-m = conj(S_m)), then the blocks of the normal matrix
@@ -294,6 +312,45 @@ def _harmonic_fit(x: np.ndarray, z: np.ndarray,
     rhs[0] = x.sum()
     rhs[1::2], rhs[2::2] = q.real, q.imag
     return np.linalg.solve(g, rhs), z
+
+
+def _power_sums(z: np.ndarray, index: np.ndarray, omega: float,
+                top: int) -> np.ndarray | None:
+    """``S_m = sum_k z_k**m`` for ``m = 0 .. top``, as geometric series, or None.
+
+    ``z_k = exp(1j omega index_k)``. Over a run of ``L`` consecutive samples
+    from ``a``, ``sum z**m = (v**m - u**m) / (1 - w**m)`` with ``v = z_a``,
+    ``u = z_(a+L-1) w`` and ``w = exp(1j omega)``: a few operations per run
+    and power instead of a pass over the samples per power. ``v`` and ``u``
+    come from ``z`` itself, so the series carry its accuracy; the powers of
+    the few run ends are formed by repeated products. None (sum them sample
+    by sample) where a ratio's denominator nears zero (``m f`` within 1e-6
+    cycles of the sample rate, which only a tone just under ``fs / 2 top``
+    can reach), or where the gaps split ``z`` into more than 64 runs.
+
+    Returns
+    -------
+    np.ndarray, shape=(top + 1,), complex128, or None
+    """
+    n = len(index)
+    if n == 0:
+        return None
+    cuts = np.flatnonzero(np.diff(index) != 1) + 1
+    if len(cuts) > 63:
+        return None
+    first = np.concatenate(([0], cuts))
+    last = np.concatenate((cuts - 1, [n - 1]))
+    ms = np.arange(1, top + 1)
+    den = 1.0 - np.exp(1j * omega * ms)
+    if np.min(np.abs(den)) < 2 * np.pi * 1e-6:
+        return None
+    w = np.exp(1j * omega)
+    v = np.cumprod(np.broadcast_to(z[first], (top, len(first))), axis=0)  # (top, runs)
+    u = np.cumprod(np.broadcast_to(z[last] * w, (top, len(first))), axis=0)
+    out = np.empty(top + 1, dtype=complex)
+    out[0] = n
+    out[1:] = (v - u).sum(axis=1) / den
+    return out
 
 
 def _harmonic_sum(coef: np.ndarray, z: np.ndarray, n_h: int) -> np.ndarray:
