@@ -398,3 +398,38 @@ def test_phase_window_sums_are_the_strided_windows_sums(period, hop):
     np.testing.assert_allclose(power, np.array([np.dot(v * v, w) for v in windows]),
                                rtol=1e-13)
 
+
+def _interpolate_by_hand(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The interpolator's definition: each position's table row against its 32 samples."""
+    from validator.align.interp import HALF_TAPS, KAISER_BETA, PHASES, _table
+
+    h = _table(HALF_TAPS, PHASES, KAISER_BETA)
+    out = np.zeros(len(pos))
+    for i, p in enumerate(pos):
+        ip = int(np.floor(p))
+        ph = int(np.rint((p - ip) * PHASES))
+        ip, ph = ip + ph // PHASES, ph % PHASES
+        if not -2 <= ip <= len(x):
+            continue  # its 32 samples leave the source padded by 17 zeros: zero
+        for j, k in enumerate(range(-HALF_TAPS + 1, HALF_TAPS + 1)):
+            if 0 <= ip + k < len(x):
+                out[i] += x[ip + k] * h[ph, j]
+    return out
+
+
+@pytest.mark.parametrize("shift", [0.3712, 0.0, 2.0 ** -40, 0.99995])
+def test_interpolation_at_unit_steps_is_the_interpolators_definition(shift):
+    """Positions one sample apart (as callers form them, ``n - d``, with rounding) take the
+    constant-fraction path; they give each position's own filter (to rounding), as do the
+    same positions moved by a millionth of a sample (the general path, or one FIR filter
+    where their phases agree), and positions whose filter reaches past the source's ends
+    (zeros there; the FIR path once filtered the wrong stretch when its first position lay
+    outside)."""
+    from validator.align.interp import interpolate
+
+    x = np.random.default_rng(11).standard_normal((3000, 1))
+    n = np.arange(100, 2900, dtype=np.float64)
+    for pos in (n - shift, n - shift + 1e-6 * np.sin(n), n - 120.0 - shift, n + 120.0 - shift,
+                (n - shift + 1e-6 * np.sin(n)) - 120.0):
+        got = interpolate(x, pos)[:, 0]
+        np.testing.assert_allclose(got, _interpolate_by_hand(x[:, 0], pos), rtol=0, atol=1e-12)

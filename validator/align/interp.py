@@ -15,6 +15,10 @@ import numpy as np
 HALF_TAPS = 16
 PHASES = 1024
 KAISER_BETA = 9.0
+#: Positions within this many samples of ``first + k`` are taken as one constant fraction
+#: (a millionth of the 1/1024 sample phase step; positions computed as ``n - d`` stray by
+#: rounding only, about 1e-13).
+UNIT_STEP_TOLERANCE = 1e-9
 
 
 @lru_cache(maxsize=4)
@@ -57,6 +61,9 @@ def interpolate(x: np.ndarray, positions: np.ndarray, *, origin: int = 0) -> np.
     pos = np.asarray(positions, dtype=np.float64) - origin
     m = pos.shape[0]
     n, nch = x.shape
+    if m > 1 and abs(pos[-1] - pos[0] - (m - 1)) <= UNIT_STEP_TOLERANCE \
+            and np.max(np.abs(pos - (pos[0] + np.arange(m)))) <= UNIT_STEP_TOLERANCE:
+        return _unit_steps(x, float(pos[0]), m)
     out = np.zeros((m, nch))
     if m == 0:
         return out
@@ -71,21 +78,62 @@ def interpolate(x: np.ndarray, positions: np.ndarray, *, origin: int = 0) -> np.
     ph = np.rint(frac * PHASES).astype(np.int64)
     ip = ip.astype(np.int64) + ph // PHASES
     ph %= PHASES
+    if np.all(ph == ph[0]) and np.all(np.diff(ip) == 1):
+        # constant fraction, consecutive positions: one FIR filter
+        return _fir(x, int(ip[0]), int(ph[0]), m)
     pad = HALF_TAPS + 1
     xp = np.zeros((n + 2 * pad, nch))
     xp[pad:pad + n] = x
     base = ip + pad
     lo_ok = (base - HALF_TAPS + 1 >= 0) & (base + HALF_TAPS < n + 2 * pad)
     base = np.where(lo_ok, base, pad)  # out-of-range positions read zeros below
-    if np.all(ph == ph[0]) and np.all(np.diff(ip) == 1):
-        # constant fraction, consecutive positions: one FIR filter
-        taps = h[ph[0]][::-1]
-        start = base[0] - HALF_TAPS + 1
-        seg = xp[start:start + m + 2 * HALF_TAPS - 1]
-        for ch in range(nch):
-            out[:, ch] = np.convolve(seg[:, ch], taps, mode="valid")[:m]
-    else:
-        for j, k in enumerate(range(-HALF_TAPS + 1, HALF_TAPS + 1)):
-            out += xp[base + k] * h[ph, j][:, None]
+    for j, k in enumerate(range(-HALF_TAPS + 1, HALF_TAPS + 1)):
+        out += xp[base + k] * h[ph, j][:, None]
     out[~lo_ok] = 0.0
+    return out
+
+
+def _unit_steps(x: np.ndarray, first: float, m: int) -> np.ndarray:
+    """:func:`interpolate` at ``first + k`` (``k < m``): a copy, or one FIR filter.
+
+    Positions one sample apart share their fraction, so the phase of the
+    first is every position's: no fraction nor phase per position (four
+    times faster on 4800 positions than forming them).
+    """
+    n, nch = x.shape
+    ip = int(np.floor(first))
+    frac = first - ip
+    if frac < 1e-9 or frac > 1 - 1e-9:  # whole samples: a copy (zeros outside x)
+        i0 = int(np.rint(first))
+        out = np.zeros((m, nch))
+        lo, hi = max(i0, 0), min(i0 + m, n)
+        if hi > lo:
+            out[lo - i0:hi - i0] = x[lo:hi]
+        return out
+    ph = int(np.rint(frac * PHASES))
+    return _fir(x, ip + ph // PHASES, ph % PHASES, m)
+
+
+def _fir(x: np.ndarray, ip: int, ph: int, m: int) -> np.ndarray:
+    """``x`` at ``ip + k + ph / PHASES`` (``k < m``): the table's row ``ph`` as one FIR filter.
+
+    Samples outside ``x`` are zeros; a position whose 32 samples leave ``x``
+    padded by ``HALF_TAPS + 1`` zeros reads zero (the general path's rule).
+    """
+    n, nch = x.shape
+    length = m + 2 * HALF_TAPS - 1
+    first = ip - HALF_TAPS + 1
+    if first >= 0 and first + length <= n:
+        seg = x[first:first + length]
+    else:
+        seg = np.zeros((length, nch))
+        lo, hi = max(first, 0), min(first + length, n)
+        if hi > lo:
+            seg[lo - first:hi - first] = x[lo:hi]
+    taps = _table(HALF_TAPS, PHASES, KAISER_BETA)[ph][::-1]
+    out = np.empty((m, nch))
+    for ch in range(nch):
+        out[:, ch] = np.convolve(seg[:, ch], taps, mode="valid")
+    out[:max(-2 - ip, 0)] = 0.0  # windows that leave the padded source
+    out[max(n + 1 - ip, 0):] = 0.0
     return out
