@@ -19,6 +19,7 @@ import sys
 from html.parser import HTMLParser
 from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("jinja2")
@@ -181,7 +182,7 @@ CHANNEL_FIGURES = ("overview", "level", "residual", "spectrum")
 def plot_doc(page: str) -> dict[str, Any]:
     """The plot data embedded in a page (one JSON block), as the browser's JSON.parse reads it."""
     (text,) = PLOT_DATA.findall(page)
-    return json.loads(text)
+    return plots.load_plot_json(text)
 
 
 def figures(page: str) -> dict[str, dict[str, Any]]:
@@ -348,7 +349,20 @@ def test_plot_numbers_are_rounded_and_json_safe():
     assert "NaN" not in PLOT_DATA.findall(page)[0]
     lv = figures(page)["level-ch0"]
     assert lv["received"] == [None, -125.0, -125.0, -12.35]
-    assert plots.rounded([0.123456, None, float("inf")], 4) == [0.1235, None, None]
+    assert plots.rounded([0.123456, None, float("inf"), 1e300], 4) == \
+        {"decimals": 4, "ints": [1235, None, None, None]}
+
+
+@pytest.mark.parametrize("decimals", [1, 2, 3, 4, 5])
+def test_plot_numbers_travel_as_whole_numbers_and_read_back_as_the_same_doubles(decimals):
+    """An array in the page is whole multiples of 10**-decimals; divided back (as the page's
+    script and load_plot_json do) they are the doubles np.round gives, bit for bit, over
+    values of every size the plots hold (amplitudes, dB, times of an hour, Hz)."""
+    rng = np.random.default_rng(decimals)
+    v = np.concatenate([rng.uniform(-1, 1, 3000), rng.uniform(-125, 10, 3000),
+                        rng.uniform(0, 3600, 3000), rng.uniform(0, 24000, 3000)])
+    got = plots.load_plot_json(plots.script_json({"a": plots.rounded(v, decimals)}))["a"]
+    assert got == np.round(v, decimals).tolist()
 
 
 def test_event_colours_are_consistent(page):

@@ -12,7 +12,14 @@
   var holder = document.getElementById("plot-data");
   if (!holder) { return; }
   if (typeof uPlot === "undefined") { console.error("plots: uPlot did not load"); return; }
-  var doc = JSON.parse(holder.textContent);
+  // arrays travel as whole multiples of 10^-decimals (plots.py, rounded): k / 10^d is the
+  // double the number had
+  var doc = JSON.parse(holder.textContent, function (key, v) {
+    if (v === null || typeof v !== "object" || !Array.isArray(v.ints) ||
+        typeof v.decimals !== "number" || Object.keys(v).length !== 2) { return v; }
+    var scale = Math.pow(10, v.decimals);
+    return v.ints.map(function (k) { return k === null ? null : k / scale; });
+  });
   var C = doc.colors;
   var charts = [];      // {id, u, area} of every chart drawn
   var timeCharts = [];  // charts on the shared time axis
