@@ -449,3 +449,49 @@ def test_a_kept_head_phasor_is_the_phasor_of_that_length():
     assert np.array_equal(delay._head_phasor(omega, 500_000), delay.phasor(omega, 500_000))
     other = delay._head_phasor(omega * 1.5, 1000)
     assert np.array_equal(other, delay.phasor(omega * 1.5, 1000))
+
+
+def test_kept_analyses_are_given_back_only_for_the_same_samples():
+    """KeptBySamples: a result comes back for its key and exactly its samples; other samples,
+    another shape, no identity, or a key pushed out by newer ones give nothing."""
+    from validator.io.kept import KeptBySamples
+
+    kept: KeptBySamples[str] = KeptBySamples(2)
+    a = np.arange(10.0)
+    kept.put("a", a, "from a")
+    assert kept.get("a", a.copy()) == "from a"
+    b = a.copy()
+    b[7] = np.nextafter(b[7], 100.0)  # one sample, one unit in the last place
+    assert kept.get("a", b) is None and kept.get("a", a[:9]) is None
+    kept.put(None, a, "nothing")
+    assert kept.get(None, a) is None
+    kept.put("b", a, "from b")
+    kept.get("a", a)  # "a" is now the newest
+    kept.put("c", a, "from c")
+    assert (kept.get("a", a), kept.get("b", a), kept.get("c", a)) == ("from a", None, "from c")
+
+
+def test_the_reference_tone_frequencies_are_kept_for_the_same_samples(tmp_path):
+    """A batch's reference: its tone frequency is measured once, and again for a file that
+    changed under an identity forced equal."""
+    from validator import pipeline
+
+    fs = 8000
+    t = np.arange(2 * fs) / fs
+    path = tmp_path / "ref.wav"
+    sf.write(path, 0.5 * np.sin(2 * np.pi * 997 * t), fs, subtype="PCM_16")
+    with open_audio(path) as ref:
+        identity = ref.identity
+        first = pipeline._tonal_frequencies(ref, None, 2)
+    assert first == [pytest.approx(997, abs=0.1)] * 2
+    calls = []
+    real = pipeline.dominant_frequency
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "dominant_frequency", lambda *a: calls.append(1) or real(*a))
+        with open_audio(path) as ref:
+            assert pipeline._tonal_frequencies(ref, None, 2) == first and not calls
+        sf.write(path, 0.5 * np.sin(2 * np.pi * 1499 * t), fs, subtype="PCM_16")
+        with open_audio(path) as ref:
+            ref.identity = identity  # as if nothing had changed
+            assert pipeline._tonal_frequencies(ref, None, 1) == [pytest.approx(1499, abs=0.1)]
+    assert calls == [1]

@@ -45,6 +45,7 @@ from validator.detectors.metrics import channel_metrics, dominant_frequency
 from validator.detectors.settings import DetectorSettings
 from validator.errors import AudioFormatError, InputMismatchError
 from validator.io.audio import ArraySource, AudioSource, ToneSource, open_audio, parse_tone_spec
+from validator.io.kept import KeptBySamples
 from validator.plotdata import plot_data
 from validator.quality import assess_quality, requested_metrics
 from validator.result import (
@@ -406,6 +407,10 @@ def _with_coverage(metrics: ChannelMetrics, sums: CoverageSums) -> ChannelMetric
                    match_db=None if cov.match_db is None else round(cov.match_db, 2))
 
 
+#: The reference tone frequencies of the newest references (:func:`_tonal_frequencies`).
+_tones_kept: KeptBySamples[list[float | None]] = KeptBySamples(4)
+
+
 def _tonal_frequencies(ref: AudioSource, tone: tuple[float, ...] | None,
                        channels: int) -> list[float | None]:
     """Frequency of each received channel's reference tone, None where not a steady tone."""
@@ -415,11 +420,15 @@ def _tonal_frequencies(ref: AudioSource, tone: tuple[float, ...] | None,
     n = min(ref.frames, 4 * fs)
     start = max(0, (ref.frames - n) // 2)
     y = ref.read(start, n)
-    out: list[float | None] = []
-    for ch in range(y.shape[1]):
-        f, share = dominant_frequency(y[:, ch], fs)
-        out.append(f if share >= TONAL and f > 0 else None)
-    return out * channels if len(out) == 1 else out
+    key = None if ref.identity is None else (ref.identity, start, n, fs)
+    out: list[float | None] | None = _tones_kept.get(key, y)  # (a batch's one reference)
+    if out is None:
+        out = []
+        for ch in range(y.shape[1]):
+            f, share = dominant_frequency(y[:, ch], fs)
+            out.append(f if share >= TONAL and f > 0 else None)
+        _tones_kept.put(key, y, out)
+    return out * channels if len(out) == 1 else list(out)
 
 
 def _alignment(aligns: ChannelAlignments, fs: int, is_tone: bool) -> Alignment:

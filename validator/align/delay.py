@@ -22,9 +22,6 @@ Method
 from __future__ import annotations
 
 import functools
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +29,7 @@ import numpy as np
 from validator.align.interp import HALF_TAPS, interpolate
 from validator.align.xcorr import autocorrelation, ncc, pick_peak
 from validator.io.audio import AudioSource
+from validator.io.kept import KeptBySamples
 
 #: Runner-up/peak ratio above which the waveform correlation is called periodic.
 PERIODIC_RATIO = 0.9
@@ -302,8 +300,7 @@ def analyse_reference_head(r: np.ndarray, sample_rate_hz: int) -> ReferenceHead:
 
 #: Reference heads kept by :func:`reference_head` (the newest).
 HEADS_KEPT = 4
-_heads: OrderedDict[Hashable, ReferenceHead] = OrderedDict()
-_heads_lock = threading.Lock()
+_heads: KeptBySamples[ReferenceHead] = KeptBySamples(HEADS_KEPT)
 
 
 def reference_head(ref: AudioSource, head: int) -> ReferenceHead:
@@ -312,11 +309,11 @@ def reference_head(ref: AudioSource, head: int) -> ReferenceHead:
     A batch checks many captures against one reference: its head's analysis
     (about a third of the delay search on a 10 s tone) is kept for the
     :data:`HEADS_KEPT` newest references whose source has an
-    :attr:`~validator.io.audio.AudioSource.identity` (a file: path, inode,
-    size, modification and change times), and used again only when the head
-    read now is the kept one, sample for sample (about a millisecond for
-    10 s at 48 kHz). So the figures are always those
-    :func:`analyse_reference_head` gives on the samples read.
+    :attr:`~validator.io.audio.AudioSource.identity`, and used again only
+    when the head read now is the kept one, sample for sample (about a
+    millisecond for 10 s at 48 kHz; :class:`~validator.io.kept.KeptBySamples`).
+    So the figures are always those :func:`analyse_reference_head` gives on
+    the samples read.
 
     Parameters
     ----------
@@ -335,24 +332,12 @@ def reference_head(ref: AudioSource, head: int) -> ReferenceHead:
         As :meth:`~validator.io.audio.AudioSource.read`.
     """
     r = mono(ref.read(0, head))
-    key = None if ref.identity is None else (ref.identity, head)
-    if key is not None:
-        with _heads_lock:
-            kept = _heads.get(key)
-        # the samples decide: a file rewritten within the clock's tick, or copied over with
-        # its times kept, has the same identity and other samples
-        if kept is not None and kept.sample_rate_hz == ref.sample_rate_hz \
-                and np.array_equal(kept.r, r):
-            with _heads_lock:
-                if key in _heads:
-                    _heads.move_to_end(key)
-            return kept
+    key = None if ref.identity is None else (ref.identity, head, ref.sample_rate_hz)
+    kept = _heads.get(key, r)
+    if kept is not None:
+        return kept
     info = analyse_reference_head(r, ref.sample_rate_hz)
-    if key is not None:
-        with _heads_lock:
-            _heads[key] = info
-            while len(_heads) > HEADS_KEPT:
-                _heads.popitem(last=False)
+    _heads.put(key, r, info)
     return info
 
 
