@@ -495,3 +495,19 @@ def test_the_reference_tone_frequencies_are_kept_for_the_same_samples(tmp_path):
             ref.identity = identity  # as if nothing had changed
             assert pipeline._tonal_frequencies(ref, None, 1) == [pytest.approx(1499, abs=0.1)]
     assert calls == [1]
+
+
+def test_blas_products_in_one_thread_sized_pieces_are_numpys():
+    """validator.blas cuts dot and matrix products below OpenBLAS's threading sizes; the
+    results are numpy's to rounding, real and complex, at every length around a cut."""
+    from validator import blas
+
+    rng = np.random.default_rng(2)
+    for n in (1, blas.DOT_CHUNK, blas.DOT_CHUNK + 1, 3 * blas.DOT_CHUNK - 7):
+        a, b = rng.standard_normal(n), rng.standard_normal(n)
+        z = a + 1j * rng.standard_normal(n)
+        assert blas.dot(a, b) == pytest.approx(np.dot(a, b), rel=1e-12, abs=1e-9)
+        assert blas.dot(z.astype(complex), z) == pytest.approx(np.dot(z, z), rel=1e-12)
+    for m, k, n in ((10, 48, 10), (20_000, 48, 10), (7, 3000, 100), (5000, 1, 1)):
+        a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+        np.testing.assert_allclose(blas.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)

@@ -28,6 +28,7 @@ import numpy as np
 
 from validator.align.interp import HALF_TAPS, interpolate
 from validator.align.xcorr import autocorrelation, ncc, pick_peak
+from validator.blas import dot
 from validator.io.audio import AudioSource
 from validator.io.kept import KeptBySamples
 
@@ -826,7 +827,7 @@ def _start_energies(ref: AudioSource, rec: AudioSource, anchor: int, lags: np.nd
     energies = np.empty(len(lags))
     for i, (d, sign) in enumerate(zip(lags, signs, strict=True)):
         e = y - sign * gain * interpolate(rb, n - d, origin=lo_r)[:, 0]
-        energies[i] = float(np.dot(e, e))
+        energies[i] = float(dot(e, e))
     return energies, w_hi - w_lo
 
 

@@ -49,6 +49,7 @@ from typing import TypeVar
 import numpy as np
 
 from validator.align.track import MIN_SCORE, LagPoint, LagTrack
+from validator.blas import matmul
 from validator.io.audio import AudioSource
 
 T = TypeVar("T")
@@ -279,8 +280,8 @@ class _Demodulator:
         m = min(len(x), rows * h)
         flat[:m] = x[:m]
         xs = flat.reshape(rows, h)
-        a = xs @ kern  # (rows, 2q): row i, column j: hop i against the kernel's hop j
-        b = (xs * xs) @ win
+        a = matmul(xs, kern)  # (rows, 2q): row i, column j: hop i against the kernel's hop j
+        b = matmul(xs * xs, win)
         re, im, p = a[:k, 0].copy(), a[:k, q].copy(), b[:k, 0].copy()
         for j in range(1, q):
             re += a[j:j + k, j]

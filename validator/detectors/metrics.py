@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from validator.align.delay import phasor
+from validator.blas import dot
 from validator.detectors.common import power_dbfs, span_mask
 from validator.detectors.features import Features
 from validator.result import ChannelMetrics, Event
@@ -60,16 +61,16 @@ def _lsq(a_t: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     ``a_t`` is the design transposed, shape (k, n): its columns as contiguous rows.
     """
-    # one dot product per pair of contiguous rows: three times faster than an einsum over
-    # the whole design, whose generic loop forms the k x k products together (a matrix
-    # product, a.T @ a, is slower still at this shape)
+    # one dot product per pair of contiguous rows, each on this thread (validator.blas):
+    # faster than an einsum over the whole design, whose generic loop forms the k x k
+    # products together (a matrix product, a.T @ a, is slower still at this shape)
     k = a_t.shape[0]
     g = np.empty((k, k))
     rhs = np.empty(k)
     for i in range(k):
-        rhs[i] = np.dot(a_t[i], b)
+        rhs[i] = dot(a_t[i], b)
         for j in range(i, k):
-            g[i, j] = g[j, i] = np.dot(a_t[i], a_t[j])
+            g[i, j] = g[j, i] = dot(a_t[i], a_t[j])
     return np.linalg.solve(g, rhs)
 
 
@@ -289,7 +290,7 @@ def _harmonic_fit(x: np.ndarray, z: np.ndarray, n_h: int, *, index: np.ndarray |
         if top == 2 * n_h:
             s[m] = p.sum()
         if m <= n_h:
-            q[m - 1] = np.dot(xc, p)
+            q[m - 1] = dot(xc, p)
         if m < top:
             p *= z
 
