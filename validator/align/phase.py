@@ -292,9 +292,10 @@ class _Demodulator:
     def demodulate(self, y: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ratio ``Z_y / Z_r`` and coherence of windows ``y`` and ``r``, shape (k, nwin)."""
         w, k_re, k_im = self.kernel
-        zy, zr = y @ k_re + 1j * (y @ k_im), r @ k_re + 1j * (r @ k_im)  # (real products)
-        py, pr = (y * y) @ w, (r * r) @ w
-        return self.ratio(zy, py, zr, pr)
+        kern = np.stack((k_re, k_im), axis=1)
+        zy, zr = matmul(y, kern), matmul(r, kern)  # (real products, on this thread)
+        py, pr = matmul(y * y, w[:, None])[:, 0], matmul(r * r, w[:, None])[:, 0]
+        return self.ratio(zy[:, 0] + 1j * zy[:, 1], py, zr[:, 0] + 1j * zr[:, 1], pr)
 
     @staticmethod
     def ratio(zy: np.ndarray, py: np.ndarray, zr: np.ndarray,
