@@ -435,22 +435,6 @@ def test_interpolation_at_unit_steps_is_the_interpolators_definition(shift):
         np.testing.assert_allclose(got, _interpolate_by_hand(x[:, 0], pos), rtol=0, atol=1e-12)
 
 
-def test_a_kept_head_phasor_is_the_phasor_of_that_length():
-    """The head demodulation's kept table, cut to a shorter head, is that head's own table
-    to the bit (the table is built in blocks from the start), and a new frequency or a longer
-    head makes a new one."""
-    from validator.align import delay
-
-    omega = -2 * np.pi * 997 / 48000
-    long = delay._head_phasor(omega, 480_000)
-    short = delay._head_phasor(omega, 300_001)
-    assert np.shares_memory(long, short) and not short.flags.writeable
-    assert np.array_equal(short, delay.phasor(omega, 300_001))
-    assert np.array_equal(delay._head_phasor(omega, 500_000), delay.phasor(omega, 500_000))
-    other = delay._head_phasor(omega * 1.5, 1000)
-    assert np.array_equal(other, delay.phasor(omega * 1.5, 1000))
-
-
 def test_kept_analyses_are_given_back_only_for_the_same_samples():
     """KeptBySamples: a result comes back for its key and exactly its samples; other samples,
     another shape, no identity, or a key pushed out by newer ones give nothing."""

@@ -557,27 +557,6 @@ def median(x: np.ndarray, *, step: int = 64, band: float = 0.05) -> float:
     return float(np.mean(part[k_lo - below:k_hi - below + 1]))
 
 
-#: The last head's phasor table: (omega, table). The reference's head and every received
-#: head of a batch are demodulated at one frequency (the reference's), so they share it.
-_HEAD_TABLE: tuple[float, np.ndarray] | None = None
-
-
-def _head_phasor(omega: float, n: int) -> np.ndarray:
-    """``phasor(omega, n)``, from the kept table when it is as long (a prefix is the same).
-
-    A head of 10 s at 48 kHz is 7.7 MB of table, made in about 4 ms; one is kept.
-    Read-only.
-    """
-    global _HEAD_TABLE
-    kept = _HEAD_TABLE
-    if kept is not None and kept[0] == omega and len(kept[1]) >= n:
-        return kept[1][:n]
-    table = phasor(omega, n)
-    table.flags.writeable = False
-    _HEAD_TABLE = (omega, table)
-    return table
-
-
 class _Demodulation:
     """A signal demodulated at a tone's frequency, for amplitudes over any box length.
 
@@ -607,7 +586,7 @@ class _Demodulation:
         """
         if self._sums is None:
             n = len(self.x)
-            table = _head_phasor(-2.0 * np.pi * self.frequency_hz / self.sample_rate_hz, n)
+            table = phasor(-2.0 * np.pi * self.frequency_hz / self.sample_rate_hz, n)
             sums = np.empty(n + 1, dtype=np.complex128)  # (in place: no temporaries)
             sums[0] = 0.0
             np.multiply(self.x, table, out=sums[1:])
