@@ -47,6 +47,11 @@ class KeptBySamples(Generic[T]):
             None never matches.
         samples : np.ndarray
             The samples read now.
+
+        Returns
+        -------
+        object or None
+            What :meth:`put` kept for ``key`` from these samples.
         """
         if key is None:
             return None
