@@ -6,8 +6,9 @@ elements, and a matrix product of more than 262,144 multiply-adds
 microseconds each, so threads gain nothing; and where the library's threads
 must be woken, or the machine is busy with other work (a test suite on every
 core), each such call waits for them: in process, with two BLAS threads and
-one core busy elsewhere, a 10 s validation took 0.37 s instead of 0.22 s
-(its sine fits ten times slower). The command line and the batch workers
+one core busy elsewhere, a 10 s validation took 0.58 s before these helpers
+(the harmonic fit's complex dot products waiting about 7 ms each) and
+0.21-0.25 s after, as with one BLAS thread. The command line and the batch workers
 start with one BLAS thread; the Python API runs in the caller's process,
 whose numpy may have many. These helpers cut every product below those sizes,
 so it never starts a thread, whatever the caller's settings.
