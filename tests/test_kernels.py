@@ -6,7 +6,9 @@ running median of lag tracks, the glitch detector's box means, dilation and
 window maxima, the zero/clip run tracker, the harmonic least-squares fit and
 the integer-code file reads, the channel assignment, and the blocked
 correlations of a short template or a few lags over a long head, and the
-plot values' rounding, and the median of a long amplitude track.
+plot values' rounding, and the median of a long amplitude track; and the
+order statistics (median, percentile, distinct values) that keep ``numpy.ma``
+out of a validation's imports (``tests/test_imports.py`` checks that).
 """
 
 from __future__ import annotations
@@ -495,3 +497,43 @@ def test_blas_products_in_one_thread_sized_pieces_are_numpys():
     for m, k, n in ((10, 48, 10), (20_000, 48, 10), (7, 3000, 100), (5000, 1, 1)):
         a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
         np.testing.assert_allclose(blas.matmul(a, b), a @ b, rtol=1e-12, atol=1e-12)
+
+
+def _same(want, got) -> bool:
+    """The same value, type and dtype, NaN for NaN, and the same sign of zero."""
+    return (type(want) is type(got) and getattr(want, "dtype", None) == getattr(got, "dtype", None)
+            and np.array_equal(want, got, equal_nan=True)
+            and bool(np.all(np.signbit(want) == np.signbit(got))))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.int16])
+def test_order_statistics_are_numpys_to_the_bit(dtype):
+    """orderstats.median (whole or along an axis) and percentile against numpy's; a NaN, ties,
+    -0.0, even and odd lengths, lists."""
+    from validator import orderstats
+
+    rng = np.random.default_rng(11)
+    for n in (1, 2, 3, 4, 5, 8, 9, 100, 101, 1001, 4800):
+        for kind in ("normal", "ties", "nan", "zeros", "list"):
+            if kind == "nan" and not np.issubdtype(dtype, np.floating):
+                continue
+            x = rng.standard_normal(n) * 1000
+            x = (np.round(x / 300) if kind == "ties" else x).astype(dtype)
+            if kind == "nan":
+                x[rng.integers(n)] = np.nan
+            if kind == "zeros" and np.issubdtype(dtype, np.floating):
+                x[:] = -0.0
+            xs = x.tolist() if kind == "list" else x
+            assert _same(np.median(xs), orderstats.median(xs)), (n, kind)
+            if n >= 3:
+                w = np.lib.stride_tricks.sliding_window_view(x, 3)
+                assert _same(np.median(w, axis=1), orderstats.median(w, axis=1)), (n, kind)
+            for q in (0.0, 5.0, 33.3, 50.0, 90.0, 95.0, 99.5, 99.9, 100.0):
+                assert _same(np.percentile(x, q), orderstats.percentile(x, q)), (n, kind, q)
+    before = x.copy()
+    orderstats.median(x), orderstats.percentile(x, 90.0)
+    assert np.array_equal(x, before, equal_nan=True)  # inputs are never partitioned in place
+    v = rng.integers(-5, 5, 200).astype(dtype)
+    assert _same(np.unique(v), orderstats.unique_values(v))
+    assert np.array_equal(np.unique(v, return_inverse=True)[1], orderstats.dense_ranks(v))
+

@@ -26,11 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from validator import orderstats
 from validator.align.interp import HALF_TAPS, interpolate
 from validator.align.xcorr import autocorrelation, ncc, pick_peak
 from validator.blas import dot
 from validator.io.audio import AudioSource
 from validator.io.kept import KeptBySamples
+from validator.orderstats import percentile, unique_values
 
 #: Runner-up/peak ratio above which the waveform correlation is called periodic.
 PERIODIC_RATIO = 0.9
@@ -92,7 +94,7 @@ def onset_index(x: np.ndarray, *, rel: float = 0.1) -> int | None:
     a = np.abs(x)
     if len(a) == 0:
         return None
-    peak = float(np.percentile(a, 99.9))
+    peak = float(percentile(a, 99.9))
     if peak <= 1e-6:
         return None
     hit = np.flatnonzero(a > rel * peak)
@@ -543,7 +545,7 @@ def median(x: np.ndarray, *, step: int = 64, band: float = 0.05) -> float:
     """
     n = x.size
     if n < 64 * step:
-        return float(np.median(x))
+        return float(orderstats.median(x))
     k_lo, k_hi = (n - 1) // 2, n // 2
     sample = np.sort(x[::step])
     m = len(sample)
@@ -552,7 +554,7 @@ def median(x: np.ndarray, *, step: int = 64, band: float = 0.05) -> float:
     inside = x[(x >= lo) & (x <= hi)]
     above = int(np.count_nonzero(x > hi))
     if below + len(inside) + above != n or not below <= k_lo <= k_hi < below + len(inside):
-        return float(np.median(x))  # a NaN, or the bracket missed the middle
+        return float(orderstats.median(x))  # a NaN, or the bracket missed the middle
     part = np.partition(inside, [k_lo - below, k_hi - below])
     return float(np.mean(part[k_lo - below:k_hi - below + 1]))
 
@@ -718,7 +720,7 @@ def _tone_delay(ref: AudioSource, rec: AudioSource, info: ReferenceHead, y_head:
         d0 = float(lag0)
     box = max(int(round(2 * period)), 8)
     n_cand = int(np.ceil(2 * box / period)) + 2
-    ks = np.unique(np.concatenate([np.arange(-n_cand, n_cand + 1) + round((q - d0) / period)
+    ks = unique_values(np.concatenate([np.arange(-n_cand, n_cand + 1) + round((q - d0) / period)
                                    for q in coarses]))
     # whole periods with the waveform's sign, and half periods upside down: a steady sine
     # inverted is the same sine half a period later, except at its start
@@ -846,7 +848,7 @@ def _steady_gain_noise(ref: AudioSource, rec: AudioSource, d0: float, steady_at:
         noises.append(max(float(np.dot(es, es)), MODEL_FLOOR * g * g * den) / length)
     if not gains:
         return None
-    return float(np.median(gains)), float(np.median(noises))
+    return float(orderstats.median(gains)), float(orderstats.median(noises))
 
 
 def periodicity(r: np.ndarray, fs: int, *, max_period_s: float = 0.05) -> float:

@@ -37,6 +37,7 @@ from validator.align.delay import mono
 from validator.align.track import AlignmentModel, aligned_reference
 from validator.errors import MissingDependencyError
 from validator.io.audio import AudioSource
+from validator.orderstats import median, percentile
 from validator.result import Event
 
 
@@ -149,7 +150,7 @@ def dtw_align(*, received: AudioSource, reference: AudioSource, model: Alignment
                                   n_fft=n_fft, hop_length=hop)[1:].T
         energy = librosa.feature.rms(y=x.astype(np.float32), frame_length=n_fft,
                                      hop_length=hop)[0]
-        act = energy > max(float(np.percentile(energy, 95)) * 10 ** (-30 / 20), 1e-5)
+        act = energy > max(float(percentile(energy, 95.0)) * 10 ** (-30 / 20), 1e-5)
         fy = fy - fy[act].mean(axis=0) if np.any(act) else fy
         fx = fx - fx[act].mean(axis=0) if np.any(act) else fx
         al = dtw_lib.dtw(fy, fx, step_pattern="symmetric2", window_type="sakoechiba",
@@ -158,7 +159,7 @@ def dtw_align(*, received: AudioSource, reference: AudioSource, model: Alignment
         off = np.zeros(len(fy))
         for k in range(len(fy)):
             sel = i1 == k
-            off[k] = float(np.median(i1[sel] - i2[sel])) if np.any(sel) else 0.0
+            off[k] = float(median(i1[sel] - i2[sel])) if np.any(sel) else 0.0
         offsets.append(off * hop / fs)
         active.append(act[:len(fy)] if len(act) >= len(fy) else
                       np.pad(act, (0, len(fy) - len(act))))

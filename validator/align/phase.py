@@ -51,6 +51,7 @@ import numpy as np
 from validator.align.track import MIN_SCORE, LagPoint, LagTrack
 from validator.blas import matmul
 from validator.io.audio import AudioSource
+from validator.orderstats import median
 
 T = TypeVar("T")
 
@@ -319,7 +320,7 @@ class _Demodulator:
         keep = (score >= MIN_SCORE) & (amp > 0)
         if not np.any(keep):
             return []
-        keep &= amp >= MIN_AMPLITUDE_SHARE * float(np.median(amp[keep]))
+        keep &= amp >= MIN_AMPLITUDE_SHARE * float(median(amp[keep]))
         n, ratio, score = n[keep], ratio[keep], score[keep]
         omega = 2.0 * np.pi / self.period
         delta = np.unwrap(-np.angle(ratio)) / omega  # L - D, unwrapped along the track

@@ -29,6 +29,7 @@ from validator.align.delay import mono
 from validator.align.interp import HALF_TAPS, interpolate
 from validator.align.xcorr import ncc, pick_peak
 from validator.io.audio import AudioSource
+from validator.orderstats import dense_ranks, median, percentile
 
 #: Longest excursion of the lag track folded away (three concealed 20 ms packets), s.
 MAX_EXCURSION_S = 0.06
@@ -254,7 +255,7 @@ def track_lags(*, reference: AudioSource, received: AudioSource, initial_lag: fl
             recent = points[-21:]
             inst = [(b.lag - a.lag) / max(b.ref_pos - a.ref_pos, 1)
                     for a, b in zip(recent, recent[1:], strict=False)]
-            slope = float(np.clip(np.median(inst), -1e-3, 1e-3))
+            slope = float(np.clip(median(inst), -1e-3, 1e-3))
         pred, last_pos = float(lag), p
     return points
 
@@ -442,12 +443,12 @@ def segment_track(p: np.ndarray, lag: np.ndarray, *, min_step: float = 0.5,
     """
     n = len(p)
     if n < 4:
-        return np.zeros(n, dtype=int), 0.0, [float(np.median(lag))]
+        return np.zeros(n, dtype=int), 0.0, [float(median(lag))]
     sigma = track_sigma(lag, floor=sigma_floor)
     pen = CHANGE_PENALTY * sigma * sigma * np.log(n)
     # a running median over +-smooth_span removes short excursions (a bad window, a concealed
     # packet pulling two or three windows aside) and keeps steps sharp
-    hop = float(np.median(np.diff(p))) if n > 1 else 1.0
+    hop = float(median(np.diff(p))) if n > 1 else 1.0
     width = int(np.clip(2 * round(smooth_span / max(hop, 1.0)) + 1, 3, 9))
     step = max(min_step, 5 * sigma)
     best: tuple[float, np.ndarray, np.ndarray, float, np.ndarray, bool] | None = None
@@ -528,7 +529,7 @@ def _fold_runs(x: np.ndarray, seg_id: np.ndarray, step: float, short: np.ndarray
     """
     nseg = int(seg_id.max()) + 1
     out = seg_id.copy()
-    meds = [float(np.median(x[seg_id == k])) for k in range(nseg)]
+    meds = [float(median(x[seg_id == k])) for k in range(nseg)]
     if not transitions and nseg > 1 and short[0]:
         # a short run at the very start is the decoder or the tone settling (Opus's first
         # 10 ms wander by a tenth of a sample): it joins the first long segment
@@ -561,8 +562,7 @@ def _fold_runs(x: np.ndarray, seg_id: np.ndarray, step: float, short: np.ndarray
             out[idx] = np.where(np.abs(x[idx] - a) <= np.abs(x[idx] - b), k - 1, j)
             use[idx] = False
         k = j + 1
-    _, out = np.unique(out, return_inverse=True)
-    return out.astype(int)
+    return dense_ranks(out).astype(int)
 
 
 def track_sigma(lag: np.ndarray, *, floor: float = MIN_TRACK_SIGMA) -> float:
@@ -574,7 +574,7 @@ def track_sigma(lag: np.ndarray, *, floor: float = MIN_TRACK_SIGMA) -> float:
     if len(lag) < 3:
         return floor
     d = np.diff(lag)
-    return max(1.4826 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2), floor)
+    return max(1.4826 * float(median(np.abs(d - median(d)))) / np.sqrt(2), floor)
 
 
 def _pelt(x: np.ndarray, pen: float, sigma: float) -> np.ndarray:
@@ -680,7 +680,7 @@ def _merge_close(x: np.ndarray, seg_id: np.ndarray, step: float) -> np.ndarray:
     bounds = np.concatenate(([0], np.flatnonzero(np.diff(seg_id)) + 1, [len(x)]))
     starts = [int(b) for b in bounds[:-1]]
     ends = [int(b) for b in bounds[1:]]
-    meds = [float(np.median(x[a:b])) for a, b in zip(starts, ends, strict=True)]
+    meds = [float(median(x[a:b])) for a, b in zip(starts, ends, strict=True)]
     while len(meds) > 1:
         jumps = np.abs(np.diff(meds))
         k = int(np.argmin(jumps))
@@ -689,7 +689,7 @@ def _merge_close(x: np.ndarray, seg_id: np.ndarray, step: float) -> np.ndarray:
         ends[k] = ends.pop(k + 1)
         starts.pop(k + 1)
         meds.pop(k + 1)
-        meds[k] = float(np.median(x[starts[k]:ends[k]]))
+        meds[k] = float(median(x[starts[k]:ends[k]]))
     out = np.zeros(len(x), dtype=int)
     for k, a in enumerate(starts[1:], 1):
         out[a:] = k
@@ -708,11 +708,11 @@ def _fit_segments(p: np.ndarray, lag: np.ndarray, seg_id: np.ndarray, *,
     """
     nseg = int(seg_id.max()) + 1
     if not with_slope:
-        return 0.0, [float(np.median(lag[seg_id == k])) if np.any(seg_id == k) else
-                     float(np.median(lag)) for k in range(nseg)]
+        return 0.0, [float(median(lag[seg_id == k])) if np.any(seg_id == k) else
+                     float(median(lag)) for k in range(nseg)]
     slope, icpt = _common_slope_fit(p, lag, seg_id, nseg)
     resid = lag - (icpt[seg_id] + slope * p)
-    keep = np.abs(resid) <= 4 * 1.4826 * float(np.median(np.abs(resid))) + 1e-9
+    keep = np.abs(resid) <= 4 * 1.4826 * float(median(np.abs(resid))) + 1e-9
     if np.sum(keep) > nseg + 1 and np.all(np.bincount(seg_id[keep], minlength=nseg) > 0):
         slope, icpt = _common_slope_fit(p[keep], lag[keep], seg_id[keep], nseg)
     return slope, [float(c) for c in icpt]
@@ -739,7 +739,7 @@ def _theil_sen(p: np.ndarray, y: np.ndarray, *, max_points: int = 400) -> float:
     i, j = np.triu_indices(len(pp), 1)
     dp = pp[j] - pp[i]
     ok = dp > 0
-    return float(np.median((yy[j] - yy[i])[ok] / dp[ok])) if np.any(ok) else 0.0
+    return float(median((yy[j] - yy[i])[ok] / dp[ok])) if np.any(ok) else 0.0
 
 
 def end_edge(x: np.ndarray) -> int | None:
@@ -751,7 +751,7 @@ def end_edge(x: np.ndarray) -> int | None:
     a = np.abs(x)
     if len(a) < 16:
         return None
-    peak = float(np.percentile(a, 99.9))
+    peak = float(percentile(a, 99.9))
     if peak <= 1e-6 or float(a[-8:].max()) > 0.1 * peak:
         return None
     hit = np.flatnonzero(a > 0.1 * peak)
@@ -851,11 +851,11 @@ def _drop_excursions(cuts: list[int], det: np.ndarray, p: np.ndarray, tol: float
         changed = False
         bounds = [0, *cuts, len(det)]
         for i in range(len(cuts) - 1):
-            before = float(np.median(det[bounds[i]:cuts[i]]))
+            before = float(median(det[bounds[i]:cuts[i]]))
             for j in range(len(cuts) - 1, i, -1):
                 if p[cuts[j]] - p[cuts[i]] >= min_len or fills.intersection(cuts[i:j + 1]):
                     continue
-                after = float(np.median(det[cuts[j]:bounds[j + 2]]))
+                after = float(median(det[cuts[j]:bounds[j + 2]]))
                 if abs(after - before) <= tol:
                     cuts = cuts[:i] + cuts[j + 1:]
                     changed = True
@@ -916,13 +916,13 @@ def _place_breaks(ref: AudioSource, rec: AudioSource, p: np.ndarray, lag: np.nda
     if len(p) < 4 or (p[-1] - p[0]) < 2 * ref.sample_rate_hz:
         # too short a baseline for a meaningful drift figure
         slope = 0.0
-        intercepts = [float(np.median(lag[seg_id == s])) for s in range(nseg)]
+        intercepts = [float(median(lag[seg_id == s])) for s in range(nseg)]
     # Digital paths with no resampling delay by whole samples: when the track is
     # consistent with that (no drift, integer offsets), snap to it, since the
     # fitted fraction is then only estimation noise.
-    snapped = np.array([np.round(np.median(lag[seg_id == s])) for s in range(nseg)])
+    snapped = np.array([np.round(median(lag[seg_id == s])) for s in range(nseg)])
     dev = np.abs(lag - snapped[seg_id])
-    if float(np.median(dev)) < 0.03 and float(np.percentile(dev, 90)) < 0.1:
+    if float(median(dev)) < 0.03 and float(percentile(dev, 90.0)) < 0.1:
         slope = 0.0
         intercepts = [float(v) + 0.0 for v in snapped]  # (+ 0.0: no "-0.00" in reports)
     last_resolved = False
@@ -961,7 +961,7 @@ def _doubtful_tail(score: np.ndarray, idx: np.ndarray) -> int:
     so the splice may lie before the segment's last point.
     """
     i = len(idx) - 1
-    floor = DOUBTFUL_SCORE * float(np.median(score[idx]))
+    floor = DOUBTFUL_SCORE * float(median(score[idx]))
     while i > 0 and len(idx) - i <= DOUBTFUL_POINTS and score[idx[i]] < floor:
         i -= 1
     return int(idx[i])
@@ -1081,7 +1081,7 @@ def _gains(ref: AudioSource, rec: AudioSource, points: Sequence[LagPoint], slope
             g = robust_gain(y[:, ch], r[:, ch], frame=max(int(fs / 1000), 4))
             if g is not None:
                 per[ch].append(g)
-    return tuple(float(np.median(v)) if v else 0.0 for v in per)
+    return tuple(float(median(v)) if v else 0.0 for v in per)
 
 
 def robust_gain(y: np.ndarray, r: np.ndarray, *, frame: int) -> float | None:
@@ -1105,7 +1105,7 @@ def robust_gain(y: np.ndarray, r: np.ndarray, *, frame: int) -> float | None:
         return g
     e = (y[:nf * frame] - g * r[:nf * frame]).reshape(nf, frame)
     pe = (e * e).mean(axis=1)
-    keep = np.repeat(pe <= 10 * np.median(pe) + 1e-20, frame)
+    keep = np.repeat(pe <= 10 * median(pe) + 1e-20, frame)
     rk, yk = r[:nf * frame][keep], y[:nf * frame][keep]
     den = float(np.dot(rk, rk))
     return float(np.dot(yk, rk) / den) if den > 1e-20 else g
@@ -1118,7 +1118,7 @@ def running_median(x: np.ndarray, width: int) -> np.ndarray:
     """
     half = width // 2
     xp = np.concatenate((np.repeat(x[:1], half), x, np.repeat(x[-1:], half)))
-    return np.median(np.lib.stride_tricks.sliding_window_view(xp, width), axis=1)
+    return median(np.lib.stride_tricks.sliding_window_view(xp, width), axis=1)
 
 
 def broadcast_channels(r: np.ndarray, nch: int) -> np.ndarray:

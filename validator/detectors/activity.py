@@ -9,6 +9,7 @@ import numpy as np
 from validator.detectors.common import dbfs_power
 from validator.detectors.features import ChannelFeatures
 from validator.detectors.settings import DetectorSettings
+from validator.orderstats import median
 
 
 @dataclass(frozen=True)
@@ -76,4 +77,4 @@ def background_power(cf: ChannelFeatures, covered: np.ndarray | None = None) -> 
     silent_ref = cf.p_r < 1e-12
     if covered is not None:
         silent_ref &= covered
-    return float(np.median(cf.p_y[silent_ref])) if np.count_nonzero(silent_ref) >= 50 else 0.0
+    return float(median(cf.p_y[silent_ref])) if np.count_nonzero(silent_ref) >= 50 else 0.0

@@ -22,6 +22,7 @@ from validator.detectors.common import Frames, merge_spans, packet_note, ratio_d
 from validator.detectors.features import ChannelFeatures
 from validator.detectors.glitch import residual_floor
 from validator.detectors.settings import DetectorSettings
+from validator.orderstats import median
 from validator.result import Event
 
 #: Attenuated spans closer than this are one dropout, s.
@@ -94,7 +95,7 @@ def matched_beside(cf: ChannelFeatures, act: Activity, start_frame: int, end_fra
         if m.any():
             with np.errstate(divide="ignore"):
                 r = 10 * np.log10(np.maximum(cf.p_e[a:b][m], 1e-30) / cf.p_x[a:b][m])
-            sides.append(float(np.median(r)))
+            sides.append(float(median(r)))
     if len(sides) < 2 and end_frame - start_frame < EDGE_LONG_FRAMES:
         return False
     return not sides or max(sides) <= CONTEXT_MATCH_DB

@@ -35,6 +35,7 @@ from validator.detectors.common import (
 from validator.detectors.features import ChannelFeatures
 from validator.detectors.settings import DetectorSettings
 from validator.detectors.stats import chi2_isf
+from validator.orderstats import median, percentile, unique_values
 from validator.result import Event
 
 #: Glitch frames closer than this are one event, s.
@@ -122,13 +123,13 @@ def floor_curve(cf: ChannelFeatures, use: np.ndarray, *, bin_db: float = 3.0,
     edges = np.arange(np.floor(lvl.min()), lvl.max() + bin_db, bin_db)
     which = np.digitize(lvl, edges)
     centres, meds = [], []
-    for k in np.unique(which):
+    for k in unique_values(which):
         sel = which == k
         if np.count_nonzero(sel) >= min_frames:
-            centres.append(float(np.median(lvl[sel])))
-            meds.append(float(np.median(ratio[sel])))
+            centres.append(float(median(lvl[sel])))
+            meds.append(float(median(ratio[sel])))
     if not centres:
-        centres, meds = [float(np.median(lvl))], [float(np.median(ratio))]
+        centres, meds = [float(median(lvl))], [float(median(ratio))]
     return tuple(centres), tuple(meds)
 
 
@@ -275,7 +276,7 @@ def _margins_db(cf: ChannelFeatures, base: np.ndarray, floor: np.ndarray, flen: 
         if r_all:
             r = np.concatenate(r_all)
             if len(r) > 20:
-                spread_db = 5 * 1.4826 * float(np.median(np.abs(r - np.median(r))))
+                spread_db = 5 * 1.4826 * float(median(np.abs(r - median(r))))
         k_db[w] = max(10 * np.log10(k), MIN_MARGIN_DB, min(spread_db, MAX_MARGIN_DB))
     return k_db
 
@@ -384,7 +385,7 @@ def _smear_floor(cf: ChannelFeatures, act: Activity, far: np.ndarray, exclude: n
     out = np.zeros(len(cf.p_e), dtype=np.float32)
     zone = far & _dilate(act.active, SMEAR_FRAMES)
     if np.count_nonzero(zone) >= SMEAR_MIN_FRAMES:
-        out[zone] = float(np.percentile(cf.p_e[zone], 95))
+        out[zone] = float(percentile(cf.p_e[zone], 95.0))
         if by_sound:
             idx = np.flatnonzero(zone & ~exclude)
             near = _window_max(cf.p_x, idx, SMEAR_FRAMES).astype(np.float64)
@@ -392,12 +393,12 @@ def _smear_floor(cf: ChannelFeatures, act: Activity, far: np.ndarray, exclude: n
             if np.count_nonzero(ok) >= SMEAR_MIN_FRAMES:
                 with np.errstate(divide="ignore"):
                     rel = np.log10(np.maximum(cf.p_e[idx][ok], 1e-30) / near[ok])
-                q = 10 ** float(np.percentile(rel, PAUSE_PERCENTILE))
+                q = 10 ** float(percentile(rel, PAUSE_PERCENTILE))
                 at = idx[ok]
                 out[at] = np.maximum(out[at], (near[ok] * q).astype(np.float32))
     pause = far & ~zone & ~exclude
     if by_sound and np.count_nonzero(pause) >= PAUSE_MIN_FRAMES:
-        out[far] = np.maximum(out[far], float(np.percentile(cf.p_e[pause], PAUSE_PERCENTILE)))
+        out[far] = np.maximum(out[far], float(percentile(cf.p_e[pause], PAUSE_PERCENTILE)))
     return out
 
 

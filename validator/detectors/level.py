@@ -27,6 +27,7 @@ from validator.detectors.common import Frames, ratio_db, runs
 from validator.detectors.features import ChannelFeatures
 from validator.detectors.glitch import residual_floor
 from validator.detectors.settings import DetectorSettings
+from validator.orderstats import median
 from validator.result import Event
 
 WINDOW_MS = 10.0
@@ -93,7 +94,7 @@ def detect_level_changes(cf: ChannelFeatures, act: Activity, fr: Frames,
             if b - a < min_frames:
                 continue
             lvl = ratio_db(float(cf.p_y[a:b].sum()), float(cf.p_x[a:b].sum()))
-            med = float(np.median(d[a:b]))
+            med = float(median(d[a:b]))
             what = "dip" if sign < 0 else "rise"
             events.append(fr.event("level", a * flen, b * flen, med,
                                    f"level {what} of {med:+.1f} dB for "

@@ -38,6 +38,7 @@ from validator.align.delay import phasor
 from validator.blas import dot
 from validator.detectors.common import power_dbfs, span_mask
 from validator.detectors.features import Features
+from validator.orderstats import median
 from validator.result import ChannelMetrics, Event
 
 LOBE_BINS = 4
@@ -504,10 +505,10 @@ def channel_metrics(sums: MetricSums, ch: int, f_ref: float | None, gain: float,
     freq = ferr = snr = thdn = None
     if f_ref is not None:
         if sums.tones:
-            freq = float(np.median([m.frequency_hz for m in sums.tones]))
+            freq = float(median([m.frequency_hz for m in sums.tones]))
             ferr = freq - f_ref
-            snr = float(np.median([m.snr_db for m in sums.tones]))
-            thdn = float(np.median([m.thd_n_db for m in sums.tones]))
+            snr = float(median([m.snr_db for m in sums.tones]))
+            thdn = float(median([m.thd_n_db for m in sums.tones]))
     elif reference_known and sums.snr_px > 0:
         snr = float(min(10 * np.log10(sums.snr_px / max(sums.snr_pe, 1e-30)), 200.0))
     gain_db = None
