@@ -423,6 +423,46 @@ def test_zeros_in_the_reference_itself_are_not_dropouts():
     assert e.start_sample == lost.events[0].start_sample
 
 
+def test_zero_fills_over_a_loud_reference_are_judged_without_reading_it(monkeypatch):
+    """A run of digital zeros is no dropout where the reference is near-silent too
+    (test_zeros_in_the_reference_itself_are_not_dropouts); the frames inside a run bound the
+    reference's power from below, so a run over a loud reference reads none of its samples.
+    The events are those of reading every run."""
+    from validator.align.channels import ChannelAlignments
+    from validator.detectors import detect
+    from validator.detectors.refine import reference_silent, surely_not_silent
+    from validator.detectors.settings import DetectorSettings
+
+    rec = _marker_tone(seconds=3.0)
+    starts = (0.5, 0.9, 1.3, 2.1, 2.6)
+    for start_s in starts:
+        rec = impair.zero_fill(rec, FS, start_s=start_s, duration_s=0.02).y
+    spans = {(int(s * FS), int(s * FS) + 960) for s in starts}
+    reads: list[tuple[int, int]] = []
+    real = ChannelAlignments.expected
+
+    def spy(self, ch, start, stop):
+        reads.append((start, stop))
+        return real(self, ch, start, stop)
+
+    monkeypatch.setattr(ChannelAlignments, "expected", spy)
+    fast = _run(rec, _marker_tone(seconds=3.0))
+    assert {(e.start_sample, e.end_sample) for e in _events(fast, "dropout")} == spans
+    assert not spans & set(reads)
+    monkeypatch.setattr(detect, "surely_not_silent", lambda *a: False)  # read every run
+    reads.clear()
+    assert _run(rec, _marker_tone(seconds=3.0)).events == fast.events
+    assert spans <= set(reads)
+    # the bound's margin: whatever holds it is not near-silent, down to the threshold itself
+    settings = DetectorSettings()
+    for level_dbfs in np.arange(settings.silence_threshold_dbfs - 6, -3, 0.25):
+        x = 10 ** (level_dbfs / 20) * np.sin(np.arange(960) * 0.3)
+        power = float(np.mean(x * x))
+        assert not surely_not_silent(power, settings) or not reference_silent(x, settings)
+        assert surely_not_silent(power, settings) == (level_dbfs >= settings.silence_threshold_dbfs
+                                                      + 3.02)
+
+
 def test_a_dip_in_noisy_speech_like_audio_is_a_level_event(monkeypatch):
     """bench_sensitivity's speech-like reference with a -10 dB dip of 100 ms, white noise 20 dB
     below it after the fault (seed 20261638). A level window must follow the reference (a

@@ -31,7 +31,7 @@ from validator.detectors.dropout import detect_dropouts
 from validator.detectors.features import ChannelFeatures, Features
 from validator.detectors.glitch import detect_glitches, residual_floor
 from validator.detectors.level import detect_level_changes
-from validator.detectors.refine import gap_in_noise, reference_silent
+from validator.detectors.refine import gap_in_noise, reference_silent, surely_not_silent
 from validator.detectors.settings import DetectorSettings
 from validator.detectors.silence import detect_silence
 from validator.detectors.splice import splice_events
@@ -173,6 +173,21 @@ def _on_sample_grid(concealed: list[Event], rec: AudioSource, aligns: ChannelAli
     return out
 
 
+def _expected_power_floor(feats: Features, e: Event) -> float:
+    """A lower bound of the expected signal's mean power over an event's samples.
+
+    The expected power of the frames wholly inside ``[start_sample, end_sample)``
+    (``p_x``, full-scale units squared per sample), summed, over the span's
+    length; 0 when no frame lies wholly inside.
+    """
+    flen = feats.frame_len
+    f0, f1 = -(-e.start_sample // flen), e.end_sample // flen
+    if f1 <= f0 or e.end_sample <= e.start_sample:
+        return 0.0
+    px = feats.channels[e.channel].p_x[f0:f1]
+    return float(np.sum(px, dtype=np.float64)) * flen / (e.end_sample - e.start_sample)
+
+
 def _refine_glitches(events: list[Event], rec: AudioSource, aligns: ChannelAlignments,
                      feats: Features, settings: DetectorSettings) -> list[Event]:
     """Second look at short events at the sample level.
@@ -194,7 +209,10 @@ def _refine_glitches(events: list[Event], rec: AudioSource, aligns: ChannelAlign
 
     out = []
     for e in events:
-        if e.type == "dropout" and e.level_db <= -120.0 and e.duration_s <= REFINE_MAX_S:
+        if e.type == "dropout" and e.level_db <= -120.0 and e.duration_s <= REFINE_MAX_S \
+                and not surely_not_silent(_expected_power_floor(feats, e), settings):
+            # (the frames inside the run already show most runs' reference loud: an hour
+            # with 1800 zero fills reads none of their samples)
             x = aligns.expected(e.channel, e.start_sample, e.end_sample)
             if reference_silent(x, settings):
                 continue  # the reference holds (near-)zeros there too: nothing was lost

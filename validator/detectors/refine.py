@@ -108,3 +108,21 @@ def reference_silent(x: np.ndarray, settings: DetectorSettings) -> bool:
     rms = float(np.sqrt(np.mean(x * x)))
     return bool(20 * np.log10(max(rms * np.sqrt(2), 1e-12)) < settings.silence_threshold_dbfs)
 
+
+def surely_not_silent(power_floor: float, settings: DetectorSettings) -> bool:
+    """True when a floor of the expected signal's mean power rules out :func:`reference_silent`.
+
+    :func:`reference_silent` holds when the mean power is below
+    ``10**(silence_threshold_dbfs / 10) / 2`` (AES17 dBFS: a sine's RMS level
+    is ``sqrt(2) * rms``); a floor twice that (3 dB above, far beyond the float32
+    rounding of frame powers) cannot be silent, so its samples need not be read.
+
+    Parameters
+    ----------
+    power_floor : float
+        A lower bound of the mean of ``x * x`` over the span, full-scale units squared.
+    settings : DetectorSettings
+        Uses ``silence_threshold_dbfs``.
+    """
+    return power_floor >= 10 ** (settings.silence_threshold_dbfs / 10)
+
