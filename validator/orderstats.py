@@ -72,7 +72,7 @@ def median(a: ArrayLike, axis: int | None = None) -> Any:
     return out
 
 
-def percentile(a: np.ndarray, q: float) -> float:
+def percentile(a: np.ndarray, q: float) -> Any:
     """``np.percentile(a, q)`` of a 1-D real array, to the bit.
 
     Parameters
@@ -84,9 +84,9 @@ def percentile(a: np.ndarray, q: float) -> float:
 
     Returns
     -------
-    float
-        numpy's value (a NaN when ``a`` holds one), as a numpy scalar of its
-        type (``np.float32`` for a float32 array).
+    numpy scalar
+        numpy's value (a NaN when ``a`` holds one), of its type (``np.float64``,
+        or ``np.float32`` for a float32 array).
 
     Raises
     ------
@@ -103,7 +103,7 @@ def percentile(a: np.ndarray, q: float) -> float:
     quantile = np.true_divide(q, 100, out=...)
     virtual = np.asanyarray((n - 1) * quantile)
     if np.issubdtype(virtual.dtype, np.integer):  # pragma: no cover (q is a float)
-        return float(np.percentile(a, q))
+        return np.percentile(a, q)
     previous = np.floor(virtual, out=...)
     following = np.add(previous, 1, out=...)
     if virtual >= n - 1:
@@ -124,7 +124,7 @@ def percentile(a: np.ndarray, q: float) -> float:
     np.subtract(hi, diff * (1 - gamma), out=out, where=gamma >= 0.5, casting="unsafe",
                 dtype=type(out.dtype))
     result = out[()]
-    return arr[-1] if nans else result  # type: ignore[no-any-return]
+    return arr[-1] if nans else result
 
 
 def unique_values(a: np.ndarray) -> np.ndarray:
