@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from validator.align.delay import median
 from validator.align.track import running_median
 from validator.align.xcorr import autocorrelation, correlate_valid, fast_len
 from validator.detectors.features import ZERO_LEVEL, _run_mask, _RunTracker
 from validator.detectors.glitch import _box, _dilate, _window_max
 from validator.detectors.metrics import measure_tone
 from validator.io.audio import open_audio
+from validator.orderstats import median
 from validator.plotdata import round_values
 
 scipy_fft = pytest.importorskip("scipy.fft")

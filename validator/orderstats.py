@@ -6,7 +6,8 @@ of a 10 s validation's cold start (the speed issue's target for all of it is
 0.5 s). Nothing else on a validation's path needs ``numpy.ma``, so the
 validation uses these instead. They give the same numbers, bit for bit, by
 numpy's own steps: :func:`median` is ``numpy.lib._function_base_impl._median``
-with its NaN check done here; :func:`percentile` is numpy's ``"linear"``
+with its NaN check done here (or, for a long 1-D array, the mean of the middle
+values found inside a bracket of them); :func:`percentile` is numpy's ``"linear"``
 method (Hyndman and Fan's definition 7) as ``_quantile`` computes it, with the
 partition's indices sorted in Python instead of by ``np.unique``.
 ``tests/test_kernels.py`` checks each against numpy.
@@ -24,9 +25,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+#: Shortest 1-D input whose median :func:`median` takes from a bracket of its middle.
+BRACKET_MIN = 64 * 64
+
 
 def median(a: ArrayLike, axis: int | None = None) -> Any:
     """``np.median(a, axis=axis)``, to the bit.
+
+    A long 1-D input (:data:`BRACKET_MIN` values or more) is first tried by
+    :func:`_bracketed_median`, three to four times faster on an amplitude
+    track whose values are nearly all alike; anything else, and any input
+    that way cannot settle, by numpy's own steps.
 
     Parameters
     ----------
@@ -44,6 +53,10 @@ def median(a: ArrayLike, axis: int | None = None) -> Any:
         An empty input goes to ``np.median`` itself (NaN, with its warning).
     """
     arr = np.asanyarray(a)
+    if axis is None and arr.ndim == 1 and arr.size >= BRACKET_MIN:
+        fast = _bracketed_median(arr)
+        if fast is not None:
+            return fast
     sz = arr.size if axis is None else arr.shape[axis]
     if sz == 0:
         return np.median(arr, axis=axis)
@@ -70,6 +83,31 @@ def median(a: ArrayLike, axis: int | None = None) -> Any:
                 return last
             np.copyto(out, last, where=isnan)
     return out
+
+
+def _bracketed_median(x: np.ndarray, *, step: int = 64, band: float = 0.05) -> Any:
+    """:func:`median` of a long 1-D array from a bracket of its middle, or None.
+
+    A sample of every ``step``-th value gives two values either side of the
+    median (``band`` of the sample below and above its middle); when the
+    values below the lower one and those between the two bracket the middle
+    ranks, only those between are partitioned. The middle values' mean is
+    numpy's own (``np.mean`` of them), so the result is ``np.median(x)`` to
+    the bit. None (the caller takes numpy's steps) when the bracket misses
+    the middle, or with a NaN (whose comparisons leave values uncounted).
+    """
+    n = x.size
+    k_lo, k_hi = (n - 1) // 2, n // 2
+    sample = np.sort(x[::step])
+    m = len(sample)
+    lo, hi = sample[int(m * (0.5 - band))], sample[min(int(m * (0.5 + band)) + 1, m - 1)]
+    below = int(np.count_nonzero(x < lo))
+    inside = x[(x >= lo) & (x <= hi)]
+    above = int(np.count_nonzero(x > hi))
+    if below + len(inside) + above != n or not below <= k_lo <= k_hi < below + len(inside):
+        return None
+    part = np.partition(inside, [k_lo - below, k_hi - below])
+    return np.mean(part[k_lo - below:k_hi - below + 1])
 
 
 def percentile(a: np.ndarray, q: float) -> Any:

@@ -26,13 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from validator import orderstats
 from validator.align.interp import HALF_TAPS, interpolate
 from validator.align.xcorr import autocorrelation, ncc, pick_peak
 from validator.blas import dot
 from validator.io.audio import AudioSource
 from validator.io.kept import KeptBySamples
-from validator.orderstats import percentile, unique_values
+from validator.orderstats import median, percentile, unique_values
 
 #: Runner-up/peak ratio above which the waveform correlation is called periodic.
 PERIODIC_RATIO = 0.9
@@ -467,7 +466,7 @@ def _tone_onset(dm: _Demodulation) -> ToneOnset | None:
     if n < 4 * box or not np.any(x):
         return None
     a2 = dm.amplitude(box) ** 2  # a2[i]: [i, i + box)
-    level = median(a2)  # the tone's level: it fills most of the head
+    level = float(median(a2))  # the tone's level: it fills most of the head
     if level <= 0:
         return None
     # the onset is the first rise to the tone's level: later gaps and steps are faults
@@ -516,47 +515,6 @@ def phasor(omega: float, n: int, *, block: int = 1024) -> np.ndarray:
     inner = np.exp(1j * omega * np.arange(block))
     outer = np.exp(1j * omega * block * np.arange(-(-n // block)))
     return (outer[:, None] * inner[None, :]).ravel()[:n]
-
-
-def median(x: np.ndarray, *, step: int = 64, band: float = 0.05) -> float:
-    """``np.median(x)`` of a long 1-D array, the same number, from a bracket of its middle.
-
-    A sample of every ``step``-th value gives two values either side of the
-    median (``band`` of the sample below and above its middle); when the
-    values below the lower one and those between the two bracket the middle
-    ranks, only those between are partitioned, else (or with a NaN, or when
-    the sample would hold fewer than 64 values) the whole array is, by
-    ``np.median`` itself. The middle values' mean is numpy's own
-    (``np.mean`` of them), so the result is ``np.median(x)`` to the bit. Three
-    to four times faster on a 10 s amplitude track, whose values are nearly
-    all alike.
-
-    Parameters
-    ----------
-    x : np.ndarray, shape=(n,), float64
-    step : int
-        Spacing of the sample, values.
-    band : float
-        Share of the sample on either side of its middle inside the bracket.
-
-    Returns
-    -------
-    float
-    """
-    n = x.size
-    if n < 64 * step:
-        return float(orderstats.median(x))
-    k_lo, k_hi = (n - 1) // 2, n // 2
-    sample = np.sort(x[::step])
-    m = len(sample)
-    lo, hi = sample[int(m * (0.5 - band))], sample[min(int(m * (0.5 + band)) + 1, m - 1)]
-    below = int(np.count_nonzero(x < lo))
-    inside = x[(x >= lo) & (x <= hi)]
-    above = int(np.count_nonzero(x > hi))
-    if below + len(inside) + above != n or not below <= k_lo <= k_hi < below + len(inside):
-        return float(orderstats.median(x))  # a NaN, or the bracket missed the middle
-    part = np.partition(inside, [k_lo - below, k_hi - below])
-    return float(np.mean(part[k_lo - below:k_hi - below + 1]))
 
 
 class _Demodulation:
@@ -646,7 +604,7 @@ def _steady_tone_span(dm: _Demodulation, min_run_s: float) -> tuple[int, int] | 
     if n < 2 * box:
         return None
     amp = dm.amplitude(box)  # amp[i]: [i, i + box)
-    level = median(amp)
+    level = float(median(amp))
     if level <= 0:
         return None
     ok = amp >= 0.5 * level
@@ -848,7 +806,7 @@ def _steady_gain_noise(ref: AudioSource, rec: AudioSource, d0: float, steady_at:
         noises.append(max(float(np.dot(es, es)), MODEL_FLOOR * g * g * den) / length)
     if not gains:
         return None
-    return float(orderstats.median(gains)), float(orderstats.median(noises))
+    return float(median(gains)), float(median(noises))
 
 
 def periodicity(r: np.ndarray, fs: int, *, max_period_s: float = 0.05) -> float:

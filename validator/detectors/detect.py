@@ -182,7 +182,7 @@ def _expected_power_floor(feats: Features, e: Event) -> float:
     """
     flen = feats.frame_len
     f0, f1 = -(-e.start_sample // flen), e.end_sample // flen
-    if f1 <= f0 or e.end_sample <= e.start_sample:
+    if f1 <= f0:  # (also when the span is empty)
         return 0.0
     px = feats.channels[e.channel].p_x[f0:f1]
     return float(np.sum(px, dtype=np.float64)) * flen / (e.end_sample - e.start_sample)
